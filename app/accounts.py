@@ -1,0 +1,133 @@
+"""User accounts: creation, password checks and lookup. Owns its transactions."""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from typing import Any
+
+from flask import current_app
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
+from sqlalchemy import func, select
+
+from app.errors import Conflict, InvalidInput, flatten_errors, summarise
+from app.extensions import db
+from app.keys.hashing import BCRYPT_MAX_BYTES, check_secret, hash_secret
+from app.models.users import User
+
+PASSWORD_MIN_LENGTH = 8
+
+
+@functools.cache
+def _dummy_hash(rounds: int) -> str:
+    """A hash to check against when the email is unknown, so timing does not tell."""
+    return hash_secret(secrets.token_hex(16), rounds)
+
+
+class UserSchema(Schema):
+    """Validated input for a new user."""
+
+    email = fields.Email(required=True, error_messages={"invalid": "Not a valid email address."})
+    name = fields.String(
+        required=True, validate=validate.Length(min=1, max=120, error="Name must be 1 to 120 characters.")
+    )
+    password = fields.String(
+        load_default=None,
+        validate=validate.Length(
+            min=PASSWORD_MIN_LENGTH, error=f"Password must be at least {PASSWORD_MIN_LENGTH} characters."
+        ),
+    )
+
+    @pre_load
+    def normalise(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """Trim the name and lower-case the email so lookups are case-insensitive."""
+        data = dict(data)
+        if isinstance(data.get("email"), str):
+            data["email"] = data["email"].strip().lower()
+        if isinstance(data.get("name"), str):
+            data["name"] = data["name"].strip()
+        return data
+
+
+def find_user_by_email(email: str) -> User | None:
+    """Return the user with this email (case-insensitive), or None."""
+    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def create_user(
+    email: str,
+    name: str,
+    *,
+    password: str | None = None,
+    is_admin: bool = False,
+    is_system: bool = False,
+) -> User:
+    """Create a person or system account; refuses duplicates and unusable passwords."""
+    try:
+        data = UserSchema().load({"email": email, "name": name, "password": password})
+    except ValidationError as exc:
+        errors = flatten_errors(exc.messages)  # type: ignore[arg-type]
+        raise InvalidInput(summarise(errors), errors) from None
+    if data["password"] is not None and len(data["password"].encode("utf-8")) > BCRYPT_MAX_BYTES:
+        errors = {"password": [f"Password must be at most {BCRYPT_MAX_BYTES} bytes."]}
+        raise InvalidInput(summarise(errors), errors)
+    if is_system and is_admin:
+        errors = {"admin": ["A system account cannot be an admin."]}
+        raise InvalidInput(summarise(errors), errors)
+    if is_system and data["password"] is not None:
+        errors = {"password": ["A system account does not sign in, so it has no password."]}
+        raise InvalidInput(summarise(errors), errors)
+    if find_user_by_email(data["email"]) is not None:
+        raise Conflict(f"email: a user with email {data['email']} already exists")
+    rounds = current_app.config["PASSWORD_BCRYPT_ROUNDS"]
+    user = User(
+        email=data["email"],
+        name=data["name"],
+        is_admin=is_admin,
+        is_system=is_system,
+        password_hash=hash_secret(data["password"], rounds) if data["password"] else None,
+        session_token=secrets.token_hex(16),
+    )
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """Return the admin with these credentials, or None; same work whether or not they exist."""
+    user = find_user_by_email(email) if email else None
+    if user is not None and user.password_hash:
+        hashed = user.password_hash
+    else:
+        hashed = _dummy_hash(current_app.config["PASSWORD_BCRYPT_ROUNDS"])
+    matches = check_secret(password, hashed)
+    if user is None or not matches or not user.is_admin or user.is_system:
+        return None
+    return user
+
+
+def rotate_session_token(user: User) -> None:
+    """End every session of ``user`` (sign-out): old session cookies stop matching."""
+    user.session_token = secrets.token_hex(16)
+    db.session.commit()
+
+
+def load_session_user(session_id: str) -> User | None:
+    """Flask-Login loader: ``"<id>:<token>"`` must match the user's current session token."""
+    user_id, _, token = session_id.partition(":")
+    if not user_id.isdigit() or not token:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or user.session_token is None:
+        return None
+    return user if secrets.compare_digest(user.session_token, token) else None
+
+
+def count_admins() -> int:
+    """Return how many admins can sign in."""
+    return db.session.scalar(select(func.count()).select_from(User).where(User.is_admin.is_(True))) or 0
+
+
+def generate_password() -> str:
+    """Return a random password fit to print once for the demo admin."""
+    return secrets.token_urlsafe(12)

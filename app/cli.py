@@ -1,0 +1,188 @@
+"""Command line: ``flask users ...`` and ``flask keys ...`` (SPEC §9).
+
+Every error is one line on stderr and a non-zero exit; services validate before they
+write, so a refused command leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from typing import Any
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from app import accounts
+from app.catalogue import ALL_ABILITIES
+from app.errors import ServiceError
+from app.extensions import db
+from app.keys import service as keys_service
+from app.models.api_keys import ApiKey
+
+DEMO_ADMIN_EMAIL = "admin@stockgate.local"
+
+
+class OneLineCommand(click.Command):
+    """A command whose usage errors are one line (``Error: ...``), not a usage screen."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Parse options, turning click's multi-line usage errors into one line."""
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise click.ClickException(f"{ctx.command_path}: {exc.format_message()}") from None
+
+
+class OneLineGroup(AppGroup):
+    """A command group whose commands report errors in one line."""
+
+    command_class = OneLineCommand
+
+
+def _fail(exc: ServiceError) -> click.ClickException:
+    return click.ClickException(exc.message)
+
+
+users_cli = OneLineGroup("users", help="Manage people and system accounts.")
+keys_cli = OneLineGroup("keys", help="Manage API keys.")
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--name", required=True, help="Display name.")
+@click.option("--admin", is_flag=True, help="May sign in to the panel.")
+@click.option("--system", is_flag=True, help="A system account (e.g. a sync job); never signs in.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_user(email: str, name: str, admin: bool, system: bool, password_stdin: bool) -> None:
+    """Create a user; an admin without --password-stdin gets a generated password, printed once."""
+    password: str | None = None
+    generated = False
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.ClickException("no password on standard input")
+    elif admin:
+        password, generated = accounts.generate_password(), True
+    try:
+        user = accounts.create_user(email, name, password=password, is_admin=admin, is_system=system)
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    kind = "system account" if user.is_system else ("admin" if user.is_admin else "user")
+    click.echo(f"Created {kind} {user.email} ({user.name}).")
+    if generated:
+        click.echo(f"Password (shown once): {password}")
+
+
+@users_cli.command("demo-admin")
+def demo_admin() -> None:
+    """Create the demo admin if no admin exists, printing its email and a new password."""
+    if accounts.count_admins():
+        click.echo("An admin already exists; no demo admin created.")
+        return
+    password = accounts.generate_password()
+    accounts.create_user(DEMO_ADMIN_EMAIL, "Demo Admin", password=password, is_admin=True)
+    click.echo("Demo admin created. Sign in at http://127.0.0.1:5000/login with:")
+    click.echo(f"  email:    {DEMO_ADMIN_EMAIL}")
+    click.echo(f"  password: {password}")
+
+
+@keys_cli.command("create")
+@click.option("--name", required=True, help="What the key is for.")
+@click.option("--owner", required=True, metavar="EMAIL", help="Email of the owning user.")
+@click.option("--ability", "abilities", multiple=True, metavar="A", help="e.g. products:list; repeat.")
+@click.option("--all-abilities", is_flag=True, help="Grant every list and show ability.")
+@click.option("--rate-limit", type=int, default=None, help="Requests per minute (1-100000, default 60).")
+@click.option("--expires-at", default=None, metavar="ISO8601", help="Expiry, e.g. 2027-01-31T00:00:00Z.")
+def create_key(
+    name: str,
+    owner: str,
+    abilities: tuple[str, ...],
+    all_abilities: bool,
+    rate_limit: int | None,
+    expires_at: str | None,
+) -> None:
+    """Create a key and print it alone on the last line; it is never shown again."""
+    if all_abilities and abilities:
+        raise click.ClickException("use either --ability or --all-abilities, not both")
+    if not all_abilities and not abilities:
+        raise click.ClickException("give at least one --ability, or --all-abilities")
+    try:
+        created = keys_service.create_key(
+            name=name,
+            owner=owner,
+            abilities=list(ALL_ABILITIES if all_abilities else abilities),
+            rate_limit=rate_limit,
+            expires_at=expires_at,
+        )
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    key = created.key
+    click.echo(f"Created API key {key.prefix} ({key.name}) for {key.owner.email}.", err=True)
+    click.echo("Store it now: it will not be shown again.", err=True)
+    click.echo(created.raw_key)
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+
+
+@keys_cli.command("list")
+@click.option("--search", default="", metavar="Q", help="Match name, key prefix, owner name or email.")
+@click.option(
+    "--status",
+    type=click.Choice(keys_service.STATUS_FILTERS),
+    default="all",
+    show_default=True,
+    help="'all' hides revoked keys.",
+)
+def list_keys(search: str, status: str) -> None:
+    """List keys (never the secret part) matching --search."""
+    stmt = keys_service.search_keys(search, status).order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+    rows: list[tuple[Any, ...]] = [
+        (
+            k.prefix,
+            k.name,
+            k.owner.email,
+            k.display_status(),
+            f"{k.rate_limit}/min",
+            _when(k.expires_at),
+            _when(k.last_used_at),
+        )
+        for k in db.session.scalars(stmt)
+    ]
+    header = ("KEY PREFIX", "NAME", "OWNER", "STATUS", "RATE LIMIT", "EXPIRES AT", "LAST USED AT")
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo(
+            "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    click.echo(f"{len(rows)} key(s).", err=True)
+
+
+def _state_command(name: str, action: Any, past: str) -> None:
+    """Register ``flask keys <name> PREFIX``, which calls one lifecycle service."""
+
+    @keys_cli.command(name, help=f"{past} the key with this prefix (sgk_ + 8 characters).")
+    @click.argument("prefix")
+    def command(prefix: str) -> None:
+        try:
+            key = action(prefix)
+        except ServiceError as exc:
+            raise _fail(exc) from None
+        click.echo(f"{past} {key.prefix} ({key.name}).")
+
+
+_state_command("activate", keys_service.activate_key, "Activated")
+_state_command("deactivate", keys_service.deactivate_key, "Deactivated")
+_state_command("revoke", keys_service.revoke_key, "Revoked")
+
+
+def init_app(app: Flask) -> None:
+    """Register the command groups on ``app``."""
+    app.cli.add_command(users_cli)
+    app.cli.add_command(keys_cli)
+
+
+__all__ = ["init_app"]

@@ -1,0 +1,88 @@
+"""Configuration read from the environment (SPEC §3).
+
+Every setting has a safe embedded default for development (SQLite under ``instance/``,
+``memory://`` rate-limit storage). ``STOCKGATE_ENV=production`` turns on secure cookies
+and refuses unsafe settings with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(RuntimeError):
+    """An unsafe or invalid configuration; the message is one line for the operator."""
+
+
+def _int_env(name: str, default: int, low: int, high: int) -> int:
+    """Read an integer environment variable, refusing junk with a one-line reason."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _dev_secret_key(instance_path: Path) -> str:
+    """Return the development secret key, generating it once into ``instance/``."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting at once must not both write a different key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def load_config(instance_path: str) -> dict[str, Any]:
+    """Build the Flask config mapping from the environment variables of SPEC §3."""
+    instance = Path(instance_path)
+    env = os.environ.get("STOCKGATE_ENV", "development")
+    if env not in ("development", "production"):
+        raise ConfigError(f"STOCKGATE_ENV must be 'development' or 'production', got {env!r}")
+    production = env == "production"
+
+    secret_key = os.environ.get("SECRET_KEY")
+    if not secret_key:
+        if production:
+            raise ConfigError("SECRET_KEY must be set when STOCKGATE_ENV=production")
+        secret_key = _dev_secret_key(instance)
+
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'stockgate.db'}"
+    if database_url.startswith("postgres://") or database_url.startswith("postgresql://"):
+        # SQLAlchemy's default PostgreSQL driver name is ambiguous across versions; be explicit.
+        database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
+
+    return {
+        "STOCKGATE_ENV": env,
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "API_KEY_BCRYPT_ROUNDS": _int_env("API_KEY_BCRYPT_ROUNDS", 12, 4, 31),
+        "PASSWORD_BCRYPT_ROUNDS": _int_env("PASSWORD_BCRYPT_ROUNDS", 12, 4, 31),
+        # Bounded so a flood of distinct keys cannot grow memory without limit.
+        "PROVEN_KEY_CACHE_SIZE": _int_env("PROVEN_KEY_CACHE_SIZE", 10_000, 1, 10_000_000),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": production,
+        # A panel tab left open must keep working: tie CSRF tokens to the session instead.
+        "WTF_CSRF_TIME_LIMIT": None,
+        "JSON_SORT_KEYS": False,
+    }

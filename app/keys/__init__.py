@@ -1,0 +1,1 @@
+"""API keys: format, hashing, verification and lifecycle. No Flask views live here."""

@@ -1,0 +1,53 @@
+"""A bounded, per-process memory of keys already proven by bcrypt (SPEC §5 step 4).
+
+Entries are keyed by the SHA-256 of the full key, never the key itself, and remember
+only which row the key proved. Status, expiry, abilities and limits are not cached:
+the caller reads the row fresh on every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+
+
+def fingerprint(raw_key: str) -> bytes:
+    """Return the SHA-256 digest used to remember a proven key."""
+    return hashlib.sha256(raw_key.encode("ascii")).digest()
+
+
+class ProvenKeyCache:
+    """LRU map from key fingerprint to the id of the row whose hash it matched."""
+
+    def __init__(self, max_size: int) -> None:
+        self.max_size = max_size
+        self._entries: OrderedDict[bytes, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def is_proven(self, raw_key: str, key_row_id: int) -> bool:
+        """Return True when this exact key was already proven against this row."""
+        digest = fingerprint(raw_key)
+        with self._lock:
+            row_id = self._entries.get(digest)
+            if row_id is None:
+                return False
+            self._entries.move_to_end(digest)
+            return row_id == key_row_id
+
+    def remember(self, raw_key: str, key_row_id: int) -> None:
+        """Record that ``raw_key`` matched the hash of row ``key_row_id``."""
+        digest = fingerprint(raw_key)
+        with self._lock:
+            self._entries[digest] = key_row_id
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self.max_size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every proven key."""
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)

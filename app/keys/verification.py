@@ -1,0 +1,102 @@
+"""Verifying a presented key (SPEC §5 steps 2, 4, 5 and 7).
+
+Order matters: the syntax and checksum are checked with no database query; the row is
+then loaded by prefix; bcrypt runs at most once per key per process (proven keys are
+remembered by SHA-256); status, expiry, abilities and limit are read fresh every time,
+so a deactivation or revocation is seen by the very next request in every worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import Flask, current_app
+from sqlalchemy import or_, select, update
+
+from app.extensions import db
+from app.keys.cache import ProvenKeyCache
+from app.keys.format import parse_key
+from app.keys.hashing import check_secret
+from app.models.api_keys import ApiKey, KeyStatus
+from app.models.types import utcnow
+
+EXTENSION_NAME = "stockgate.proven_keys"
+# Last Used At is promised accurate to a minute: write at most once a minute per key.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+INVALID_KEY = "invalid_key"
+KEY_INACTIVE = "key_inactive"
+KEY_REVOKED = "key_revoked"
+KEY_EXPIRED = "key_expired"
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of ``verify``: the key, or the reason it was refused.
+
+    ``checked_secret`` tells whether bcrypt ran, so callers can count failed proofs.
+    """
+
+    key: ApiKey | None
+    reason: str | None
+    checked_secret: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when the key may be used."""
+        return self.key is not None and self.reason is None
+
+
+def init_app(app: Flask) -> None:
+    """Give the app its own bounded cache of proven keys (``PROVEN_KEY_CACHE_SIZE``)."""
+    app.extensions[EXTENSION_NAME] = ProvenKeyCache(app.config["PROVEN_KEY_CACHE_SIZE"])
+
+
+def proven_keys() -> ProvenKeyCache:
+    """Return the current app's cache of proven keys."""
+    return current_app.extensions[EXTENSION_NAME]
+
+
+def verify(raw_key: object, *, now: datetime | None = None) -> Verification:
+    """Check a presented key; return the row when usable, else a reason code."""
+    parsed = parse_key(raw_key)
+    if parsed is None:
+        return Verification(None, INVALID_KEY)
+    # populate_existing: state is read fresh even if this session saw the row before.
+    key = db.session.scalar(
+        select(ApiKey).where(ApiKey.prefix == parsed.prefix).execution_options(populate_existing=True)
+    )
+    if key is None:
+        return Verification(None, INVALID_KEY)
+    cache = proven_keys()
+    checked = False
+    if not cache.is_proven(parsed.raw, key.id):
+        checked = True
+        if not check_secret(parsed.raw, key.key_hash):
+            return Verification(None, INVALID_KEY, checked_secret=True)
+        cache.remember(parsed.raw, key.id)
+    now = now or utcnow()
+    if key.status is KeyStatus.REVOKED:
+        return Verification(key, KEY_REVOKED, checked)
+    if key.status is not KeyStatus.ACTIVE:
+        return Verification(key, KEY_INACTIVE, checked)
+    if key.is_expired(now):
+        return Verification(key, KEY_EXPIRED, checked)
+    touch_last_used(key, now)
+    return Verification(key, None, checked)
+
+
+def touch_last_used(key: ApiKey, now: datetime) -> None:
+    """Record use at most once a minute per key, so most requests write nothing."""
+    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    # Conditional update: of several workers racing, only the first writes.
+    db.session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key.id)
+        .where(or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= now - LAST_USED_RESOLUTION))
+        .values(last_used_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.commit()

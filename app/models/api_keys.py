@@ -1,0 +1,71 @@
+"""API keys: only the prefix and a bcrypt hash of the whole key are stored."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.types import UTCDateTime, utcnow
+from app.models.users import User
+
+RATE_LIMIT_MIN = 1
+RATE_LIMIT_MAX = 100_000
+RATE_LIMIT_DEFAULT = 60
+NAME_MAX_LENGTH = 100
+
+
+class KeyStatus(enum.StrEnum):
+    """Stored status. *Expired* is not stored: it is derived from ``expires_at``."""
+
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    # Final: a revoked key can never be activated again.
+    REVOKED = "revoked"
+
+
+class ApiKey(db.Model):
+    """One API key: who owns it, what it may do, how fast, until when."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        CheckConstraint(f"rate_limit BETWEEN {RATE_LIMIT_MIN} AND {RATE_LIMIT_MAX}", name="rate_limit_range"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
+    # "sgk_" + key id: unique, indexed, the only part of the key anyone sees again.
+    prefix: Mapped[str] = mapped_column(String(12), unique=True, index=True)
+    key_hash: Mapped[str] = mapped_column(String(60))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    abilities: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[KeyStatus] = mapped_column(
+        Enum(KeyStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        default=KeyStatus.ACTIVE,
+        index=True,
+    )
+    rate_limit: Mapped[int] = mapped_column(Integer, default=RATE_LIMIT_DEFAULT)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    owner: Mapped[User] = relationship(foreign_keys=[owner_id], lazy="joined")
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        """Return True when the key has an expiry that has passed."""
+        return self.expires_at is not None and self.expires_at <= (now or utcnow())
+
+    def display_status(self, now: datetime | None = None) -> str:
+        """Return the status shown to people: Active, Inactive, Expired or Revoked."""
+        if self.status is KeyStatus.ACTIVE and self.is_expired(now):
+            return "Expired"
+        return self.status.value.capitalize()
+
+    def __repr__(self) -> str:
+        return f"<ApiKey {self.prefix} {self.name!r}>"

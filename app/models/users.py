@@ -1,0 +1,36 @@
+"""People and system accounts that own API keys and sign in to the panel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models.types import UTCDateTime, utcnow
+
+
+class User(UserMixin, db.Model):
+    """A person (who may sign in as an admin) or a system account such as a sync job."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_system: Mapped[bool] = mapped_column(Boolean, default=False)
+    # System accounts never sign in, so they have no password.
+    password_hash: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    # Rotated at sign-out so a copied session cookie stops working (Flask-Login reads get_id).
+    session_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def get_id(self) -> str:
+        """Return the session identity: user id plus the current session token."""
+        return f"{self.id}:{self.session_token or ''}"
+
+    def __repr__(self) -> str:
+        return f"<User {self.email}>"

@@ -23,6 +23,10 @@ class Module:
     schema: Any = None
     searchable: tuple[str, ...] = field(default=())
     sortable: tuple[str, ...] = field(default=())
+    # SQLAlchemy loader options (e.g. selectinload of order lines) for list and show queries.
+    query_options: tuple[Any, ...] = field(default=())
+    # Order of a list when no ``sort`` is given; ``-field`` means descending.
+    default_sort: str = "id"
 
     def ability(self, action: str) -> str:
         """Return the ability string for ``action`` on this module, e.g. ``products:list``."""

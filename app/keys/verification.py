@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from flask import Flask, current_app
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
 from app.keys.cache import ProvenKeyCache
@@ -91,12 +92,18 @@ def touch_last_used(key: ApiKey, now: datetime) -> None:
     """Record use at most once a minute per key, so most requests write nothing."""
     if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
         return
-    # Conditional update: of several workers racing, only the first writes.
-    db.session.execute(
-        update(ApiKey)
-        .where(ApiKey.id == key.id)
-        .where(or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= now - LAST_USED_RESOLUTION))
-        .values(last_used_at=now),
-        execution_options={"synchronize_session": False},
-    )
-    db.session.commit()
+    # Conditional update: of several workers racing, only the first writes. It runs on its
+    # own connection so the request's session (and the loaded key) is not expired by a commit.
+    with db.engine.begin() as conn:
+        conn.execute(
+            update(ApiKey.__table__)
+            .where(ApiKey.__table__.c.id == key.id)
+            .where(
+                or_(
+                    ApiKey.__table__.c.last_used_at.is_(None),
+                    ApiKey.__table__.c.last_used_at <= now - LAST_USED_RESOLUTION,
+                )
+            )
+            .values(last_used_at=now)
+        )
+    set_committed_value(key, "last_used_at", now)

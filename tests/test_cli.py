@@ -1,0 +1,207 @@
+"""flask users / flask keys: one-line errors, nothing half-written, the key printed once."""
+
+import logging
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.keys.verification import verify
+from app.models.api_keys import ApiKey
+from app.models.users import User
+
+KEY_RE = re.compile(r"sgk_[0-9A-Za-z]{8}_[0-9A-Za-z]{38}")
+
+
+def _count(app, model):
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model))
+
+
+def _one_line_error(result):
+    assert result.exit_code != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    return lines[0]
+
+
+@pytest.fixture
+def owner(runner):
+    result = runner.invoke(
+        args=["users", "create", "sync@example.com", "--name", "Amazon SP-API sync", "--system"]
+    )
+    assert result.exit_code == 0, result.output
+    return "sync@example.com"
+
+
+def test_keys_create_prints_the_key_alone_on_the_last_stdout_line(app, backend, runner, owner, caplog):
+    """A script can capture the key from stdout; it verifies and is stored nowhere else."""
+    caplog.set_level(logging.DEBUG)
+    result = runner.invoke(
+        args=["keys", "create", "--name", "ERP", "--owner", owner, "--all-abilities", "--rate-limit", "120"]
+    )
+    assert result.exit_code == 0, result.output
+    last = result.stdout.strip().splitlines()[-1]
+    assert KEY_RE.fullmatch(last)
+    assert last not in result.stderr
+    assert last not in caplog.text
+    with app.app_context():
+        assert verify(last).ok
+    listing = runner.invoke(args=["keys", "list"])
+    assert listing.exit_code == 0
+    assert last[:12] in listing.stdout
+    assert last not in listing.output
+    secret = last[13:].encode()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()  # checkpoint nothing away: read the files as they are on disk
+    if backend == "sqlite":
+        path = Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
+        for file in path.parent.glob(path.name + "*"):
+            assert secret not in file.read_bytes(), file
+    else:
+        with app.app_context():
+            dump = "\n".join(repr(row) for row in db.session.execute(select(ApiKey.__table__)))
+        assert last not in dump and last[13:45] not in dump
+
+
+def test_keys_list_search_filters(app, runner, owner):
+    """--search narrows the list by name, prefix or owner."""
+    for name in ("Repricer", "ERP export"):
+        runner.invoke(args=["keys", "create", "--name", name, "--owner", owner, "--ability", "products:list"])
+    result = runner.invoke(args=["keys", "list", "--search", "repr"])
+    assert "Repricer" in result.stdout and "ERP export" not in result.stdout
+
+
+def test_lifecycle_commands_change_status(app, runner, owner):
+    """deactivate, activate and revoke act on the key with that prefix."""
+    out = runner.invoke(args=["keys", "create", "--name", "A", "--owner", owner, "--ability", "brands:list"])
+    key = out.stdout.strip().splitlines()[-1]
+    prefix = key[:12]
+    assert runner.invoke(args=["keys", "deactivate", prefix]).exit_code == 0
+    with app.app_context():
+        assert verify(key).reason == "key_inactive"
+    assert runner.invoke(args=["keys", "activate", prefix]).exit_code == 0
+    with app.app_context():
+        assert verify(key).ok
+    assert runner.invoke(args=["keys", "revoke", prefix]).exit_code == 0
+    with app.app_context():
+        assert verify(key).reason == "key_revoked"
+    assert "already revoked" in _one_line_error(runner.invoke(args=["keys", "revoke", prefix]))
+    assert "revocation is final" in _one_line_error(runner.invoke(args=["keys", "activate", prefix]))
+
+
+BAD_KEY_CREATE = {
+    "no-ability": ([], "--ability"),
+    "both-ability-forms": (["--ability", "products:list", "--all-abilities"], "not both"),
+    "unknown-ability": (["--ability", "products:delete"], "products:delete"),
+    "wildcard-ability": (["--ability", "admin:*"], "admin:*"),
+    "duplicate-ability": (["--ability", "brands:list", "--ability", "brands:list"], "more than once"),
+    "rate-0": (["--ability", "brands:list", "--rate-limit", "0"], "Rate limit"),
+    "rate-negative": (["--ability", "brands:list", "--rate-limit", "-1"], "Rate limit"),
+    "rate-too-high": (["--ability", "brands:list", "--rate-limit", "100001"], "Rate limit"),
+    "rate-abc": (["--ability", "brands:list", "--rate-limit", "abc"], "--rate-limit"),
+    "expiry-past": (["--ability", "brands:list", "--expires-at", "2001-01-01T00:00:00Z"], "future"),
+    "expiry-garbage": (["--ability", "brands:list", "--expires-at", "soon"], "ISO 8601"),
+    "unknown-option": (["--ability", "brands:list", "--colour", "red"], "--colour"),
+}
+
+
+@pytest.mark.parametrize("extra,needle", BAD_KEY_CREATE.values(), ids=BAD_KEY_CREATE.keys())
+def test_bad_keys_create_is_one_line_and_writes_nothing(app, runner, owner, extra, needle):
+    """Every bad option: one line on stderr, non-zero exit, no key row."""
+    result = runner.invoke(args=["keys", "create", "--name", "Feed", "--owner", owner, *extra])
+    assert needle in _one_line_error(result)
+    assert _count(app, ApiKey) == 0
+    assert not KEY_RE.search(result.output)
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--name", "", "--owner", "sync@example.com"], "Name"),
+        (["--name", "n" * 200, "--owner", "sync@example.com"], "Name"),
+        (["--name", "Feed", "--owner", "ghost@example.com"], "ghost@example.com"),
+        (["--owner", "sync@example.com"], "--name"),
+    ],
+    ids=["empty-name", "200-char-name", "unknown-owner", "missing-name"],
+)
+def test_bad_name_or_owner_is_refused(app, runner, owner, args, needle):
+    """Name and owner are checked before anything is written."""
+    result = runner.invoke(args=["keys", "create", *args, "--ability", "brands:list"])
+    assert needle in _one_line_error(result)
+    assert _count(app, ApiKey) == 0
+
+
+@pytest.mark.parametrize("command", ["activate", "deactivate", "revoke"])
+@pytest.mark.parametrize("prefix", ["sgk_00000000", "garbage"])
+def test_lifecycle_on_unknown_prefix_is_one_line(app, runner, command, prefix):
+    """An unknown prefix is reported, not a traceback."""
+    assert "no API key" in _one_line_error(runner.invoke(args=["keys", command, prefix]))
+
+
+def test_users_create_admin_with_password_from_stdin(app, runner):
+    """--password-stdin reads the password; nothing is echoed."""
+    result = runner.invoke(
+        args=["users", "create", "Ops@Example.com", "--name", "Ops", "--admin", "--password-stdin"],
+        input="correct horse battery\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "correct horse" not in result.output
+    with app.app_context():
+        user = db.session.scalar(select(User))
+        assert (user.email, user.is_admin) == ("ops@example.com", True)
+
+
+def test_users_create_admin_without_password_prints_a_generated_one(app, runner):
+    """An admin created without --password-stdin gets a password shown once."""
+    result = runner.invoke(args=["users", "create", "a@example.com", "--name", "A", "--admin"])
+    assert result.exit_code == 0
+    assert "Password (shown once): " in result.stdout
+
+
+BAD_USERS_CREATE = {
+    "bad-email": (["not-an-email", "--name", "X"], None, "email"),
+    "empty-name": (["x@example.com", "--name", ""], None, "Name"),
+    "system-admin": (["x@example.com", "--name", "X", "--system", "--admin"], None, "system account"),
+    "short-password": (
+        ["x@example.com", "--name", "X", "--admin", "--password-stdin"],
+        "short\n",
+        "at least 8",
+    ),
+    "73-byte-password": (
+        ["x@example.com", "--name", "X", "--admin", "--password-stdin"],
+        "p" * 73 + "\n",
+        "72 bytes",
+    ),
+    "empty-stdin": (["x@example.com", "--name", "X", "--admin", "--password-stdin"], "", "no password"),
+    "missing-name": (["x@example.com"], None, "--name"),
+}
+
+
+@pytest.mark.parametrize("args,stdin,needle", BAD_USERS_CREATE.values(), ids=BAD_USERS_CREATE.keys())
+def test_bad_users_create_is_one_line_and_writes_nothing(app, runner, args, stdin, needle):
+    """Bad user input: one line, no user row."""
+    result = runner.invoke(args=["users", "create", *args], input=stdin)
+    assert needle in _one_line_error(result)
+    assert _count(app, User) == 0
+
+
+def test_duplicate_user_email_is_refused(app, runner):
+    """Emails are unique, case-insensitively."""
+    assert runner.invoke(args=["users", "create", "a@example.com", "--name", "A"]).exit_code == 0
+    result = runner.invoke(args=["users", "create", "A@EXAMPLE.COM", "--name", "B"])
+    assert "already exists" in _one_line_error(result)
+    assert _count(app, User) == 1
+
+
+def test_demo_admin_is_created_once(app, runner):
+    """make run creates a demo admin only when no admin exists."""
+    first = runner.invoke(args=["users", "demo-admin"])
+    assert "password:" in first.stdout
+    second = runner.invoke(args=["users", "demo-admin"])
+    assert "already exists" in second.stdout
+    assert _count(app, User) == 1

@@ -1,0 +1,207 @@
+"""Key lifecycle through the service: create, edit, activate, deactivate, revoke, search."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from app.catalogue import ALL_ABILITIES
+from app.errors import Conflict, InvalidInput, NotFound
+from app.extensions import db
+from app.keys import service
+from app.keys.hashing import check_secret
+from app.models.api_keys import ApiKey, KeyStatus
+
+
+def _count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(ApiKey))
+
+
+def _snapshot(app, prefix):
+    with app.app_context():
+        key = db.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+        return (key.name, list(key.abilities), key.status, key.rate_limit, key.expires_at)
+
+
+def test_create_stores_only_prefix_and_bcrypt_hash(app, make_key):
+    """The row holds the 12-character prefix and a bcrypt hash of the whole key, never the key."""
+    created = make_key(name="ERP sync", abilities=["products:list", "products:show"], rate_limit=120)
+    with app.app_context():
+        key = db.session.scalar(select(ApiKey).where(ApiKey.prefix == created.raw_key[:12]))
+        assert key.key_hash.startswith("$2b$04$")
+        assert check_secret(created.raw_key, key.key_hash)
+        assert created.raw_key not in repr(db.session.execute(select(ApiKey.__table__)).all())
+        assert key.rate_limit == 120
+        assert key.status is KeyStatus.ACTIVE
+        assert key.abilities == ["products:list", "products:show"]
+
+
+def test_default_rate_limit_is_60_per_minute(app, make_key):
+    """A key created without a rate limit gets 60 requests/minute."""
+    assert make_key().key.rate_limit == 60
+
+
+def test_name_is_trimmed(app, make_key):
+    """Surrounding whitespace is not part of the name."""
+    assert make_key(name="  Warehouse feed  ").key.name == "Warehouse feed"
+
+
+def _future():
+    return datetime.now(UTC) + timedelta(days=30)
+
+
+BAD_CREATE_INPUT = {
+    "empty-name": ({"name": ""}, "name"),
+    "whitespace-name": ({"name": "   "}, "name"),
+    "200-char-name": ({"name": "n" * 200}, "name"),
+    "no-abilities": ({"abilities": []}, "abilities"),
+    "unknown-ability-delete": ({"abilities": ["products:delete"]}, "abilities"),
+    "unknown-ability-wildcard": ({"abilities": ["admin:*"]}, "abilities"),
+    "duplicate-abilities": ({"abilities": ["products:list", "products:list"]}, "abilities"),
+    "rate-0": ({"rate_limit": 0}, "rate_limit"),
+    "rate-minus-1": ({"rate_limit": -1}, "rate_limit"),
+    "rate-100001": ({"rate_limit": 100_001}, "rate_limit"),
+    "rate-abc": ({"rate_limit": "abc"}, "rate_limit"),
+    "expiry-in-past": ({"expires_at": "2020-01-01T00:00:00Z"}, "expires_at"),
+    "expiry-not-a-date": ({"expires_at": "next tuesday"}, "expires_at"),
+    "unknown-owner": ({"owner": "nobody@example.com"}, "owner"),
+}
+
+
+@pytest.mark.parametrize("changes,field", BAD_CREATE_INPUT.values(), ids=BAD_CREATE_INPUT.keys())
+def test_bad_create_input_is_refused_with_a_field_error_and_nothing_written(app, make_user, changes, field):
+    """Each bad value names its field; no row is written."""
+    owner = make_user(email="owner@example.com")
+    kwargs = {"name": "Feed", "owner": owner.email, "abilities": ["products:list"], **changes}
+    with app.app_context(), pytest.raises(InvalidInput) as excinfo:
+        service.create_key(**kwargs)
+    assert field in excinfo.value.errors
+    assert excinfo.value.errors[field][0]
+    assert _count(app) == 0
+
+
+def test_rate_limit_bounds_are_inclusive(app, make_key):
+    """1 and 100,000 requests/minute are both accepted."""
+    assert make_key(rate_limit=1).key.rate_limit == 1
+    assert make_key(rate_limit=100_000).key.rate_limit == 100_000
+
+
+def test_expiry_without_zone_is_taken_as_utc(app, make_key):
+    """An ISO 8601 value without an offset means UTC; offsets are converted to UTC."""
+    key = make_key(expires_at="2099-01-02T03:04:00").key
+    assert key.expires_at == datetime(2099, 1, 2, 3, 4, tzinfo=UTC)
+    key = make_key(expires_at="2099-01-02T03:04:00+02:00").key
+    assert key.expires_at == datetime(2099, 1, 2, 1, 4, tzinfo=UTC)
+
+
+def test_all_abilities_can_be_granted(app, make_key):
+    """Every ability of the catalogue is valid."""
+    assert make_key(abilities=list(ALL_ABILITIES)).key.abilities == list(ALL_ABILITIES)
+
+
+def test_deactivate_then_activate(app, make_key):
+    """An inactive key can be activated again."""
+    prefix = make_key().key.prefix
+    with app.app_context():
+        assert service.deactivate_key(prefix).status is KeyStatus.INACTIVE
+        assert service.activate_key(prefix).status is KeyStatus.ACTIVE
+
+
+def test_revocation_is_final(app, make_key):
+    """A revoked key cannot be activated, deactivated, edited or revoked again; nothing changes."""
+    prefix = make_key().key.prefix
+    with app.app_context():
+        revoked = service.revoke_key(prefix)
+        assert revoked.status is KeyStatus.REVOKED
+        assert revoked.revoked_at is not None
+    before = _snapshot(app, prefix)
+    for action, kwargs in [
+        (service.revoke_key, {}),
+        (service.activate_key, {}),
+        (service.deactivate_key, {}),
+        (service.edit_key, {"name": "new"}),
+    ]:
+        with app.app_context(), pytest.raises(Conflict):
+            action(prefix, **kwargs)
+    assert _snapshot(app, prefix) == before
+
+
+@pytest.mark.parametrize("prefix", ["sgk_NOPE0000", "nope", "", "sgk_" + "x" * 100])
+def test_unknown_prefix_is_not_found(app, prefix):
+    """Lifecycle calls on a prefix that does not exist raise NotFound."""
+    with app.app_context(), pytest.raises(NotFound):
+        service.deactivate_key(prefix)
+
+
+def test_edit_changes_only_what_is_given(app, make_key):
+    """Editing the rate limit keeps name and abilities."""
+    created = make_key(name="Feed", abilities=["brands:list"])
+    with app.app_context():
+        key = service.edit_key(created.key.prefix, rate_limit=500)
+        assert (key.name, key.abilities, key.rate_limit) == ("Feed", ["brands:list"], 500)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"name": ""}, {"abilities": ["x:y"]}, {"rate_limit": 0}, {"expires_at": "2001-01-01T00:00:00Z"}],
+    ids=["empty-name", "unknown-ability", "rate-0", "past-expiry"],
+)
+def test_bad_edit_changes_nothing(app, make_key, changes):
+    """A refused edit leaves the row exactly as it was."""
+    prefix = make_key(name="Feed").key.prefix
+    before = _snapshot(app, prefix)
+    with app.app_context(), pytest.raises(InvalidInput):
+        service.edit_key(prefix, **changes)
+    assert _snapshot(app, prefix) == before
+
+
+def _search(app, query, status="all"):
+    with app.app_context():
+        return sorted(k.name for k in db.session.scalars(service.search_keys(query, status)))
+
+
+def test_search_matches_name_prefix_owner_name_and_email(app, make_user, make_key):
+    """One box finds keys by name, key prefix, owner name or owner email, case-insensitively."""
+    sync = make_user(email="sync@amazon-bot.example", name="Amazon SP-API sync", is_system=True)
+    alice = make_user(email="alice@example.com", name="Alice Jones")
+    erp = make_key(name="ERP export", owner=alice)
+    make_key(name="Repricer", owner=sync)
+    assert _search(app, "erp") == ["ERP export"]
+    assert _search(app, erp.key.prefix[4:10]) == ["ERP export"]
+    assert _search(app, "sp-api") == ["Repricer"]
+    assert _search(app, "AMAZON-BOT") == ["Repricer"]
+    assert _search(app, "") == ["ERP export", "Repricer"]
+
+
+def test_search_treats_percent_and_underscore_literally(app, make_key):
+    """% and _ are not wildcards."""
+    make_key(name="100% coverage")
+    make_key(name="plain")
+    make_key(name="snake_case")
+    assert _search(app, "%") == ["100% coverage"]
+    # Every prefix holds "sgk_", so test "_" inside a longer term.
+    assert _search(app, "e_c") == ["snake_case"]
+    assert _search(app, "0%") == ["100% coverage"]
+    assert _search(app, "' OR 1=1--") == []
+
+
+def test_search_filters_by_derived_status(app, make_key):
+    """Expired is derived from expires_at; 'all' hides revoked keys."""
+    make_key(name="live")
+    past = make_key(name="expiring", expires_at=_future())
+    off = make_key(name="off")
+    gone = make_key(name="gone")
+    with app.app_context():
+        service.deactivate_key(off.key.prefix)
+        service.revoke_key(gone.key.prefix)
+        key = db.session.scalar(select(ApiKey).where(ApiKey.prefix == past.key.prefix))
+        key.expires_at = datetime.now(UTC) - timedelta(minutes=1)
+        db.session.commit()
+    assert _search(app, "", "all") == ["expiring", "live", "off"]
+    assert _search(app, "", "active") == ["live"]
+    assert _search(app, "", "expired") == ["expiring"]
+    assert _search(app, "", "inactive") == ["off"]
+    assert _search(app, "", "revoked") == ["gone"]
+    with app.app_context(), pytest.raises(InvalidInput):
+        service.search_keys("", "bogus")

@@ -1,0 +1,158 @@
+"""verify(): the hot path's checks, in SPEC order, with the proven-key cache."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import event, select
+
+from app.extensions import db
+from app.keys import service
+from app.keys.cache import ProvenKeyCache
+from app.keys.verification import proven_keys, verify
+from app.models.api_keys import ApiKey
+
+
+def _verify(app, raw, **kwargs):
+    with app.app_context():
+        return verify(raw, **kwargs)
+
+
+def test_valid_key_is_accepted(app, make_key):
+    """A freshly created key verifies and returns its row."""
+    created = make_key(abilities=["brands:list"])
+    result = _verify(app, created.raw_key)
+    assert result.ok
+    assert result.key.prefix == created.key.prefix
+    assert result.key.abilities == ["brands:list"]
+
+
+def test_proven_key_needs_no_second_bcrypt(app, make_key, bcrypt_calls):
+    """bcrypt runs once per key per process; later verifies only read the row."""
+    created = make_key()
+    assert _verify(app, created.raw_key).checked_secret is True
+    assert bcrypt_calls["checkpw"] == 1
+    for _ in range(5):
+        result = _verify(app, created.raw_key)
+        assert result.ok and result.checked_secret is False
+    assert bcrypt_calls["checkpw"] == 1
+
+
+def test_cache_is_keyed_by_sha256_never_the_key(app, make_key):
+    """The proven-key cache holds digests, not keys."""
+    created = make_key()
+    _verify(app, created.raw_key)
+    with app.app_context():
+        entries = list(proven_keys()._entries)
+    assert len(entries) == 1
+    assert isinstance(entries[0], bytes) and len(entries[0]) == 32
+    assert created.raw_key.encode() not in entries[0]
+
+
+def test_deactivation_is_seen_by_the_very_next_verify(app, make_key):
+    """State is read fresh even though the key is cached as proven."""
+    created = make_key()
+    assert _verify(app, created.raw_key).ok
+    with app.app_context():
+        service.deactivate_key(created.key.prefix)
+    assert _verify(app, created.raw_key).reason == "key_inactive"
+    with app.app_context():
+        service.activate_key(created.key.prefix)
+    assert _verify(app, created.raw_key).ok
+
+
+def test_same_session_sees_a_change_made_elsewhere(app, make_key):
+    """Even within one session, a change committed by another session is seen."""
+    created = make_key()
+    with app.app_context():
+        assert verify(created.raw_key).ok
+        with db.engine.begin() as conn:
+            conn.execute(ApiKey.__table__.update().values(status="inactive"))
+        assert verify(created.raw_key).reason == "key_inactive"
+
+
+def test_revoked_key_is_refused(app, make_key):
+    """After revocation the key is refused with its own reason."""
+    created = make_key()
+    assert _verify(app, created.raw_key).ok
+    with app.app_context():
+        service.revoke_key(created.key.prefix)
+    assert _verify(app, created.raw_key).reason == "key_revoked"
+
+
+def test_expired_key_is_refused_after_its_expiry(app, make_key):
+    """Expiry is compared in UTC, identically on SQLite and PostgreSQL."""
+    expires = datetime.now(UTC) + timedelta(hours=1)
+    created = make_key(expires_at=expires)
+    assert _verify(app, created.raw_key, now=expires - timedelta(seconds=1)).ok
+    assert _verify(app, created.raw_key, now=expires).reason == "key_expired"
+    assert _verify(app, created.raw_key, now=expires + timedelta(days=1)).reason == "key_expired"
+
+
+def test_wrong_secret_with_a_real_prefix_is_invalid(app, make_key, bcrypt_calls):
+    """A well-formed key whose secret does not match the hash is refused after one bcrypt."""
+    from app.keys.format import build_key
+
+    created = make_key()
+    forged = build_key(created.key.prefix[4:])
+    result = _verify(app, forged)
+    assert (result.reason, result.checked_secret) == ("invalid_key", True)
+    assert bcrypt_calls["checkpw"] == 1
+
+
+@pytest.mark.parametrize("raw", ["", "sgk_short", "x" * 51, "sgk_" + "é" * 47, None])
+def test_malformed_key_costs_no_query_and_no_bcrypt(app, bcrypt_calls, raw):
+    """Garbage is refused by the checksum check alone."""
+    statements = []
+    with app.app_context():
+        engine = db.engine
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            assert verify(raw).reason == "invalid_key"
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+    assert statements == []
+    assert bcrypt_calls["checkpw"] == 0
+
+
+def test_unknown_prefix_is_invalid_without_bcrypt(app, bcrypt_calls):
+    """A well-formed key for a prefix that does not exist costs one indexed lookup, no bcrypt."""
+    from app.keys.format import build_key
+
+    assert _verify(app, build_key("Zz9Yy8Xx")).reason == "invalid_key"
+    assert bcrypt_calls["checkpw"] == 0
+
+
+def test_last_used_is_written_at_most_once_a_minute(app, make_key):
+    """Last Used At is accurate to a minute without a write per request."""
+    created = make_key()
+    t0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+    updates = []
+    with app.app_context():
+        listener = lambda conn, cursor, statement, *rest: (  # noqa: E731
+            updates.append(statement) if statement.lstrip().upper().startswith("UPDATE") else None
+        )
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            for seconds in (0, 10, 30, 59):
+                assert verify(created.raw_key, now=t0 + timedelta(seconds=seconds)).ok
+            assert len(updates) == 1
+            assert verify(created.raw_key, now=t0 + timedelta(seconds=61)).ok
+            assert len(updates) == 2
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        key = db.session.scalar(select(ApiKey))
+        assert key.last_used_at == t0 + timedelta(seconds=61)
+
+
+def test_proven_key_cache_is_bounded():
+    """The cache forgets the least recently used key beyond its size."""
+    cache = ProvenKeyCache(max_size=2)
+    cache.remember("a" * 51, 1)
+    cache.remember("b" * 51, 2)
+    assert cache.is_proven("a" * 51, 1)  # touch a: b is now the oldest
+    cache.remember("c" * 51, 3)
+    assert len(cache) == 2
+    assert not cache.is_proven("b" * 51, 2)
+    assert cache.is_proven("a" * 51, 1)
+    assert not cache.is_proven("a" * 51, 99)  # proven against another row: not proven

@@ -18,6 +18,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
 
+    app.json.sort_keys = False  # keep "data", "meta", "links" in the documented order
+    _wrap_proxy(app)
     _init_extensions(app)
     _register_blueprints(app)
     cli.init_app(app)
@@ -41,6 +43,15 @@ def _register_blueprints(app: Flask) -> None:
     from app.health import bp as health_bp
 
     app.register_blueprint(health_bp)
+
+
+def _wrap_proxy(app: Flask) -> None:
+    """Trust X-Forwarded-For/Proto only from the configured number of proxy hops."""
+    hops = app.config["PROXY_FIX_HOPS"]
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
 def _migrations_dir() -> str:

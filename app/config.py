@@ -84,5 +84,6 @@ def load_config(instance_path: str) -> dict[str, Any]:
         "REMEMBER_COOKIE_SECURE": production,
         # A panel tab left open must keep working: tie CSRF tokens to the session instead.
         "WTF_CSRF_TIME_LIMIT": None,
-        "JSON_SORT_KEYS": False,
+        # Reverse proxies in front of the app: 0 trusts no X-Forwarded-* header at all.
+        "PROXY_FIX_HOPS": _int_env("PROXY_FIX_HOPS", 0, 0, 10),
     }

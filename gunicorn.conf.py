@@ -1,0 +1,36 @@
+"""gunicorn settings for Stockgate (read automatically from the working directory).
+
+Environment: ``WEB_CONCURRENCY`` (workers, default 2), ``GUNICORN_THREADS`` (default 4),
+``BIND`` (default 127.0.0.1:8000). Refuses to start several workers with ``memory://``
+rate-limit storage: each process would count on its own and let N times the limit through.
+"""
+
+import os
+import sys
+
+bind = os.environ.get("BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread" if threads > 1 else "sync"
+# Load the app once in the master: faster forks, and configuration errors stop start-up.
+preload_app = True
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+# Several servers may run on one machine (tests, bench, `make run`): no shared control socket.
+control_socket_disable = True
+accesslog = "-"
+# No query strings in the access log: a key wrongly sent as ?api_key=... must not be logged.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
+
+
+def on_starting(server):
+    """Refuse unsafe combinations before any worker starts, with a one-line reason."""
+    storage = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    if server.cfg.workers > 1 and storage.startswith("memory://"):
+        sys.stderr.write(
+            "Stockgate: RATELIMIT_STORAGE_URI=memory:// cannot be shared by "
+            f"{server.cfg.workers} workers (each would allow the full limit); "
+            "set RATELIMIT_STORAGE_URI=redis://... or use one worker.\n"
+        )
+        sys.exit(1)

@@ -1,0 +1,61 @@
+"""Serving settings: gunicorn refuses unsafe start-ups; proxies are trusted only when told."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from tests.conftest import base_config
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+
+
+def test_gunicorn_refuses_memory_storage_with_several_workers(tmp_path):
+    """memory:// under two workers would allow twice the limit: start-up stops with one line."""
+    env = {
+        **os.environ,
+        "WEB_CONCURRENCY": "2",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "BIND": "127.0.0.1:0",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "SECRET_KEY": "test",
+    }
+    result = subprocess.run(
+        [GUNICORN, "wsgi:app"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    reason = [line for line in result.stderr.splitlines() if line.startswith("Stockgate:")]
+    assert len(reason) == 1
+    assert "memory://" in reason[0] and "2 workers" in reason[0]
+
+
+def test_production_without_secret_key_refuses_to_start(tmp_path):
+    """STOCKGATE_ENV=production without SECRET_KEY fails with a one-line reason."""
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    env.update({"STOCKGATE_ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
+    result = subprocess.run(
+        [sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when STOCKGATE_ENV=production" in result.stderr.splitlines()[-1]
+
+
+@pytest.mark.parametrize("hops,expected", [(0, "127.0.0.1"), (1, "203.0.113.9")])
+def test_forwarded_for_is_trusted_only_with_configured_hops(tmp_path, hops, expected):
+    """By default X-Forwarded-For is ignored; PROXY_FIX_HOPS=1 trusts one proxy."""
+    config = base_config(f"sqlite:///{tmp_path / 'x.db'}")
+    config["PROXY_FIX_HOPS"] = hops
+    app = create_app(config)
+
+    @app.get("/_whoami")
+    def whoami():
+        from flask import request
+
+        return request.remote_addr or ""
+
+    response = app.test_client().get("/_whoami", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert response.get_data(as_text=True) == expected

@@ -1,0 +1,175 @@
+"""Benchmark plumbing: a gunicorn server in a subprocess, wrk as the load, RSS and CPU readings."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    """Return a free TCP port on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def flask(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    """Run ``flask <args>`` from the repo root and return its stdout; raise on failure."""
+    result = subprocess.run(
+        [str(BIN / "flask"), *args],
+        cwd=ROOT,
+        env={**env, "FLASK_APP": "wsgi.py"},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"flask {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+@dataclass
+class Server:
+    """A gunicorn process serving the app with the given environment."""
+
+    env: dict[str, str]
+    workers: int = 1
+    threads: int = 4
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL of the running server."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Server:
+        self.port = self.port or free_port()
+        env = {
+            **self.env,
+            "WEB_CONCURRENCY": str(self.workers),
+            "GUNICORN_THREADS": str(self.threads),
+            "BIND": f"127.0.0.1:{self.port}",
+        }
+        self.process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "--access-logfile", "/dev/null", "--error-logfile", "-", "wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {self.process.stderr.read().decode()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
+                    if response.status == 200 and len(self.worker_pids()) >= self.workers:
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("gunicorn did not become ready within 60 s")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    def worker_pids(self) -> list[int]:
+        """PIDs of the gunicorn workers (children of the master)."""
+        assert self.process is not None
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            return [int(pid) for pid in path.read_text().split()]
+        except OSError:
+            return []
+
+    def peak_rss_mib(self) -> float:
+        """Largest peak resident set size (VmHWM) among the workers, in MiB."""
+        peaks = []
+        for pid in self.worker_pids():
+            status = Path(f"/proc/{pid}/status").read_text()
+            match = re.search(r"VmHWM:\s+(\d+) kB", status)
+            if match:
+                peaks.append(int(match.group(1)) / 1024)
+        return max(peaks, default=0.0)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds used so far by all workers."""
+        total = 0
+        for pid in self.worker_pids():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / CLK_TCK
+
+
+@dataclass
+class LoadResult:
+    """What one wrk run measured."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+    cpu_ms_per_request: float
+
+
+_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if not match:
+        raise ValueError(f"unexpected wrk latency {text!r}")
+    return float(match.group(1)) * _UNIT[match.group(2)]
+
+
+def wrk(server: Server, path: str, *, seconds: int, connections: int, headers: dict[str, str] | None = None) -> LoadResult:
+    """Load ``path`` with wrk (one thread, ``connections`` connections) and parse its report."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for name, value in (headers or {}).items():
+        args += ["-H", f"{name}: {value}"]
+    cpu_before = server.cpu_seconds()
+    output = subprocess.run([*args, server.url + path], capture_output=True, text=True, check=True).stdout
+    cpu_after = server.cpu_seconds()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    non_2xx_match = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", output).group(1))
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", output).group(1))
+    return LoadResult(
+        rps=rps,
+        p50_ms=p50,
+        p99_ms=p99,
+        requests=requests,
+        non_2xx=int(non_2xx_match.group(1)) if non_2xx_match else 0,
+        cpu_ms_per_request=(cpu_after - cpu_before) * 1000 / max(requests, 1),
+    )
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile of ``values`` (``pct`` in 0-100)."""
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]

@@ -1,0 +1,316 @@
+"""`make bench`: throughput, latency and memory of Stockgate, as ratios within one run.
+
+Serves the app with gunicorn in two shapes -- the embedded default (SQLite, memory://
+limits, one process) and production (PostgreSQL, Redis limits, two workers) -- loads it
+with wrk from a separate process on loopback, and prints one table. Absolute numbers drift
+on a shared machine; the ratio to ``/healthz`` on the same server in the same run does not.
+
+Usage: ``python bench/run.py [--seconds 10] [--connections 16] [--skip-large] [--skip-production]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import ROOT, LoadResult, Server, flask, percentile, wrk  # noqa: E402
+
+CACHE = ROOT / "bench" / ".cache"
+SEARCH_TERMS = ["erp", "sync", "sgk_", "amazon", "feed", "zz-no-match", "key 42", "ops", "inventory", "a"]
+
+
+def log(message: str) -> None:
+    """Progress on stderr, so the table on stdout stays clean."""
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def sqlite_env(path: Path) -> dict[str, str]:
+    """Environment for the embedded shape on a SQLite file."""
+    return {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{path}",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "SECRET_KEY": "bench-secret",
+        "STOCKGATE_ENV": "development",
+    }
+
+
+def prepare_database(env: dict[str, str], scale: int) -> None:
+    """Migrate and seed a database at ``scale`` products."""
+    flask(env, "db", "upgrade")
+    started = time.perf_counter()
+    flask(env, "seed-demo", "--scale", str(scale))
+    log(f"seeded scale {scale} in {time.perf_counter() - started:.1f} s")
+
+
+def cached_sqlite(scale: int) -> Path:
+    """A seeded SQLite file at ``scale``, reused across runs while migrations are unchanged."""
+    heads = "".join(sorted(p.name for p in (ROOT / "migrations" / "versions").glob("*.py")))
+    seed_sources = "".join(
+        str(p.stat().st_mtime_ns) for p in sorted((ROOT / "app").rglob("*.py")) if "seed" in str(p)
+    )
+    tag = uuid.uuid5(uuid.NAMESPACE_URL, heads + seed_sources).hex[:10]
+    path = CACHE / f"scale-{scale}-{tag}.db"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        for old in CACHE.glob(f"scale-{scale}-*.db*"):
+            old.unlink()
+        partial = path.with_suffix(".partial.db")
+        partial.unlink(missing_ok=True)
+        prepare_database(sqlite_env(partial), scale)
+        partial.rename(path)
+    return path
+
+
+def create_key(env: dict[str, str], owner: str, rate_limit: int = 100_000) -> str:
+    """Create a system owner (once) and an all-abilities key; return the key."""
+    try:
+        flask(env, "users", "create", owner, "--name", "Bench sync", "--system")
+    except RuntimeError as exc:
+        if "already exists" not in str(exc):
+            raise
+    out = flask(env, "keys", "create", "--name", f"bench {uuid.uuid4().hex[:6]}", "--owner", owner,
+                "--all-abilities", "--rate-limit", str(rate_limit))
+    return out.strip().splitlines()[-1]
+
+
+def timed_get(port: int, path: str, headers: dict[str, str]) -> tuple[float, int]:
+    """One GET on a new connection; return (milliseconds, status)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    started = time.perf_counter()
+    conn.request("GET", path, headers=headers)
+    response = conn.getresponse()
+    response.read()
+    elapsed = (time.perf_counter() - started) * 1000
+    conn.close()
+    return elapsed, response.status
+
+
+def first_vs_later(server: Server, key: str) -> tuple[float, float]:
+    """Latency of a new key's first request (bcrypt) and the median of the next 30."""
+    path = "/api/v1/products?per_page=25"
+    first, status = timed_get(server.port, path, {"X-API-Key": key})
+    assert status == 200, status
+    later = [timed_get(server.port, path, {"X-API-Key": key})[0] for _ in range(30)]
+    return first, percentile(later, 50)
+
+
+def sign_in(port: int, email: str, password: str) -> str:
+    """Sign in to the panel over HTTP; return the session cookie header value."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/login")
+    response = conn.getresponse()
+    page = response.read().decode()
+    cookie = response.getheader("Set-Cookie", "").split(";", 1)[0]
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', page
+    )
+    assert token, "no csrf_token on /login"
+    from urllib.parse import urlencode
+
+    body = urlencode({"email": email, "password": password, "csrf_token": token.group(1)})
+    conn.request(
+        "POST",
+        "/login",
+        body=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+    )
+    response = conn.getresponse()
+    response.read()
+    assert response.status in (302, 303), f"sign-in failed: {response.status}"
+    return response.getheader("Set-Cookie", "").split(";", 1)[0]
+
+
+def bulk_keys(env: dict[str, str], count: int) -> None:
+    """Insert ``count`` API keys directly (fake hashes: the search never checks them)."""
+    code = f"""
+import random, datetime
+from sqlalchemy import insert, select
+from app import create_app
+from app.extensions import db
+from app.models.api_keys import ApiKey
+from app.models.users import User
+from app.keys.format import generate_key_id
+app = create_app()
+with app.app_context():
+    owners = db.session.scalars(select(User.id)).all()
+    rng = random.Random(7)
+    words = ["ERP", "sync", "feed", "repricer", "inventory", "ops", "warehouse", "amazon", "report", "partner"]
+    now = datetime.datetime.now(datetime.UTC)
+    rows = []
+    for i in range({count}):
+        rows.append(dict(name=f"{{rng.choice(words)}} {{rng.choice(words)}} key {{i}}", prefix="sgk_" + generate_key_id(),
+                         key_hash="$2b$04$" + "x" * 53, owner_id=rng.choice(owners), abilities=["products:list"],
+                         status="active", rate_limit=60, created_at=now - datetime.timedelta(seconds=i)))
+        if len(rows) == 5000:
+            db.session.execute(insert(ApiKey), rows); rows = []
+    if rows:
+        db.session.execute(insert(ApiKey), rows)
+    db.session.commit()
+"""
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
+
+
+def admin_search(server: Server, cookie: str, rounds: int = 5) -> tuple[float, float]:
+    """p50 and p95 (ms) of the live-search fragment over varied queries."""
+    headers = {"Cookie": cookie, "HX-Request": "true"}
+    samples = []
+    timed_get(server.port, "/settings/api-keys?q=warm", headers)
+    for _ in range(rounds):
+        for term in SEARCH_TERMS:
+            elapsed, status = timed_get(server.port, f"/settings/api-keys?q={term.replace(' ', '+')}", headers)
+            assert status == 200, status
+            samples.append(elapsed)
+    return percentile(samples, 50), percentile(samples, 95)
+
+
+class Table:
+    """Rows of the report, printed as one aligned table."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, ...]] = []
+
+    def load(self, label: str, result: LoadResult, baseline: LoadResult | None, rss: float | None = None) -> None:
+        """Add a wrk result with its ratio to the baseline."""
+        ratio = f"{result.rps / baseline.rps:.2f}x" if baseline else "1.00x"
+        errors = f" ({result.non_2xx} non-2xx)" if result.non_2xx else ""
+        self.rows.append(
+            (label, f"{result.rps:,.0f}", ratio, f"{result.p50_ms:.2f}", f"{result.p99_ms:.2f}",
+             f"{result.cpu_ms_per_request:.2f}", f"{rss:.0f}" if rss else "", errors)
+        )
+
+    def note(self, label: str, value: str) -> None:
+        """Add a free-form measurement."""
+        self.rows.append((label, value, "", "", "", "", "", ""))
+
+    def print(self) -> None:
+        """Print the table to stdout."""
+        header = ("measurement", "req/s", "vs healthz", "p50 ms", "p99 ms", "cpu ms/req", "peak RSS MiB", "")
+        rows = [header, *self.rows]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+        for index, row in enumerate(rows):
+            print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+            if index == 0:
+                print("  ".join("-" * w for w in widths))
+
+
+def main() -> int:
+    """Run every measurement and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="wrk duration per endpoint")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--skip-large", action="store_true", help="skip the 100,000-product and -key runs")
+    parser.add_argument("--skip-production", action="store_true", help="skip PostgreSQL + Redis + 2 workers")
+    args = parser.parse_args()
+    if args.seconds < 1 or args.connections < 1:
+        parser.error("--seconds and --connections must be positive")
+    if shutil.which("wrk") is None:
+        parser.error("wrk is not installed: apt-get install -y wrk")
+
+    table = Table()
+    work = Path(tempfile.mkdtemp(prefix="stockgate-bench-"))
+    load = {"seconds": args.seconds, "connections": args.connections}
+    path = "/api/v1/products?per_page=25"
+
+    # Embedded default: SQLite, memory:// limits, one process.
+    small_db = work / "small.db"
+    shutil.copy(cached_sqlite(200), small_db)
+    env = sqlite_env(small_db)
+    key = create_key(env, "bench@example.com")
+    password = "bench-password-1"
+    flask(env, "users", "create", "admin@bench.example", "--name", "Bench admin", "--admin",
+          "--password-stdin", stdin=password + "\n")
+    log("embedded shape: SQLite + memory://, 1 worker")
+    with Server(env, workers=1, threads=4) as server:
+        first, later = first_vs_later(server, key)
+        health = wrk(server, "/healthz", **load)
+        table.load("embedded  GET /healthz", health, None)
+        products = wrk(server, path, headers={"X-API-Key": key}, **load)
+        table.load("embedded  GET /api/v1/products?per_page=25 (auth+limit)", products, health, server.peak_rss_mib())
+        table.note("embedded  new key: first request ms / later median ms", f"{first:.1f} / {later:.2f}")
+        table.note("          auth+limit+ORM cpu ms/req over healthz",
+                   f"{products.cpu_ms_per_request - health.cpu_ms_per_request:.2f}")
+        cookie = sign_in(server.port, "admin@bench.example", password)
+    bulk_keys(env, 1_000)
+    with Server(env, workers=1, threads=4) as server:
+        cookie = sign_in(server.port, "admin@bench.example", password)
+        p50, p95 = admin_search(server, cookie)
+        table.note("embedded  admin search fragment, 1k keys: p50 / p95 ms", f"{p50:.1f} / {p95:.1f}")
+
+    if not args.skip_large:
+        large_db = work / "large.db"
+        shutil.copy(cached_sqlite(100_000), large_db)
+        env_large = sqlite_env(large_db)
+        key_large = create_key(env_large, "bench@example.com")
+        flask(env_large, "users", "create", "admin@bench.example", "--name", "Bench admin", "--admin",
+              "--password-stdin", stdin=password + "\n")
+        bulk_keys(env_large, 100_000)
+        log("embedded shape with 100,000 products and 100,000 keys")
+        with Server(env_large, workers=1, threads=4) as server:
+            timed_get(server.port, path, {"X-API-Key": key_large})
+            health = wrk(server, "/healthz", **load)
+            table.load("embedded  GET /healthz (100k data)", health, None)
+            products = wrk(server, path, headers={"X-API-Key": key_large}, **load)
+            table.load("embedded  GET products?per_page=25, 100k products", products, health, server.peak_rss_mib())
+            cookie = sign_in(server.port, "admin@bench.example", password)
+            p50, p95 = admin_search(server, cookie)
+            table.note("embedded  admin search fragment, 100k keys: p50 / p95 ms", f"{p50:.1f} / {p95:.1f}")
+
+    if not args.skip_production:
+        production(table, load, path)
+
+    table.print()
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def production(table: Table, load: dict[str, int], path: str) -> None:
+    """PostgreSQL + Redis + two gunicorn workers (needs both servers on 127.0.0.1)."""
+    from sqlalchemy import create_engine, text
+
+    server_url = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
+    name = f"stockgate_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        import redis
+
+        redis.Redis.from_url(redis_url).flushdb()
+        env = {
+            **os.environ,
+            "DATABASE_URL": server_url.rsplit("/", 1)[0] + f"/{name}",
+            "RATELIMIT_STORAGE_URI": redis_url,
+            "SECRET_KEY": "bench-secret",
+        }
+        prepare_database(env, 200)
+        key = create_key(env, "bench@example.com")
+        log("production shape: PostgreSQL + Redis, 2 workers")
+        with Server(env, workers=2, threads=4) as server:
+            for _ in range(4):  # prove the key in both workers before loading
+                timed_get(server.port, path, {"X-API-Key": key})
+            health = wrk(server, "/healthz", **load)
+            table.load("production GET /healthz", health, None)
+            products = wrk(server, path, headers={"X-API-Key": key}, **load)
+            table.load("production GET /api/v1/products?per_page=25 (auth+limit)", products, health,
+                       server.peak_rss_mib())
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -38,9 +38,11 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from app.docs import bp as docs_bp
     from app.health import bp as health_bp
 
     app.register_blueprint(health_bp)
+    app.register_blueprint(docs_bp)
 
 
 def _migrations_dir() -> str:

@@ -1,0 +1,61 @@
+"""Docs views: the OpenAPI document as JSON or YAML, and the HTML page rendered from it.
+
+All three are public (no key) and exempt from rate limits. The page carries its own strict
+Content-Security-Policy, so it stays safe even where the panel's security headers are absent.
+"""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+from flask import Blueprint, Response, current_app, render_template, request
+
+from app.docs import page, spec
+from app.docs.cli import openapi_cli
+from app.extensions import limiter
+
+# cli_group=None: ``flask openapi ...`` sits at the top level, not under ``flask docs``.
+bp = Blueprint("docs", __name__, url_prefix="/api", cli_group=None)
+bp.cli.add_command(openapi_cli)
+limiter.exempt(bp)
+bp.add_app_template_filter(page.prose, "docs_prose")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def _document() -> dict:
+    """The cached document with ``servers`` set to the host this request came to."""
+    return spec.document_for(current_app, request.url_root)
+
+
+@bp.get("/openapi.json")
+def openapi_json() -> Response:
+    """The OpenAPI 3 document as JSON."""
+    body = json.dumps(_document(), ensure_ascii=False, indent=2)
+    return Response(body, mimetype="application/json")
+
+
+@bp.get("/openapi.yaml")
+def openapi_yaml() -> Response:
+    """The OpenAPI 3 document as YAML."""
+    body = yaml.safe_dump(_document(), sort_keys=False, allow_unicode=True)
+    return Response(body, mimetype="application/yaml")
+
+
+@bp.get("/docs")
+def docs() -> str:
+    """The human-readable documentation page, rendered server-side from the document."""
+    return render_template("docs/index.html", doc=page.build(_document()))
+
+
+@bp.after_request
+def security_headers(response: Response) -> Response:
+    """Strict CSP and no MIME sniffing; a panel-wide policy set earlier is left alone."""
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response

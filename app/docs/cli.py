@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 from pathlib import Path
 
 import click
-import yaml
 from flask import current_app
 
 from app.cli import OneLineGroup
 from app.docs import spec
 
 openapi_cli = OneLineGroup("openapi", help="The OpenAPI document of the API.")
-
-
-def render(document: dict, fmt: str) -> str:
-    """Serialise the document as ``json`` or ``yaml``."""
-    if fmt == "yaml":
-        return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
-    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 
 
 @openapi_cli.command("write")
@@ -43,7 +34,8 @@ def write(file: str, server: str, fmt: str | None) -> None:
     """Write the OpenAPI document to FILE (``-`` for standard output)."""
     if fmt is None:
         fmt = "yaml" if file.lower().endswith((".yaml", ".yml")) else "json"
-    text = render(spec.document_for(current_app, server), fmt)
+    document = spec.document_for(current_app, server)
+    text = spec.to_yaml(document) if fmt == "yaml" else spec.to_json(document)
     if file == "-":
         sys.stdout.write(text)
         return

@@ -6,9 +6,6 @@ Content-Security-Policy, so it stays safe even where the panel's security header
 
 from __future__ import annotations
 
-import json
-
-import yaml
 from flask import Blueprint, Response, current_app, render_template, request
 
 from app.docs import page, spec
@@ -35,15 +32,13 @@ def _document() -> dict:
 @bp.get("/openapi.json")
 def openapi_json() -> Response:
     """The OpenAPI 3 document as JSON."""
-    body = json.dumps(_document(), ensure_ascii=False, indent=2)
-    return Response(body, mimetype="application/json")
+    return Response(spec.to_json(_document()), mimetype="application/json")
 
 
 @bp.get("/openapi.yaml")
 def openapi_yaml() -> Response:
     """The OpenAPI 3 document as YAML."""
-    body = yaml.safe_dump(_document(), sort_keys=False, allow_unicode=True)
-    return Response(body, mimetype="application/yaml")
+    return Response(spec.to_yaml(_document()), mimetype="application/yaml")
 
 
 @bp.get("/docs")

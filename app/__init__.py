@@ -38,10 +38,12 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from app import api
     from app.docs import bp as docs_bp
     from app.health import bp as health_bp
 
     app.register_blueprint(health_bp)
+    api.init_app(app)
     app.register_blueprint(docs_bp)
 
 

@@ -8,6 +8,7 @@ so a deactivation or revocation is seen by the very next request in every worker
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,6 +30,8 @@ INVALID_KEY = "invalid_key"
 KEY_INACTIVE = "key_inactive"
 KEY_REVOKED = "key_revoked"
 KEY_EXPIRED = "key_expired"
+# The caller's ``may_check_secret`` said no: too many failed attempts, bcrypt was not run.
+THROTTLED = "throttled"
 
 
 @dataclass(frozen=True)
@@ -58,8 +61,18 @@ def proven_keys() -> ProvenKeyCache:
     return current_app.extensions[EXTENSION_NAME]
 
 
-def verify(raw_key: object, *, now: datetime | None = None) -> Verification:
-    """Check a presented key; return the row when usable, else a reason code."""
+def verify(
+    raw_key: object,
+    *,
+    now: datetime | None = None,
+    may_check_secret: Callable[[], bool] | None = None,
+) -> Verification:
+    """Check a presented key; return the row when usable, else a reason code.
+
+    ``may_check_secret`` is asked just before bcrypt would run (never for a proven key):
+    returning False refuses with ``THROTTLED`` instead, so a caller can cap failed
+    attempts per client without slowing down keys already proven.
+    """
     parsed = parse_key(raw_key)
     if parsed is None:
         return Verification(None, INVALID_KEY)
@@ -72,6 +85,8 @@ def verify(raw_key: object, *, now: datetime | None = None) -> Verification:
     cache = proven_keys()
     checked = False
     if not cache.is_proven(parsed.raw, key.id):
+        if may_check_secret is not None and not may_check_secret():
+            return Verification(None, THROTTLED)
         checked = True
         if not check_secret(parsed.raw, key.key_hash):
             return Verification(None, INVALID_KEY, checked_secret=True)

@@ -44,7 +44,7 @@ def test_write_methods_are_405_json_on_every_list_and_show(
             assert method not in response.headers["Allow"]
 
 
-@pytest.mark.parametrize("record_id", ["0", "-1", "abc", str(10**20), "1.5", "%00", "１"])
+@pytest.mark.parametrize("record_id", ["0", "-1", "abc", str(10**20), "1.5", "%00", "\uff11"])
 def test_bad_ids_are_404_json(call: Any, all_abilities_key: Any, record_id: str) -> None:
     assert_error(call(f"/api/v1/products/{record_id}", all_abilities_key.raw_key), 404, "not_found")
 

@@ -247,7 +247,11 @@ def build(document: dict[str, Any]) -> dict[str, Any]:
         "server": server,
         "sections": list(sections.values()),
         "errors": sorted(errors, key=lambda e: e["status"]),
-        "headers": components.get("headers", {}),
+        "headers": {
+            name: header
+            for name, header in components.get("headers", {}).items()
+            if name.startswith("X-RateLimit") or name == "Retry-After"
+        },
         "security": components.get("securitySchemes", {}),
         "example_key": EXAMPLE_KEY,
         "first_list": first_list,

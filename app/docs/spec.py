@@ -35,6 +35,31 @@ EXTENSION_KEY = "stockgate.openapi"
 MAX_ID = 2_147_483_647
 
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+# Response headers: name -> (description, schema).
+HEADERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "X-RateLimit-Limit": (
+        "Requests this key may make per minute (on a refused key: failed attempts allowed per "
+        "minute from this address).",
+        {"type": "integer", "minimum": 1, "example": 60},
+    ),
+    "X-RateLimit-Remaining": (
+        "Requests left in the current window.",
+        {"type": "integer", "minimum": 0, "example": 59},
+    ),
+    "X-RateLimit-Reset": (
+        "When the window frees up again, as Unix epoch seconds (UTC).",
+        {"type": "integer", "minimum": 0, "example": 1795772460},
+    ),
+    "Retry-After": (
+        "Seconds to wait before retrying (429 and 503 only).",
+        {"type": "integer", "minimum": 0, "example": 42},
+    ),
+    "WWW-Authenticate": (
+        'The accepted schemes: `Bearer realm="stockgate"` and `ApiKey realm="stockgate", '
+        'header="X-API-Key"` (401 only).',
+        {"type": "string"},
+    ),
+}
 
 # status -> (component name, title, when it happens). The codes each status carries come
 # from the API's own ``ERROR_CODES``, so a new code is documented without touching this file.
@@ -152,41 +177,9 @@ def _add_components(spec: APISpec) -> None:
             "description": f"The same key as a bearer token: `Authorization: Bearer {EXAMPLE_KEY}`.",
         },
     )
-    spec.components.header(
-        "X-RateLimit-Limit",
-        {
-            "description": "Requests this key may make per minute.",
-            "schema": {"type": "integer", "minimum": 1, "example": 60},
-        },
-    )
-    spec.components.header(
-        "X-RateLimit-Remaining",
-        {
-            "description": "Requests left in the current window.",
-            "schema": {"type": "integer", "minimum": 0, "example": 59},
-        },
-    )
-    spec.components.header(
-        "X-RateLimit-Reset",
-        {
-            "description": "When the window resets, as Unix epoch seconds (UTC).",
-            "schema": {"type": "integer", "minimum": 0, "example": 1795772460},
-        },
-    )
-    spec.components.header(
-        "Retry-After",
-        {
-            "description": "Seconds to wait before retrying.",
-            "schema": {"type": "integer", "minimum": 0, "example": 42},
-        },
-    )
-    spec.components.header(
-        "WWW-Authenticate",
-        {
-            "description": 'The accepted schemes, e.g. `Bearer realm="stockgate"`.',
-            "schema": {"type": "string"},
-        },
-    )
+    for name, (description, schema) in HEADERS.items():
+        # Required: the API sends each header on every response that references it.
+        spec.components.header(name, {"description": description, "required": True, "schema": schema})
     spec.components.schema("Error", schema=ErrorSchema)
     spec.components.schema("PageMeta", schema=PageMetaSchema)
     spec.components.schema("PageLinks", schema=PageLinksSchema)

@@ -22,6 +22,8 @@ views.register_views(bp)
 def init_app(app: Flask) -> None:
     """Register the API blueprint and the JSON handlers for ``/api/`` routing errors."""
     errors.init_app(app)
+    # Keep fields in the order the schemas declare (SPEC §6 reads data, meta, links).
+    app.json.sort_keys = False  # type: ignore[attr-defined]
     app.register_blueprint(bp)
 
 

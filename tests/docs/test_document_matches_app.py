@@ -76,3 +76,36 @@ def test_guard_refuses_each_operation_without_its_documented_ability(app, client
         assert refused.get_json()["error"]["details"]["required_ability"] == ability
         allowed = client.get(url, headers={"Authorization": f"Bearer {only.raw_key}"})
         assert allowed.status_code in (200, 404), (path, allowed.get_json())
+
+
+def test_rate_limited_answer_matches_the_documented_429(app, make_key):
+    """A key over its limit gets exactly the documented 429: error body, Retry-After, X-RateLimit-*."""
+    import schemathesis
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    conformance = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+    ]
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
+    operation = schema["/api/v1/brands"]["GET"]
+    key = make_key(name="Tight", abilities=["brands:list"], rate_limit=1)
+    headers = {"X-API-Key": key.raw_key}
+    first = operation.Case().call(headers=headers)
+    assert first.status_code == 200
+    operation.Case().validate_response(first, checks=conformance)
+    second = operation.Case().call(headers=headers)
+    assert second.status_code == 429
+    assert second.json()["error"]["code"] == "rate_limited"
+    sent = {name.lower(): values for name, values in second.headers.items()}
+    assert int(sent["retry-after"][0]) > 0
+    operation.Case().validate_response(second, checks=conformance)

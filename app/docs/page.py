@@ -42,6 +42,7 @@ class Parameter:
     required: bool
     description: str
     constraints: list[str]
+    choices: list[str]
     default: Any = None
 
 
@@ -105,18 +106,19 @@ def _type_of(document: dict[str, Any], schema: dict[str, Any]) -> str:
 
 
 def _constraints(schema: dict[str, Any]) -> list[str]:
-    """Ranges, lengths and allowed values, as short phrases."""
+    """Ranges and lengths as short phrases (allowed values are listed separately)."""
     notes = []
-    if "minimum" in schema and "maximum" in schema:
-        notes.append(f"{schema['minimum']} to {schema['maximum']}")
-    elif "minimum" in schema:
-        notes.append(f"≥ {schema['minimum']}")
-    elif "maximum" in schema:
-        notes.append(f"≤ {schema['maximum']}")
-    if "minLength" in schema or "maxLength" in schema:
-        notes.append(f"length {schema.get('minLength', 0)} to {schema.get('maxLength', 'any')}")
-    if "enum" in schema:
-        notes.append("one of " + ", ".join(str(v) for v in schema["enum"]))
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if low is not None and high is not None:
+        notes.append(f"{low:,} to {high:,}")
+    elif low is not None:
+        notes.append(f"at least {low:,}")
+    elif high is not None:
+        notes.append(f"at most {high:,}")
+    if "maxLength" in schema:
+        notes.append(f"up to {schema['maxLength']:,} characters")
+    if schema.get("format") == "date-time":
+        notes.append("ISO 8601, e.g. 2026-11-01T00:00:00Z")
     return notes
 
 
@@ -133,6 +135,7 @@ def _parameters(document: dict[str, Any], operation: dict[str, Any]) -> list[Par
                 required=bool(parameter.get("required")),
                 description=parameter.get("description", schema.get("description", "")),
                 constraints=_constraints(schema),
+                choices=[str(value) for value in schema.get("enum", [])],
                 default=schema.get("default"),
             )
         )
@@ -180,12 +183,9 @@ def _example_query(parameters: list[Parameter]) -> dict[str, Any]:
     if "per_page" in names:
         query["per_page"] = 10
     sort = names.get("sort")
-    if sort is not None:
-        for note in sort.constraints:
-            if note.startswith("one of "):
-                choices = note.removeprefix("one of ").split(", ")
-                descending = [c for c in choices if c.startswith("-")]
-                query["sort"] = descending[0] if descending else choices[0]
+    if sort is not None and sort.choices:
+        # Newest first reads best in an example, when the module can sort by update time.
+        query["sort"] = "-updated_at" if "-updated_at" in sort.choices else sort.choices[-1]
     return query
 
 

@@ -328,7 +328,11 @@ def _add_module(spec: APISpec, module: Module) -> None:
             "description": f"A page of {module.name.lower()} (SPEC §6 list envelope).",
             "required": ["data", "meta", "links"],
             "properties": {
-                "data": {"type": "array", "items": _ref("schemas", name)},
+                "data": {
+                    "type": "array",
+                    "description": "The records on this page (empty past the last page).",
+                    "items": _ref("schemas", name),
+                },
                 "meta": _ref("schemas", "PageMeta"),
                 "links": _ref("schemas", "PageLinks"),
             },

@@ -19,7 +19,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from app import create_app
 from app.catalogue import ALL_ABILITIES
 from app.extensions import db, limiter
-from tests.conftest import base_config
+from tests.conftest import IN_CI, base_config
 
 
 @pytest.fixture
@@ -73,3 +73,25 @@ def seeded(app: Flask) -> None:
 
     with app.app_context():
         seed_demo(scale=20)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+
+
+@pytest.fixture
+def browser_page() -> Iterator[Any]:
+    """A Playwright page in Debian's headless chromium; skipped locally without it, failed in CI."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing; browser tests need Debian's chromium"
+        if IN_CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1280, "height": 900})
+        finally:
+            browser.close()

@@ -63,23 +63,20 @@ def reference(description: str, example: int, *, nullable: bool = False) -> fiel
     return integer(description, example, nullable=nullable)
 
 
-def decimal(
-    description: str, example: str, *, places: int = 2, nullable: bool = False, attribute: str | None = None
-) -> fields.Decimal:
+def decimal(description: str, example: str, *, places: int = 2, nullable: bool = False) -> fields.Decimal:
     """An exact decimal dumped as a string with ``places`` decimals, e.g. ``"12.50"``."""
     return fields.Decimal(
         places=places,
         as_string=True,
-        attribute=attribute,
         # Documented as a string: JSON numbers would lose exactness in many clients.
         metadata=_meta(description, example, {"type": "string", "format": "decimal"}),
         **_presence(nullable),
     )
 
 
-def money(description: str, example: str, *, attribute: str | None = None) -> fields.Decimal:
-    """An amount of money as a decimal string with two places; the record's ``currency`` names the unit."""
-    return decimal(f"{description} In the record's `currency`.", example, attribute=attribute)
+def money(description: str, example: str, *, of: str = "record") -> fields.Decimal:
+    """Money as a decimal string with two places, in the ``currency`` of the record (or of ``of``)."""
+    return decimal(f"{description} In the {of}'s `currency`.", example)
 
 
 def currency() -> fields.String:

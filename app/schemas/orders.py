@@ -34,8 +34,8 @@ class PurchaseOrderLineSchema(RecordSchema):
     sku = f.text("The product's SKU.", "HSK-MUG-12OZ-BLK")
     quantity_ordered = f.integer("Units ordered.", 500)
     quantity_received = f.integer("Units received so far.", 0)
-    unit_cost = f.money("Cost per unit.", "4.35")
-    line_total = f.money("Units ordered times unit cost.", "2175.00")
+    unit_cost = f.money("Cost per unit.", "4.35", of="order")
+    line_total = f.money("Units ordered times unit cost.", "2175.00", of="order")
 
 
 class PurchaseOrderSchema(RecordSchema):
@@ -65,8 +65,8 @@ class SalesOrderLineSchema(RecordSchema):
     sku = f.text("The product's SKU.", "HSK-MUG-12OZ-BLK")
     asin = f.text("Amazon Standard Identification Number.", "B0C7XK2M4P")
     quantity = f.integer("Units bought.", 2)
-    unit_price = f.money("Price per unit.", "14.99")
-    line_total = f.money("Quantity times unit price.", "29.98")
+    unit_price = f.money("Price per unit.", "14.99", of="order")
+    line_total = f.money("Quantity times unit price.", "29.98", of="order")
 
 
 class SalesOrderSchema(RecordSchema):

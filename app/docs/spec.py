@@ -14,6 +14,7 @@ on the request, so ``document_for(url_root)`` copies the cached dict and sets it
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import yaml
@@ -24,15 +25,16 @@ from marshmallow import Schema, fields, validate
 
 from app.api.errors import ERROR_CODES, ErrorSchema
 from app.api.params import list_args_schema
+from app.api.views import MAX_ID
 from app.catalogue import MODULES, Module
 from app.docs.examples import EXAMPLE_KEY, example_record
 
 OPENAPI_VERSION = "3.0.3"
 API_VERSION = "1.0.0"
 API_PREFIX = "/api/v1"
+# Host used in examples (links are absolute URLs on the host that served the request).
+EXAMPLE_SERVER = "https://stockgate.example.com"
 EXTENSION_KEY = "stockgate.openapi"
-# Largest id the API can look up (the tables use 32-bit integer keys on PostgreSQL).
-MAX_ID = 2_147_483_647
 
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 # Response headers: name -> (description, schema).
@@ -122,7 +124,7 @@ class PageMetaSchema(Schema):
 class PageLinksSchema(Schema):
     """Links to this page and its neighbours; ``next``/``prev`` are null at the ends."""
 
-    self = fields.String(required=True, metadata={"description": "This page."})
+    self = fields.String(required=True, metadata={"description": "This page (absolute URL)."})
     next = fields.String(required=True, allow_none=True, metadata={"description": "Next page, or null."})
     prev = fields.String(required=True, allow_none=True, metadata={"description": "Previous page, or null."})
 
@@ -144,17 +146,18 @@ def schema_name(module: Module) -> str:
 
 
 def operation_id(module: Module, action: str) -> str:
-    """A stable operationId for client generators, e.g. ``listPurchaseOrders``."""
-    words = "".join(part.capitalize() for part in module.slug.split("-"))
-    return f"{action}{words}"
+    """A stable operationId for client generators: ``listPurchaseOrders``, ``showPurchaseOrder``."""
+    if action == "show":
+        return f"show{schema_name(module)}"
+    return "list" + "".join(part.capitalize() for part in module.slug.split("-"))
 
 
 def _ref(kind: str, name: str) -> dict[str, str]:
     return {"$ref": f"#/components/{kind}/{name}"}
 
 
-def _rate_limit_headers(required: bool) -> dict[str, Any]:
-    return {name: _ref("headers", name) for name in RATE_LIMIT_HEADERS} if required else {}
+def _rate_limit_headers() -> dict[str, Any]:
+    return {name: _ref("headers", name) for name in RATE_LIMIT_HEADERS}
 
 
 def _add_components(spec: APISpec) -> None:
@@ -189,7 +192,7 @@ def _add_components(spec: APISpec) -> None:
         if status == 401:
             headers["WWW-Authenticate"] = _ref("headers", "WWW-Authenticate")
         if status == 429:
-            headers.update(_rate_limit_headers(True))
+            headers.update(_rate_limit_headers())
         if status in (429, 503):
             headers["Retry-After"] = _ref("headers", "Retry-After")
         response: dict[str, Any] = {
@@ -197,7 +200,7 @@ def _add_components(spec: APISpec) -> None:
             "content": {
                 "application/json": {
                     "schema": "Error",
-                    "example": _error_example(status, codes[0]),
+                    "example": _error_example(codes[0]),
                 }
             },
             "x-error-codes": list(codes),
@@ -234,7 +237,7 @@ _ERROR_MESSAGES = {
 }
 
 
-def _error_example(status: int, code: str) -> dict[str, Any]:
+def _error_example(code: str) -> dict[str, Any]:
     message, details = _ERROR_MESSAGES[code]
     return {"error": {"code": code, "message": message, "details": details}}
 
@@ -264,19 +267,19 @@ def _list_operation(module: Module, record: dict[str, Any]) -> dict[str, Any]:
     example = {
         "data": [record],
         "meta": {"page": 1, "per_page": 25, "total": 1, "pages": 1},
-        "links": {"self": f"{list_path(module)}?page=1&per_page=25", "next": None, "prev": None},
+        "links": {"self": f"{EXAMPLE_SERVER}{list_path(module)}?page=1", "next": None, "prev": None},
     }
     return {
         "operationId": operation_id(module, "list"),
         "tags": [module.name],
-        "summary": f"List {module.name.lower()}",
+        "summary": f"List {module.name}",
         "description": _list_description(module),
         "x-required-ability": module.ability("list"),
         "parameters": [{"in": "query", "schema": list_args_schema(module)}],
         "responses": {
             "200": {
                 "description": f"A page of {module.name.lower()}.",
-                "headers": _rate_limit_headers(True),
+                "headers": _rate_limit_headers(),
                 "content": {"application/json": {"schema": f"{name}List", "example": example}},
             },
             **_error_refs(400, 401, 403, 429, 503),
@@ -299,7 +302,7 @@ def _show_operation(module: Module, record: dict[str, Any]) -> dict[str, Any]:
         "responses": {
             "200": {
                 "description": f"The {name_of_one(module)}.",
-                "headers": _rate_limit_headers(True),
+                "headers": _rate_limit_headers(),
                 "content": {"application/json": {"schema": f"{name}Detail", "example": {"data": record}}},
             },
             **_error_refs(400, 401, 403, 404, 429, 503),
@@ -308,13 +311,8 @@ def _show_operation(module: Module, record: dict[str, Any]) -> dict[str, Any]:
 
 
 def name_of_one(module: Module) -> str:
-    """How one record of the module reads in prose, e.g. ``purchase order``."""
-    words = module.name.lower()
-    if words.endswith("ies"):
-        return words[:-3] + "y"
-    if words.endswith("s") and not words.endswith("ss"):
-        return words[:-1]
-    return f"{words} entry"
+    """How one record of the module reads in prose, from its schema: ``inventory level``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", schema_name(module)).lower()
 
 
 def _add_module(spec: APISpec, module: Module) -> None:

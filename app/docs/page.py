@@ -97,6 +97,8 @@ def _type_of(document: dict[str, Any], schema: dict[str, Any]) -> str:
     """A short human type: ``integer``, ``string (date-time)``, ``Product``, ``array of Line``."""
     if "$ref" in schema:
         return schema["$ref"].rsplit("/", 1)[-1]
+    if "enum" in schema and "type" not in schema:
+        return "one of " + ", ".join(str(value) for value in schema["enum"])
     kind = schema.get("type", "any")
     if kind == "array":
         return f"array of {_type_of(document, schema.get('items', {}))}"

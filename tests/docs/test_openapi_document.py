@@ -12,10 +12,13 @@ from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
+from app import create_app
 from app.catalogue import ALL_ABILITIES, MODULES
 from app.docs import spec
 from app.docs.examples import EXAMPLE_KEY
+from app.extensions import limiter
 from app.keys.format import KEY_PATTERN
+from tests.conftest import base_config
 
 ERROR_STATUSES = ("400", "401", "403", "404", "405", "429")
 
@@ -192,10 +195,6 @@ def test_yaml_and_json_are_the_same_document(docs_app):
 @pytest.mark.parametrize("path", ["/api/openapi.json", "/api/openapi.yaml", "/api/docs"])
 def test_documentation_is_public_and_never_rate_limited(tmp_path, path):
     """No key needed, and even an app-wide default limit does not apply to the docs."""
-    from app import create_app
-    from app.extensions import limiter
-    from tests.conftest import base_config
-
     application = create_app(
         {**base_config(f"sqlite:///{tmp_path / 'x.db'}"), "RATELIMIT_DEFAULT": "2/minute"}
     )

@@ -22,48 +22,30 @@ Order of checks for every request routed to the ``api`` blueprint:
 5. **Verification** (``app.keys.verification.verify``): row loaded once by prefix, bcrypt at
    most once per key per process, status/expiry/abilities/limit read fresh. 401
    ``key_inactive`` / ``key_revoked`` / ``key_expired``.
-6. **Ability**: 403 ``forbidden`` with ``details.required_ability``.
-7. **Per-key rate limit** through Flask-Limiter (below).
+6. **Per-key rate limit** (``app.api.ratelimit``): every authenticated request counts
+   against its key's bucket (also those then answered 403/404/400, so probing is not free),
+   429 ``rate_limited`` with ``Retry-After`` when the bucket is full.
+7. **Ability**: 403 ``forbidden`` with ``details.required_ability``.
 
-**Flask-Limiter runs first.** It checks limits in an app-level ``before_request``, before
-this blueprint's guard, so its limit callable, key function and ``exempt_when`` call
-``authenticate()``, which does steps 1-5 once per request and caches the outcome on ``g``.
-Requests that fail authentication are exempt from the per-key limit (they never consume a
-key's bucket); they count against the per-address failure bucket instead.
+Refused requests never touch a key's bucket; they count against their address instead.
+``X-RateLimit-*`` headers go on every response of the blueprint: the key's bucket once the
+key is known, the address's failure bucket otherwise.
 
-**Per-key limit.** One shared limit for the whole API per key: ``"<rate_limit>/minute"``
-read fresh from the row on every request, bucket named by the key's public prefix
-(``sgk_`` + key id), never by the secret. Changing a key's limit starts a new bucket (the
-amount is part of the bucket's name).
-
-**Strategy: moving window** (``RATELIMIT_STRATEGY = "moving-window"``). It is exact: a key
-limited to N/minute never gets more than N requests in any 60 seconds, also across the
-minute boundary, where fixed-window lets up to 2N through and sliding-window-counter only
-approximates. Measured here (limits 5.8, one ``hit`` + one ``get_window_stats`` as the
-headers need, 5,000 iterations): memory:// 12.8 µs (fixed 12.1, sliding counter 18.9);
-Redis 490 µs wall / 288 µs CPU (fixed 529/339, sliding counter 416/275). Exactness costs
-nothing measurable. Its price is memory: the bucket keeps one timestamp per request in the
-window (up to the key's limit).
-
-**Redis down: fail closed.** With ``RATELIMIT_STORAGE_URI=redis://...`` and Redis
-unreachable, API requests answer 503 ``service_unavailable`` with ``Retry-After`` (and
-``/readyz`` reports 503, so a load balancer drains the instance). We do not fall back to
-per-process memory: that would silently multiply every key's limit by the number of
-workers, breaking the "exactly N" promise and the failed-attempt cap that protects bcrypt.
-Socket timeouts (``RATELIMIT_STORAGE_OPTIONS``) keep each request bounded.
+``authenticate()`` runs steps 1-5 once per request and caches the outcome on ``g``: anything
+that needs the key before the guard (a limit callable, a log filter) gets the same answer.
+Unexpected failures inside it (database or limiter storage down) are kept and re-raised by
+the guard, so they become a JSON 503, not a half-authenticated request.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
 from dataclasses import dataclass, field
 
-from flask import Blueprint, Response, current_app, g, request
-from flask_limiter.util import get_remote_address
-from limits import RateLimitItem, parse
+from flask import Blueprint, Response, g, request
 
+from app.api import ratelimit
 from app.api.errors import ApiError
 from app.extensions import limiter
 from app.keys import verification
@@ -90,9 +72,7 @@ QUERY_KEY_NAMES = frozenset(
     }
 )
 _KEY_LIKE = re.compile(PREFIX_PATTERN.pattern)
-DEFAULT_FAILURE_LIMIT = "20/minute"
-FAILURE_SCOPE = "api-auth-failures"
-PER_KEY_SCOPE = "api"
+API_BLUEPRINT = "api"
 
 _MESSAGES = {
     verification.INVALID_KEY: "The API key is not valid. Check that it was copied completely.",
@@ -114,7 +94,7 @@ class Auth:
     # An unexpected failure (database or limiter storage down), re-raised by the guard so
     # that Flask-Limiter never mistakes it for its own storage failing.
     exception: Exception | None = None
-    # X-RateLimit-* of the per-address failure bucket, for refused requests.
+    # X-RateLimit-* of the bucket this request counted against.
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -140,7 +120,7 @@ def _authenticate() -> Auth:
     presented, refusal = _presented_key()
     if refusal is not None:
         return refusal
-    result = verification.verify(presented, may_check_secret=_failure_budget_left)
+    result = verification.verify(presented, may_check_secret=ratelimit.failure_budget_left)
     if result.reason == verification.THROTTLED:
         return _throttled()
     if not result.ok:
@@ -207,101 +187,64 @@ def _presented_key() -> tuple[str | None, Auth | None]:
     return presented[0], None
 
 
-# --- the per-address failed-attempt bucket -------------------------------------------------
-
-
-def _failure_item() -> RateLimitItem:
-    return parse(current_app.config.get("API_AUTH_FAILURE_LIMIT", DEFAULT_FAILURE_LIMIT))
-
-
-def _failure_args() -> tuple[str, str]:
-    return FAILURE_SCOPE, get_remote_address()
-
-
-def _failure_budget_left() -> bool:
-    """True when this address may still make bcrypt run (asked by ``verify``)."""
-    if not limiter.enabled:
-        return True
-    return limiter.limiter.test(_failure_item(), *_failure_args())
-
-
-def _failure_headers(item: RateLimitItem) -> dict[str, str]:
-    reset, remaining = limiter.limiter.get_window_stats(item, *_failure_args())
-    reset_at = int(reset + 1)
-    return {
-        "X-RateLimit-Limit": str(item.amount),
-        "X-RateLimit-Remaining": str(remaining),
-        "X-RateLimit-Reset": str(reset_at),
-    }
-
-
 def _refuse(status: int, code: str, message: str, details: object = None) -> Auth:
     """Count a refused request against its address and build the error to answer with."""
-    headers: dict[str, str] = {}
-    if limiter.enabled:
-        item = _failure_item()
-        limiter.limiter.hit(item, *_failure_args())
-        headers = _failure_headers(item)
+    window = ratelimit.count_failure()
+    headers = window.headers() if window is not None else {}
     return Auth(error=ApiError(status, code, message, details, headers), headers=headers)
 
 
 def _throttled() -> Auth:
-    item = _failure_item()
-    headers = _failure_headers(item)
-    retry_after = max(1, int(headers["X-RateLimit-Reset"]) - int(time.time()))
-    headers["Retry-After"] = str(retry_after)
+    window = ratelimit.failure_window()
+    headers = window.headers()
     log.warning("API: too many failed key attempts from one address; refusing before bcrypt")
     error = ApiError(
         429,
         "rate_limited",
-        f"Too many failed authentication attempts from your address; retry in {retry_after} seconds.",
-        {"limit": item.amount, "window_seconds": item.get_expiry(), "scope": "client_address"},
+        f"Too many failed authentication attempts from your address; retry in {window.retry_after} seconds.",
+        {"limit": window.limit, "window_seconds": 60, "scope": "client_address"},
         headers,
     )
     return Auth(error=error, headers=headers)
 
 
-# --- Flask-Limiter callables (evaluated in before_request, before the guard) ---------------
-
-
-def key_limit() -> str:
-    """The per-key limit string, from the key's own ``rate_limit`` read on this request."""
-    auth = authenticate()
-    return f"{auth.rate_limit}/minute" if auth.key is not None else "1/minute"
-
-
-def key_bucket() -> str:
-    """The bucket of the per-key limit: the key's public prefix, never its secret."""
-    return authenticate().prefix or "unauthenticated"
-
-
-def not_authenticated() -> bool:
-    """Exempt refused requests from the per-key limit; they count per address instead."""
-    return authenticate().key is None
-
-
 def install(bp: Blueprint) -> None:
-    """Attach the per-key limit, the guard and the failure headers to the API blueprint."""
-    limiter.shared_limit(
-        key_limit,
-        scope=PER_KEY_SCOPE,
-        key_func=key_bucket,
-        exempt_when=not_authenticated,
-    )(bp)
+    """Attach the guard and the rate-limit headers to the API blueprint."""
+    # The guard counts API requests itself. A request filter (not ``limiter.exempt``) keeps
+    # any default limits the app may configure off the API and makes Flask-Limiter's own
+    # before_request return at once (exempt still resolves every limit: ~0.1 ms CPU).
+    limiter.request_filter(_is_api_blueprint_request)
     bp.before_request(guard)
-    bp.after_request(_add_failure_headers)
+    bp.after_request(_add_rate_limit_headers)
+
+
+def _is_api_blueprint_request() -> bool:
+    return request.blueprint == API_BLUEPRINT
 
 
 def guard() -> None:
-    """Refuse the request unless its key is valid and holds the endpoint's ability."""
+    """Refuse the request unless its key is valid, within its limit and holds the ability."""
     from app.api.views import required_ability
 
     auth = authenticate()
     if auth.exception is not None:
         raise auth.exception
     if auth.error is not None:
+        g._api_rate_headers = auth.headers
         raise auth.error
+    assert auth.key is not None and auth.prefix is not None
     g.api_key = auth.key
+    window = ratelimit.hit_key(auth.prefix, auth.rate_limit)
+    if window is not None:
+        g._api_rate_headers = window.headers()
+        if not window.allowed:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"Rate limit of {window.limit} requests per minute exceeded for this key; "
+                f"retry in {window.retry_after} seconds.",
+                {"limit": window.limit, "window_seconds": 60, "scope": "key"},
+            )
     ability = required_ability(request.endpoint or "")
     if ability is None:
         # Deny by default: an API endpoint without a declared ability serves nobody.
@@ -315,9 +258,8 @@ def guard() -> None:
         )
 
 
-def _add_failure_headers(response: Response) -> Response:
-    cached = g.get("_api_auth")
-    if cached is not None and cached[1].headers:
-        for name, value in cached[1].headers.items():
-            response.headers.setdefault(name, value)
+def _add_rate_limit_headers(response: Response) -> Response:
+    """Put the ``X-RateLimit-*`` headers of this request's bucket on the response."""
+    for name, value in g.pop("_api_rate_headers", {}).items():
+        response.headers[name] = value
     return response

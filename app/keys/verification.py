@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask import Flask, current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, bindparam, or_, select, update
+from sqlalchemy.orm import lazyload
 
 from app.extensions import db
 from app.keys.cache import ProvenKeyCache
@@ -61,6 +63,19 @@ def proven_keys() -> ProvenKeyCache:
     return current_app.extensions[EXTENSION_NAME]
 
 
+@cache
+def _key_by_prefix() -> Select[tuple[ApiKey]]:
+    """The hot-path query, built once: constructing it per request cost ~0.1 ms CPU."""
+    # populate_existing: state is read fresh even if this session saw the row before.
+    # lazyload: the hot path never needs the owner, so skip the joined load of users.
+    return (
+        select(ApiKey)
+        .where(ApiKey.prefix == bindparam("prefix"))
+        .options(lazyload(ApiKey.owner))
+        .execution_options(populate_existing=True)
+    )
+
+
 def verify(
     raw_key: object,
     *,
@@ -76,10 +91,7 @@ def verify(
     parsed = parse_key(raw_key)
     if parsed is None:
         return Verification(None, INVALID_KEY)
-    # populate_existing: state is read fresh even if this session saw the row before.
-    key = db.session.scalar(
-        select(ApiKey).where(ApiKey.prefix == parsed.prefix).execution_options(populate_existing=True)
-    )
+    key = db.session.scalar(_key_by_prefix(), {"prefix": parsed.prefix})
     if key is None:
         return Verification(None, INVALID_KEY)
     cache = proven_keys()

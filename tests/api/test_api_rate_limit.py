@@ -30,12 +30,13 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     """Freeze the clock the in-memory limiter and its headers read, just before a minute boundary."""
-    import flask_limiter._extension
     import limits.storage.memory
+
+    from app.api import ratelimit
 
     fake = FakeClock(1_800_000_059.5)  # 1_800_000_060 is a multiple of 60: a fixed-window boundary
     monkeypatch.setattr(limits.storage.memory, "time", fake)
-    monkeypatch.setattr(flask_limiter._extension, "time", fake)
+    monkeypatch.setattr(ratelimit, "time", fake)
     return fake
 
 
@@ -48,7 +49,7 @@ def test_key_limited_to_n_gets_exactly_n_then_429_and_a_second_key_is_unaffected
     assert statuses == [200] * 5
     response = call(BRANDS, limited.raw_key)
     error = assert_error(response, 429, "rate_limited")
-    assert error["details"] == {"limit": 5, "window_seconds": 60}
+    assert error["details"] == {"limit": 5, "window_seconds": 60, "scope": "key"}
     assert 1 <= int(response.headers["Retry-After"]) <= 60
     assert response.headers["X-RateLimit-Remaining"] == "0"
     assert response.headers["X-RateLimit-Limit"] == "5"

@@ -120,3 +120,27 @@ def test_moving_window_does_not_let_twice_the_limit_through_across_a_minute_boun
 def test_limiter_strategy_is_the_documented_moving_window(app: Flask) -> None:
     assert app.config["RATELIMIT_STRATEGY"] == "moving-window"
     assert type(limiter.limiter).__name__ == "MovingWindowRateLimiter"
+
+
+def test_with_limiting_switched_off_keys_are_still_checked_but_not_counted(tmp_path: Any) -> None:
+    from app import create_app
+    from app.accounts import create_user
+    from app.keys import service as keys_service
+    from tests.conftest import base_config
+
+    app = create_app({**base_config(f"sqlite:///{tmp_path / 'off.db'}"), "RATELIMIT_ENABLED": False})
+    try:
+        with app.app_context():
+            db.create_all()
+            create_user("owner@example.com", "Owner")
+            raw = keys_service.create_key(
+                name="k", owner="owner@example.com", abilities=["brands:list"], rate_limit=1
+            ).raw_key
+        client = app.test_client()
+        assert [client.get(BRANDS, headers={"X-API-Key": raw}).status_code for _ in range(3)] == [200] * 3
+        assert "X-RateLimit-Limit" not in client.get(BRANDS, headers={"X-API-Key": raw}).headers
+        assert_error(client.get(BRANDS), 401, "missing_key")
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        limiter.enabled = True  # the limiter is module-global: do not leak "off" into later tests

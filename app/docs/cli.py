@@ -31,7 +31,7 @@ openapi_cli = OneLineGroup("openapi", help="The OpenAPI document of the API.")
     help="Default: from FILE's suffix (.yaml/.yml), else json.",
 )
 def write(file: str, server: str, fmt: str | None) -> None:
-    """Write the OpenAPI document to FILE (``-`` for standard output)."""
+    """Write the OpenAPI document to FILE ('-' for standard output)."""
     if fmt is None:
         fmt = "yaml" if file.lower().endswith((".yaml", ".yml")) else "json"
     document = spec.document_for(current_app, server)

@@ -357,14 +357,15 @@ def _add_module(spec: APISpec, module: Module) -> None:
     spec.path(path=show_path(module), operations={"get": _show_operation(module, record)})
 
 
-DESCRIPTION = """\
-Read-only JSON API over the Stockgate back office: fifteen modules, each with a list and a
-show operation. Every request needs an API key (create one in the panel under Settings → API
-Keys, or with `flask keys create`), sent as `X-API-Key: <key>` or `Authorization: Bearer <key>`.
-Each operation needs one ability (`x-required-ability`), and each key has its own rate limit
-in requests per minute. Timestamps are UTC ISO 8601 with `Z`; money is a decimal string with a
-currency.
-"""
+# One paragraph, no hard wraps: renderers and YAML keep it as written.
+DESCRIPTION = (
+    "Read-only JSON API over the Stockgate back office: fifteen modules, each with a list and a "
+    "show operation. Every request needs an API key (create one in the panel under Settings → API "
+    "Keys, or with `flask keys create`), sent as `X-API-Key: <key>` or `Authorization: Bearer <key>`. "
+    "Each operation needs one ability (`x-required-ability`), and each key has its own rate limit "
+    "in requests per minute. Timestamps are UTC ISO 8601 with `Z`; money is a decimal string with a "
+    "currency."
+)
 
 
 def build_spec() -> APISpec:
@@ -414,10 +415,15 @@ def cached_document(app: Flask) -> dict[str, Any]:
     return document
 
 
+# Top-level keys in the order people read them; anything else follows.
+KEY_ORDER = ("openapi", "info", "servers", "security", "tags", "paths", "components")
+
+
 def document_for(app: Flask, server_url: str) -> dict[str, Any]:
     """The document with ``servers`` pointing at ``server_url`` (e.g. ``request.url_root``)."""
-    document = dict(cached_document(app))
-    document["servers"] = [{"url": server_url.rstrip("/") or "/", "description": "This server"}]
+    cached = {**cached_document(app), "servers": [{"url": server_url.rstrip("/") or "/"}]}
+    document = {key: cached[key] for key in KEY_ORDER if key in cached}
+    document.update({key: value for key, value in cached.items() if key not in document})
     return document
 
 

@@ -29,16 +29,24 @@ def _document() -> dict:
     return spec.document_for(current_app, request.url_root)
 
 
+def _revalidated(body: str, mimetype: str) -> Response:
+    """A response clients may cache but must revalidate; an unchanged document is a 304."""
+    response = Response(body, mimetype=mimetype)
+    response.headers["Cache-Control"] = "no-cache"
+    response.add_etag()
+    return response.make_conditional(request)
+
+
 @bp.get("/openapi.json")
 def openapi_json() -> Response:
     """The OpenAPI 3 document as JSON."""
-    return Response(spec.to_json(_document()), mimetype="application/json")
+    return _revalidated(spec.to_json(_document()), "application/json")
 
 
 @bp.get("/openapi.yaml")
 def openapi_yaml() -> Response:
     """The OpenAPI 3 document as YAML."""
-    return Response(spec.to_yaml(_document()), mimetype="application/yaml")
+    return _revalidated(spec.to_yaml(_document()), "application/yaml")
 
 
 @bp.get("/docs")

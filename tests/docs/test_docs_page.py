@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import pytest
 
 from app.catalogue import ALL_ABILITIES, MODULES
+from app.docs.page import prose
 from app.keys.format import KEY_PATTERN
 
 
@@ -101,3 +102,9 @@ def test_unknown_paths_under_api_docs_stay_json(docs_app):
     assert missing.status_code == 404 and missing.is_json
     posted = client.post("/api/docs")
     assert posted.status_code == 405 and posted.is_json
+
+
+def test_descriptions_are_escaped_with_only_code_and_paragraphs_added():
+    """Markup in a description is shown as text; backticks become <code>, blank lines <p>."""
+    html = str(prose("Use `<b>` here.\n\n<script>alert(1)</script>"))
+    assert html == "<p>Use <code>&lt;b&gt;</code> here.</p><p>&lt;script&gt;alert(1)&lt;/script&gt;</p>"

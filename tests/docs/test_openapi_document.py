@@ -205,3 +205,18 @@ def test_documentation_is_public_and_never_rate_limited(tmp_path, path):
     assert statuses == [200] * 5
     with application.app_context():
         limiter.reset()
+
+
+def test_unchanged_document_revalidates_with_304(docs_app):
+    """Client generators polling the document get a 304 while it has not changed."""
+    client = docs_app.test_client()
+    first = client.get("/api/openapi.json")
+    assert first.headers["Cache-Control"] == "no-cache" and first.headers["ETag"]
+    again = client.get("/api/openapi.json", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    elsewhere = client.get(
+        "/api/openapi.json",
+        headers={"If-None-Match": first.headers["ETag"]},
+        base_url="https://other.example.com",
+    )
+    assert elsewhere.status_code == 200, "servers differ per host, so the ETag must too"

@@ -323,7 +323,7 @@ def _add_module(spec: APISpec, module: Module) -> None:
         f"{name}List",
         {
             "type": "object",
-            "description": f"A page of {module.name.lower()} (SPEC §6 list envelope).",
+            "description": f"A page of {module.name.lower()} (list envelope).",
             "required": ["data", "meta", "links"],
             "properties": {
                 "data": {
@@ -340,7 +340,7 @@ def _add_module(spec: APISpec, module: Module) -> None:
         f"{name}Detail",
         {
             "type": "object",
-            "description": f"One {name_of_one(module)} (SPEC §6 show envelope).",
+            "description": f"One {name_of_one(module)} (show envelope).",
             "required": ["data"],
             "properties": {"data": _ref("schemas", name)},
         },
@@ -425,16 +425,6 @@ def document_for(app: Flask, server_url: str) -> dict[str, Any]:
     document = {key: cached[key] for key in KEY_ORDER if key in cached}
     document.update({key: value for key, value in cached.items() if key not in document})
     return document
-
-
-def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    """Every ``(path, method, operation)`` in document order."""
-    return [
-        (path, method, operation)
-        for path, item in document["paths"].items()
-        for method, operation in item.items()
-        if method in ("get", "post", "put", "patch", "delete")
-    ]
 
 
 def to_json(document: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ Where the handlers live, and why:
   is under ``/api/`` and hand every other path back to Flask's default (HTML) page.
 * Database trouble (SQLite "database is locked", PostgreSQL unreachable) and rate-limit
   storage trouble (Redis down) are 503 ``service_unavailable`` with ``Retry-After``: the
-  client should retry, nothing is wrong with its request. See ``app.api.guard`` for why the
+  client should retry, nothing is wrong with its request. See ``app.api.ratelimit`` for why the
   limiter fails closed.
 """
 

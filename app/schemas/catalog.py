@@ -51,10 +51,10 @@ class WarehouseSchema(RecordSchema):
 class ProductSchema(RecordSchema):
     """A sellable item: the seller's SKU with its Amazon identifiers and prices."""
 
-    sku = f.text("The seller's SKU (Amazon MSKU); unique.", "HSK-MUG-12OZ-BLK")
+    sku = f.text("The seller's SKU (Amazon MSKU); unique.", "HEA-SCM-000128")
     asin = f.text("Amazon Standard Identification Number.", "B0C7XK2M4P", pattern="^B0[0-9A-Z]{8}$")
     fnsku = f.text("Fulfillment Network SKU on FBA labels.", "X001K7Q2ZD", pattern="^X0[0-9A-Z]{8}$")
-    name = f.text("Product title.", "Hearthstone Kitchen Stoneware Coffee Mug, 12 oz, Matte Black")
+    name = f.text("Product title.", "Hearthstone Premium Stoneware Coffee Mug, Matte Black")
     brand_id = f.reference("Id of the product's brand (see `brands`).", 4)
     category_id = f.reference("Id of the product's category (see `categories`).", 12)
     cost = f.money("Landed unit cost.", "4.35")

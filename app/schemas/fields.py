@@ -103,4 +103,9 @@ def choice(
     enum_class: type[enum.Enum], description: str, example: str, *, nullable: bool = False
 ) -> EnumValue:
     """One of an enum's values (dumped by value; the OpenAPI document lists them)."""
-    return EnumValue(enum_class, by_value=True, metadata=_meta(description, example), **_presence(nullable))
+    return EnumValue(
+        enum_class,
+        by_value=True,
+        metadata=_meta(description, example, {"type": "string"}),
+        **_presence(nullable),
+    )

@@ -31,7 +31,7 @@ class PurchaseOrderLineSchema(RecordSchema):
     """One product on a purchase order; money in the order's currency."""
 
     product_id = f.reference("Id of the product (see `products`).", 128)
-    sku = f.text("The product's SKU.", "HSK-MUG-12OZ-BLK")
+    sku = f.text("The product's SKU.", "HEA-SCM-000128")
     quantity_ordered = f.integer("Units ordered.", 500)
     quantity_received = f.integer("Units received so far.", 0)
     unit_cost = f.money("Cost per unit.", "4.35", of="order")
@@ -41,7 +41,7 @@ class PurchaseOrderLineSchema(RecordSchema):
 class PurchaseOrderSchema(RecordSchema):
     """An order of goods from a supplier, with its lines."""
 
-    po_number = f.text("Purchase order number.", "PO-2026-00042")
+    po_number = f.text("Purchase order number.", "PO-2026-000042")
     supplier_id = f.reference("Id of the supplier (see `suppliers`).", 7)
     warehouse_id = f.reference("Id of the receiving warehouse (see `warehouses`).", 9)
     status = f.choice(PurchaseOrderStatus, "Where the order stands.", "confirmed")
@@ -62,7 +62,7 @@ class SalesOrderLineSchema(RecordSchema):
 
     product_id = f.reference("Id of the product (see `products`).", 128)
     order_item_id = f.text("Amazon's id of the item within the order.", "62139877283914")
-    sku = f.text("The product's SKU.", "HSK-MUG-12OZ-BLK")
+    sku = f.text("The product's SKU.", "HEA-SCM-000128")
     asin = f.text("Amazon Standard Identification Number.", "B0C7XK2M4P")
     quantity = f.integer("Units bought.", 2)
     unit_price = f.money("Price per unit.", "14.99", of="order")
@@ -93,7 +93,7 @@ class ReturnOrderLineSchema(RecordSchema):
     """One returned product."""
 
     product_id = f.reference("Id of the product (see `products`).", 128)
-    sku = f.text("The product's SKU.", "HSK-MUG-12OZ-BLK")
+    sku = f.text("The product's SKU.", "HEA-SCM-000128")
     quantity = f.integer("Units returned.", 1)
     condition = f.choice(
         ItemCondition, "Condition on inspection; null until inspected.", "sellable", nullable=True
@@ -103,7 +103,7 @@ class ReturnOrderLineSchema(RecordSchema):
 class ReturnOrderSchema(RecordSchema):
     """A customer's return of (part of) a sales order, with the reason."""
 
-    rma_number = f.text("Return authorisation number.", "RMA-2026-00318")
+    rma_number = f.text("Return authorisation number.", "RMA-2026-000318")
     sales_order_id = f.reference("Id of the sales order returned (see `sales-orders`).", 5120)
     amazon_order_id = f.text("Amazon order id of the sales order.", "113-4567890-1234567")
     customer_id = f.reference("Id of the buyer (see `customers`).", 311)

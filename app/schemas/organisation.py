@@ -31,7 +31,7 @@ class EmployeeSchema(RecordSchema):
     employee_number = f.text("Employee number.", "E-00017")
     first_name = f.text("First name.", "Priya")
     last_name = f.text("Last name.", "Raman")
-    email = f.text("Work email.", "priya.raman@stockgate-demo.com")
+    email = f.text("Work email.", "priya.raman@hearthstone-trading.example")
     job_title = f.text("Job title.", "Inventory Planner")
     department_id = f.reference("Id of the department (see `departments`).", 3)
     status = f.choice(EmploymentStatus, "Whether the person currently works here.", "active")

@@ -64,9 +64,13 @@ def money(cents: int) -> Decimal:
 
 
 def initials(phrase: str, length: int = 3) -> str:
-    """Upper-case initials of ``phrase`` padded from its letters, e.g. ``Coffee Mug`` -> ``CMC``."""
-    letters = [part[0] for part in phrase.replace("&", " ").replace("-", " ").split() if part[0].isalnum()]
-    return ("".join(letters) + phrase.replace(" ", "")).upper()[:length]
+    """Upper-case code of ``phrase``: ``Hearthstone`` -> ``HEA``, ``Stoneware Coffee Mug`` -> ``SCM``."""
+    parts = [part for part in phrase.replace("&", " ").replace("-", " ").split() if part[0].isalnum()]
+    if len(parts) == 1:
+        return parts[0][:length].upper()
+    # Initials, padded with the following letters of the last word ("Yoga Strap" -> "YST").
+    code = "".join(part[0] for part in parts)[:length]
+    return (code + parts[-1][1 : 1 + length - len(code)]).upper()
 
 
 class Weighted:

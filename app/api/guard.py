@@ -262,4 +262,6 @@ def _add_rate_limit_headers(response: Response) -> Response:
     """Put the ``X-RateLimit-*`` headers of this request's bucket on the response."""
     for name, value in g.pop("_api_rate_headers", {}).items():
         response.headers[name] = value
+    # Answers depend on the key: no shared cache may keep them.
+    response.headers.setdefault("Cache-Control", "no-store")
     return response

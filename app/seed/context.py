@@ -58,7 +58,7 @@ class Loader:
             self.progress(len(chunk))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProductFacts:
     """What later tables copy from a product."""
 
@@ -72,7 +72,7 @@ class ProductFacts:
     status: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SoldItem:
     """One line of a sales order, as a return needs it."""
 
@@ -82,7 +82,7 @@ class SoldItem:
     price_cents: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReturnableOrder:
     """A delivered sales order chosen to be returned."""
 

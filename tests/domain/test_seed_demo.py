@@ -151,6 +151,9 @@ def test_seed_demo_command_seeds_then_reports_nothing_to_do(app: Flask, runner: 
     first = runner.invoke(args=["seed-demo", "--scale", str(SMALL_SCALE)])
     assert first.exit_code == 0, first.output
     assert "Seeded" in first.stdout and "amazon_ledger_entries" in first.stdout
+    # The progress bar goes to stderr, so stdout stays a clean report.
+    assert "Seeding demo data (30 products)" in first.stderr
+    assert "Seeding" not in first.stdout
     second = runner.invoke(args=["seed-demo", "--scale", str(SMALL_SCALE)])
     assert second.exit_code == 0
     assert "already present (30 products); nothing changed" in second.stdout

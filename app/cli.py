@@ -13,6 +13,7 @@ from typing import Any
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 
 from app import accounts, seed
 from app.catalogue import ALL_ABILITIES
@@ -194,16 +195,23 @@ def seed_demo(scale: str) -> None:
         products = seed.validate_scale(scale)
     except ServiceError as exc:
         raise _fail(exc) from None
-    if seed.has_domain_data():
-        click.echo(
-            f"Demo data already present ({seed.count_rows()['products']:,} products); nothing changed."
-        )
-        return
-    plan = seed.plan_for(products)
-    with click.progressbar(
-        length=plan.steps, label=f"Seeding demo data ({products:,} products)", file=sys.stderr
-    ) as bar:
-        result = seed.seed_demo(products, progress=bar.update)
+    try:
+        if seed.has_domain_data():
+            click.echo(
+                f"Demo data already present ({seed.count_rows()['products']:,} products); nothing changed."
+            )
+            return
+        plan = seed.plan_for(products)
+        with click.progressbar(
+            length=plan.steps, label=f"Seeding demo data ({products:,} products)", file=sys.stderr
+        ) as bar:
+            result = seed.seed_demo(products, progress=bar.update)
+    except SQLAlchemyError as exc:
+        # e.g. tables missing because migrations have not run: one line, not a traceback.
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise click.ClickException(
+            f"could not seed the demo data ({reason}); has `flask db upgrade` run?"
+        ) from None
     if not result.seeded:  # another process seeded meanwhile
         click.echo(f"Demo data already present ({result.rows['products']:,} products); nothing changed.")
         return

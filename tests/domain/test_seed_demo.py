@@ -178,3 +178,16 @@ def test_seed_demo_without_a_value_for_scale_is_a_one_line_error(app: Flask, run
     result = runner.invoke(args=["seed-demo", "--scale"])
     assert result.exit_code != 0
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_seed_demo_on_an_unmigrated_database_is_a_one_line_error(tmp_path: Any) -> None:
+    from app import create_app
+    from tests.conftest import base_config
+
+    bare = create_app(base_config(f"sqlite:///{tmp_path / 'empty.db'}"))
+    result = bare.test_cli_runner().invoke(args=["seed-demo", "--scale", "5"])
+    assert result.exit_code != 0
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "flask db upgrade" in lines[0], result.output
+    with bare.app_context():
+        db.engine.dispose()

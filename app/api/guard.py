@@ -91,8 +91,8 @@ class Auth:
     rate_limit: int = 0
     abilities: frozenset[str] = frozenset()
     error: ApiError | None = None
-    # An unexpected failure (database or limiter storage down), re-raised by the guard so
-    # that Flask-Limiter never mistakes it for its own storage failing.
+    # An unexpected failure (database or limiter storage down), kept so that a caller
+    # running before the guard never sees it raise; the guard re-raises it (JSON 503/500).
     exception: Exception | None = None
     # X-RateLimit-* of the bucket this request counted against.
     headers: dict[str, str] = field(default_factory=dict)
@@ -107,7 +107,7 @@ def authenticate() -> Auth:
         return cached[1]
     try:
         auth = _authenticate()
-    except Exception as exc:  # re-raised in ``guard``; never inside Flask-Limiter
+    except Exception as exc:  # re-raised by ``guard``
         auth = Auth(exception=exc)
     g._api_auth = (current, auth)
     return auth

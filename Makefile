@@ -23,6 +23,7 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 ## run: set up from nothing (venv, migrations, demo data, demo admin) and serve on $(HOST):$(PORT)
 run: $(VENV)/.runtime-installed
 	$(BIN)/flask db upgrade
+	$(BIN)/flask seed-demo
 	$(BIN)/flask users demo-admin
 	@echo "Serving Stockgate on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
 	# One process (threads are fine): the default memory:// limit storage is per process.

@@ -40,9 +40,13 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from app import api
+    from app.docs import bp as docs_bp
     from app.health import bp as health_bp
 
     app.register_blueprint(health_bp)
+    api.init_app(app)
+    app.register_blueprint(docs_bp)
 
 
 def _wrap_proxy(app: Flask) -> None:

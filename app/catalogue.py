@@ -8,6 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.orm import selectinload
+
+from app.models import catalog, orders, organisation, stock
+from app.schemas import catalog as catalog_schemas
+from app.schemas import orders as order_schemas
+from app.schemas import organisation as organisation_schemas
+from app.schemas import stock as stock_schemas
+
 ACTIONS: tuple[str, ...] = ("list", "show")
 
 
@@ -17,8 +25,9 @@ class Module:
 
     name: str
     slug: str
-    # Filled by the protected-API layer: SQLAlchemy model, marshmallow schema and the
-    # fields that ``q`` searches and ``sort`` accepts.
+    # SQLAlchemy model class and marshmallow schema *class* (dump only). ``searchable``: text
+    # columns ``q`` matches (case-insensitive substring, any of them); ``sortable``: columns
+    # ``sort`` accepts, each indexed, always including ``id`` and ``updated_at``.
     model: Any = None
     schema: Any = None
     searchable: tuple[str, ...] = field(default=())
@@ -41,21 +50,174 @@ class Module:
 
 
 MODULES: tuple[Module, ...] = (
-    Module("Products", "products"),
-    Module("Inventory", "inventory"),
-    Module("Purchase Orders", "purchase-orders"),
-    Module("Sales Orders", "sales-orders"),
-    Module("Customers", "customers"),
-    Module("Suppliers", "suppliers"),
-    Module("Warehouses", "warehouses"),
-    Module("Return Orders", "return-orders"),
-    Module("Categories", "categories"),
-    Module("Brands", "brands"),
-    Module("Replenishment Plan", "replenishment-plans"),
-    Module("Amazon Ledger", "amazon-ledger"),
-    Module("Settings", "settings"),
-    Module("Departments", "departments"),
-    Module("Employees", "employees"),
+    Module(
+        "Products",
+        "products",
+        model=catalog.Product,
+        schema=catalog_schemas.ProductSchema,
+        searchable=("sku", "asin", "fnsku", "name"),
+        sortable=(
+            "id",
+            "sku",
+            "asin",
+            "name",
+            "sale_price",
+            "status",
+            "brand_id",
+            "category_id",
+            "updated_at",
+        ),
+    ),
+    Module(
+        "Inventory",
+        "inventory",
+        model=stock.InventoryLevel,
+        schema=stock_schemas.InventoryLevelSchema,
+        searchable=("sku",),
+        sortable=("id", "sku", "product_id", "warehouse_id", "on_hand", "inbound", "available", "updated_at"),
+    ),
+    Module(
+        "Purchase Orders",
+        "purchase-orders",
+        model=orders.PurchaseOrder,
+        schema=order_schemas.PurchaseOrderSchema,
+        searchable=("po_number", "notes"),
+        sortable=(
+            "id",
+            "po_number",
+            "supplier_id",
+            "warehouse_id",
+            "status",
+            "order_date",
+            "expected_date",
+            "total",
+            "updated_at",
+        ),
+        query_options=(selectinload(orders.PurchaseOrder.lines),),
+        default_sort="-order_date",
+    ),
+    Module(
+        "Sales Orders",
+        "sales-orders",
+        model=orders.SalesOrder,
+        schema=order_schemas.SalesOrderSchema,
+        searchable=("amazon_order_id",),
+        sortable=("id", "amazon_order_id", "customer_id", "status", "purchased_at", "total", "updated_at"),
+        query_options=(selectinload(orders.SalesOrder.lines),),
+        default_sort="-purchased_at",
+    ),
+    Module(
+        "Customers",
+        "customers",
+        model=orders.Customer,
+        schema=order_schemas.CustomerSchema,
+        searchable=("name", "email", "city"),
+        sortable=("id", "name", "email", "city", "country", "updated_at"),
+    ),
+    Module(
+        "Suppliers",
+        "suppliers",
+        model=catalog.Supplier,
+        schema=catalog_schemas.SupplierSchema,
+        searchable=("code", "name", "contact_name", "email"),
+        sortable=("id", "code", "name", "country", "lead_time_days", "updated_at"),
+    ),
+    Module(
+        "Warehouses",
+        "warehouses",
+        model=catalog.Warehouse,
+        schema=catalog_schemas.WarehouseSchema,
+        searchable=("code", "name", "city"),
+        sortable=("id", "code", "name", "kind", "updated_at"),
+    ),
+    Module(
+        "Return Orders",
+        "return-orders",
+        model=orders.ReturnOrder,
+        schema=order_schemas.ReturnOrderSchema,
+        searchable=("rma_number", "amazon_order_id", "customer_comments"),
+        sortable=("id", "rma_number", "status", "reason", "requested_at", "refund_amount", "updated_at"),
+        query_options=(selectinload(orders.ReturnOrder.lines),),
+        default_sort="-requested_at",
+    ),
+    Module(
+        "Categories",
+        "categories",
+        model=catalog.Category,
+        schema=catalog_schemas.CategorySchema,
+        searchable=("name",),
+        sortable=("id", "name", "parent_id", "updated_at"),
+    ),
+    Module(
+        "Brands",
+        "brands",
+        model=catalog.Brand,
+        schema=catalog_schemas.BrandSchema,
+        searchable=("name",),
+        sortable=("id", "name", "updated_at"),
+    ),
+    Module(
+        "Replenishment Plan",
+        "replenishment-plans",
+        model=stock.ReplenishmentPlan,
+        schema=stock_schemas.ReplenishmentPlanSchema,
+        searchable=("sku",),
+        sortable=(
+            "id",
+            "sku",
+            "product_id",
+            "warehouse_id",
+            "supplier_id",
+            "daily_velocity",
+            "lead_time_days",
+            "suggested_quantity",
+            "status",
+            "updated_at",
+        ),
+    ),
+    Module(
+        "Amazon Ledger",
+        "amazon-ledger",
+        model=stock.LedgerEntry,
+        schema=stock_schemas.LedgerEntrySchema,
+        searchable=("fnsku", "msku", "asin", "reference_id"),
+        sortable=("id", "date", "fnsku", "msku", "event_type", "fulfillment_center", "updated_at"),
+        default_sort="-date",
+    ),
+    Module(
+        "Settings",
+        "settings",
+        model=organisation.Setting,
+        schema=organisation_schemas.SettingSchema,
+        searchable=("key", "group", "description"),
+        sortable=("id", "key", "group", "updated_at"),
+    ),
+    Module(
+        "Departments",
+        "departments",
+        model=organisation.Department,
+        schema=organisation_schemas.DepartmentSchema,
+        searchable=("code", "name"),
+        sortable=("id", "code", "name", "updated_at"),
+    ),
+    Module(
+        "Employees",
+        "employees",
+        model=organisation.Employee,
+        schema=organisation_schemas.EmployeeSchema,
+        searchable=("employee_number", "first_name", "last_name", "email", "job_title"),
+        sortable=(
+            "id",
+            "employee_number",
+            "last_name",
+            "email",
+            "job_title",
+            "department_id",
+            "status",
+            "hired_on",
+            "updated_at",
+        ),
+    ),
 )
 
 MODULES_BY_SLUG: dict[str, Module] = {module.slug: module for module in MODULES}

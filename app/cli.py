@@ -12,9 +12,10 @@ from typing import Any
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 
-from app import accounts
+from app import accounts, seed
 from app.catalogue import ALL_ABILITIES
 from app.errors import ServiceError
 from app.extensions import db
@@ -179,10 +180,52 @@ _state_command("deactivate", keys_service.deactivate_key, "Deactivated")
 _state_command("revoke", keys_service.revoke_key, "Revoked")
 
 
+@click.command("seed-demo", cls=OneLineCommand)
+@click.option(
+    "--scale",
+    default=str(seed.DEFAULT_SCALE),
+    show_default=True,
+    metavar="N",
+    help=f"Number of products (1-{seed.MAX_SCALE:,}); other modules grow with it, the ledger 10x.",
+)
+@with_appcontext
+def seed_demo(scale: str) -> None:
+    """Fill every module with deterministic demo data; does nothing if data is already there."""
+    try:
+        products = seed.validate_scale(scale)
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    try:
+        if seed.has_domain_data():
+            click.echo(
+                f"Demo data already present ({seed.count_rows()['products']:,} products); nothing changed."
+            )
+            return
+        plan = seed.plan_for(products)
+        with click.progressbar(
+            length=plan.steps, label=f"Seeding demo data ({products:,} products)", file=sys.stderr
+        ) as bar:
+            result = seed.seed_demo(products, progress=bar.update)
+    except SQLAlchemyError as exc:
+        # e.g. tables missing because migrations have not run: one line, not a traceback.
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise click.ClickException(
+            f"could not seed the demo data ({reason}); has `flask db upgrade` run?"
+        ) from None
+    if not result.seeded:  # another process seeded meanwhile
+        click.echo(f"Demo data already present ({result.rows['products']:,} products); nothing changed.")
+        return
+    total = sum(result.rows.values())
+    click.echo(f"Seeded {total:,} rows in {result.seconds:.1f} s:")
+    for table, count in result.rows.items():
+        click.echo(f"  {table:<24} {count:>10,}")
+
+
 def init_app(app: Flask) -> None:
     """Register the command groups on ``app``."""
     app.cli.add_command(users_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(seed_demo)
 
 
 __all__ = ["init_app"]

@@ -74,6 +74,17 @@ def load_config(instance_path: str) -> dict[str, Any]:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Exact per-key limits (see app.api.guard); the bucket keeps one entry per request.
+        "RATELIMIT_STRATEGY": "moving-window",
+        # Bounded requests when Redis is slow or gone; storage errors become StorageError,
+        # which the API answers with 503 (fail closed, see app.api.guard).
+        "RATELIMIT_STORAGE_OPTIONS": {
+            "socket_timeout": 0.5,
+            "socket_connect_timeout": 0.5,
+            "wrap_exceptions": True,
+        },
+        # Refused API requests allowed per client address before bcrypt is no longer run.
+        "API_AUTH_FAILURE_LIMIT": os.environ.get("API_AUTH_FAILURE_LIMIT", "20/minute"),
         "API_KEY_BCRYPT_ROUNDS": _int_env("API_KEY_BCRYPT_ROUNDS", 12, 4, 31),
         "PASSWORD_BCRYPT_ROUNDS": _int_env("PASSWORD_BCRYPT_ROUNDS", 12, 4, 31),
         # Bounded so a flood of distinct keys cannot grow memory without limit.

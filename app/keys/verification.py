@@ -8,11 +8,14 @@ so a deactivation or revocation is seen by the very next request in every worker
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask import Flask, current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, bindparam, or_, select, update
+from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
@@ -30,6 +33,8 @@ INVALID_KEY = "invalid_key"
 KEY_INACTIVE = "key_inactive"
 KEY_REVOKED = "key_revoked"
 KEY_EXPIRED = "key_expired"
+# The caller's ``may_check_secret`` said no: too many failed attempts, bcrypt was not run.
+THROTTLED = "throttled"
 
 
 @dataclass(frozen=True)
@@ -59,20 +64,42 @@ def proven_keys() -> ProvenKeyCache:
     return current_app.extensions[EXTENSION_NAME]
 
 
-def verify(raw_key: object, *, now: datetime | None = None) -> Verification:
-    """Check a presented key; return the row when usable, else a reason code."""
+@cache
+def _key_by_prefix() -> Select[tuple[ApiKey]]:
+    """The hot-path query, built once: constructing it per request cost ~0.1 ms CPU."""
+    # populate_existing: state is read fresh even if this session saw the row before.
+    # lazyload: the hot path never needs the owner, so skip the joined load of users.
+    return (
+        select(ApiKey)
+        .where(ApiKey.prefix == bindparam("prefix"))
+        .options(lazyload(ApiKey.owner))
+        .execution_options(populate_existing=True)
+    )
+
+
+def verify(
+    raw_key: object,
+    *,
+    now: datetime | None = None,
+    may_check_secret: Callable[[], bool] | None = None,
+) -> Verification:
+    """Check a presented key; return the row when usable, else a reason code.
+
+    ``may_check_secret`` is asked just before bcrypt would run (never for a proven key):
+    returning False refuses with ``THROTTLED`` instead, so a caller can cap failed
+    attempts per client without slowing down keys already proven.
+    """
     parsed = parse_key(raw_key)
     if parsed is None:
         return Verification(None, INVALID_KEY)
-    # populate_existing: state is read fresh even if this session saw the row before.
-    key = db.session.scalar(
-        select(ApiKey).where(ApiKey.prefix == parsed.prefix).execution_options(populate_existing=True)
-    )
+    key = db.session.scalar(_key_by_prefix(), {"prefix": parsed.prefix})
     if key is None:
         return Verification(None, INVALID_KEY)
     cache = proven_keys()
     checked = False
     if not cache.is_proven(parsed.raw, key.id):
+        if may_check_secret is not None and not may_check_secret():
+            return Verification(None, THROTTLED)
         checked = True
         if not check_secret(parsed.raw, key.key_hash):
             return Verification(None, INVALID_KEY, checked_secret=True)

@@ -1,6 +1,40 @@
 """Database models. Import from here so Alembic sees every table."""
 
 from app.models.api_keys import ApiKey, KeyStatus
+from app.models.catalog import Brand, Category, Product, Supplier, Warehouse
+from app.models.orders import (
+    Customer,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    ReturnOrder,
+    ReturnOrderLine,
+    SalesOrder,
+    SalesOrderLine,
+)
+from app.models.organisation import Department, Employee, Setting
+from app.models.stock import InventoryLevel, LedgerEntry, ReplenishmentPlan
 from app.models.users import User
 
-__all__ = ["ApiKey", "KeyStatus", "User"]
+__all__ = [
+    "ApiKey",
+    "Brand",
+    "Category",
+    "Customer",
+    "Department",
+    "Employee",
+    "InventoryLevel",
+    "KeyStatus",
+    "LedgerEntry",
+    "Product",
+    "PurchaseOrder",
+    "PurchaseOrderLine",
+    "ReplenishmentPlan",
+    "ReturnOrder",
+    "ReturnOrderLine",
+    "SalesOrder",
+    "SalesOrderLine",
+    "Setting",
+    "Supplier",
+    "User",
+    "Warehouse",
+]

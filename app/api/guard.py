@@ -1,0 +1,267 @@
+"""The API guard (SPEC §5): who is calling, may they call this endpoint, and how fast.
+
+Order of checks for every request routed to the ``api`` blueprint:
+
+1. **Query string.** A parameter named like a credential (``QUERY_KEY_NAMES``, compared
+   case-insensitively) or any parameter name or value containing something shaped like a
+   key prefix (``sgk_`` + 8 base62 characters) is refused with 400 ``bad_request``: keys in
+   URLs end up in proxy logs and browser history. The value is never echoed nor logged.
+   (A ``q`` search for a key string is refused too, on purpose.)
+2. **Headers.** ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``; the same key in both
+   is fine, two different keys are a 400. Another scheme, ``Bearer`` with no value, or an
+   empty ``X-API-Key`` are 401.
+3. **Format and checksum** (``app.keys.format.parse_key``, inside ``verify``): 401
+   ``invalid_key`` with no database query and no bcrypt.
+4. **Failed attempts per client address.** Every refused request (400/401 from this guard)
+   counts against ``API_AUTH_FAILURE_LIMIT`` (default ``20/minute``) for its address. Before
+   bcrypt runs for a key not yet proven in this process, the guard asks whether the address
+   has budget left; if not, the answer is 429 ``rate_limited`` and bcrypt is not run. Keys
+   already proven skip the question, so a legitimate client behind the same address keeps
+   working during a flood. The address is ``request.remote_addr``: behind a reverse proxy,
+   wrap the app in ``werkzeug.middleware.proxy_fix.ProxyFix``.
+5. **Verification** (``app.keys.verification.verify``): row loaded once by prefix, bcrypt at
+   most once per key per process, status/expiry/abilities/limit read fresh. 401
+   ``key_inactive`` / ``key_revoked`` / ``key_expired``.
+6. **Per-key rate limit** (``app.api.ratelimit``): every authenticated request counts
+   against its key's bucket (also those then answered 403/404/400, so probing is not free),
+   429 ``rate_limited`` with ``Retry-After`` when the bucket is full.
+7. **Ability**: 403 ``forbidden`` with ``details.required_ability``.
+
+Refused requests never touch a key's bucket; they count against their address instead.
+``X-RateLimit-*`` headers go on every response of the blueprint: the key's bucket once the
+key is known, the address's failure bucket otherwise.
+
+``authenticate()`` runs steps 1-5 once per request and caches the outcome on ``g``: anything
+that needs the key before the guard (a limit callable, a log filter) gets the same answer.
+Unexpected failures inside it (database or limiter storage down) are kept and re-raised by
+the guard, so they become a JSON 503, not a half-authenticated request.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+
+from flask import Blueprint, Response, g, request
+
+from app.api import ratelimit
+from app.api.errors import ApiError
+from app.extensions import limiter
+from app.keys import verification
+from app.keys.format import PREFIX_PATTERN
+from app.models.api_keys import ApiKey
+
+log = logging.getLogger(__name__)
+
+# Query parameters that look like someone put a credential in the URL.
+QUERY_KEY_NAMES = frozenset(
+    {
+        "api_key",
+        "apikey",
+        "api-key",
+        "x-api-key",
+        "x_api_key",
+        "key",
+        "token",
+        "access_token",
+        "auth",
+        "authorization",
+        "bearer",
+        "secret",
+    }
+)
+_KEY_LIKE = re.compile(PREFIX_PATTERN.pattern)
+API_BLUEPRINT = "api"
+
+_MESSAGES = {
+    verification.INVALID_KEY: "The API key is not valid. Check that it was copied completely.",
+    verification.KEY_INACTIVE: "This API key is inactive; an admin can activate it again.",
+    verification.KEY_REVOKED: "This API key was revoked; ask an admin for a new key.",
+    verification.KEY_EXPIRED: "This API key has expired; ask an admin for a new key or a later expiry.",
+}
+
+
+@dataclass(frozen=True)
+class Auth:
+    """Outcome of authenticating one request: the key, or the error to answer with."""
+
+    key: ApiKey | None = None
+    prefix: str | None = None
+    rate_limit: int = 0
+    abilities: frozenset[str] = frozenset()
+    error: ApiError | None = None
+    # An unexpected failure (database or limiter storage down), kept so that a caller
+    # running before the guard never sees it raise; the guard re-raises it (JSON 503/500).
+    exception: Exception | None = None
+    # X-RateLimit-* of the bucket this request counted against.
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def authenticate() -> Auth:
+    """Authenticate the current request once (steps 1-5) and cache the outcome on ``g``."""
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    cached = g.get("_api_auth")
+    # Compare the request too: a test may run several requests in one app context.
+    if cached is not None and cached[0] is current:
+        return cached[1]
+    try:
+        auth = _authenticate()
+    except Exception as exc:  # re-raised by ``guard``
+        auth = Auth(exception=exc)
+    g._api_auth = (current, auth)
+    return auth
+
+
+def _authenticate() -> Auth:
+    refusal = _refuse_key_in_query()
+    if refusal is not None:
+        return refusal
+    presented, refusal = _presented_key()
+    if refusal is not None:
+        return refusal
+    result = verification.verify(presented, may_check_secret=ratelimit.failure_budget_left)
+    if result.reason == verification.THROTTLED:
+        return _throttled()
+    if not result.ok:
+        code = result.reason or verification.INVALID_KEY
+        return _refuse(401, code, _MESSAGES.get(code, _MESSAGES[verification.INVALID_KEY]))
+    key = result.key
+    assert key is not None
+    return Auth(key=key, prefix=key.prefix, rate_limit=key.rate_limit, abilities=frozenset(key.abilities))
+
+
+def _refuse_key_in_query() -> Auth | None:
+    for name, value in request.args.items(multi=True):
+        if name.lower() in QUERY_KEY_NAMES or _KEY_LIKE.search(name) or _KEY_LIKE.search(value):
+            shown = None if _KEY_LIKE.search(name) else name
+            return _refuse(
+                400,
+                "bad_request",
+                "API keys are not accepted in the URL, where proxies and browsers record them. "
+                "Send the key in the `Authorization: Bearer <key>` or `X-API-Key: <key>` header "
+                "instead, and consider revoking a key that was sent in a URL.",
+                {
+                    "query": [
+                        f"Parameter {shown!r} looks like an API key."
+                        if shown
+                        else "A parameter holds an API key."
+                    ]
+                },
+            )
+    return None
+
+
+def _presented_key() -> tuple[str | None, Auth | None]:
+    presented: list[str] = []
+    for value in request.headers.getlist("Authorization"):
+        scheme, _, credentials = value.strip().partition(" ")
+        if scheme.lower() != "bearer":
+            return None, _refuse(
+                401,
+                "invalid_key",
+                "The Authorization header must use the Bearer scheme: `Authorization: Bearer <key>` "
+                "(or send `X-API-Key: <key>`).",
+            )
+        credentials = credentials.strip()
+        if not credentials:
+            return None, _refuse(401, "missing_key", "The Authorization header says Bearer but holds no key.")
+        presented.append(credentials)
+    for value in request.headers.getlist("X-API-Key"):
+        if not value.strip():
+            return None, _refuse(401, "missing_key", "The X-API-Key header is empty.")
+        presented.append(value.strip())
+    if not presented:
+        return None, _refuse(
+            401,
+            "missing_key",
+            "No API key was sent. Send `Authorization: Bearer <key>` or `X-API-Key: <key>`.",
+        )
+    if len(set(presented)) > 1:
+        return None, _refuse(
+            400,
+            "bad_request",
+            "Two different API keys were sent; send exactly one, in one header.",
+            {"headers": ["Authorization and X-API-Key (or repeated headers) hold different keys."]},
+        )
+    return presented[0], None
+
+
+def _refuse(status: int, code: str, message: str, details: object = None) -> Auth:
+    """Count a refused request against its address and build the error to answer with."""
+    window = ratelimit.count_failure()
+    headers = window.headers() if window is not None else {}
+    return Auth(error=ApiError(status, code, message, details, headers), headers=headers)
+
+
+def _throttled() -> Auth:
+    window = ratelimit.failure_window()
+    headers = window.headers()
+    log.warning("API: too many failed key attempts from one address; refusing before bcrypt")
+    error = ApiError(
+        429,
+        "rate_limited",
+        f"Too many failed authentication attempts from your address; retry in {window.retry_after} seconds.",
+        {"limit": window.limit, "window_seconds": 60, "scope": "client_address"},
+        headers,
+    )
+    return Auth(error=error, headers=headers)
+
+
+def install(bp: Blueprint) -> None:
+    """Attach the guard and the rate-limit headers to the API blueprint."""
+    # The guard counts API requests itself. A request filter (not ``limiter.exempt``) keeps
+    # any default limits the app may configure off the API and makes Flask-Limiter's own
+    # before_request return at once (exempt still resolves every limit: ~0.1 ms CPU).
+    limiter.request_filter(_is_api_blueprint_request)
+    bp.before_request(guard)
+    bp.after_request(_add_rate_limit_headers)
+
+
+def _is_api_blueprint_request() -> bool:
+    return request.blueprint == API_BLUEPRINT
+
+
+def guard() -> None:
+    """Refuse the request unless its key is valid, within its limit and holds the ability."""
+    from app.api.views import required_ability
+
+    auth = authenticate()
+    if auth.exception is not None:
+        raise auth.exception
+    if auth.error is not None:
+        g._api_rate_headers = auth.headers
+        raise auth.error
+    assert auth.key is not None and auth.prefix is not None
+    g.api_key = auth.key
+    window = ratelimit.hit_key(auth.prefix, auth.rate_limit)
+    if window is not None:
+        g._api_rate_headers = window.headers()
+        if not window.allowed:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"Rate limit of {window.limit} requests per minute exceeded for this key; "
+                f"retry in {window.retry_after} seconds.",
+                {"limit": window.limit, "window_seconds": 60, "scope": "key"},
+            )
+    ability = required_ability(request.endpoint or "")
+    if ability is None:
+        # Deny by default: an API endpoint without a declared ability serves nobody.
+        raise ApiError(404, "not_found", "No such endpoint.")
+    if ability not in auth.abilities:
+        raise ApiError(
+            403,
+            "forbidden",
+            f"This key does not have the {ability!r} ability needed here; an admin can add it.",
+            {"required_ability": ability},
+        )
+
+
+def _add_rate_limit_headers(response: Response) -> Response:
+    """Put the ``X-RateLimit-*`` headers of this request's bucket on the response."""
+    for name, value in g.pop("_api_rate_headers", {}).items():
+        response.headers[name] = value
+    # Answers depend on the key: no shared cache may keep them.
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response

@@ -1,0 +1,151 @@
+"""Query arguments of the list endpoints (SPEC §6), validated by one marshmallow schema per module.
+
+``list_args_schema(module)`` is the single definition: the list view loads it and the docs
+document exactly its fields. Decisions:
+
+* ``page`` is 1..``MAX_PAGE`` (so ``10**20`` is a 400, not a database overflow);
+  ``per_page`` is 1..100, default 25.
+* ``sort`` is ``field`` or ``-field`` with ``field`` from ``module.sortable``; ties are
+  always broken by ``id`` so pages never overlap or skip rows.
+* ``q`` searches ``module.searchable`` case-insensitively (``LIKE`` with ``%``/``_``
+  escaped), at most ``MAX_Q_LENGTH`` characters; a blank ``q`` means no search.
+* ``updated_since`` is ISO 8601 (``Z`` or an offset; a naive value is taken as UTC).
+* Unknown parameters and parameters given twice are a 400 naming them: a typo such as
+  ``per-page`` or ``updatedSince`` silently ignored would return the wrong data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import request
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from app.api.errors import ApiError
+from app.catalogue import Module
+from app.errors import flatten_errors
+
+DEFAULT_PER_PAGE = 25
+MAX_PER_PAGE = 100
+# Ten million pages: offsets stay far inside a 32-bit integer on every database.
+MAX_PAGE = 10_000_000
+MAX_Q_LENGTH = 100
+# Longer raw values are refused before parsing (e.g. a 5,000-digit page number).
+MAX_RAW_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class ListArgs:
+    """Validated list arguments."""
+
+    page: int
+    per_page: int
+    sort: str
+    q: str | None
+    updated_since: datetime | None
+
+
+class ListArgsSchema(Schema):
+    """Base of the per-module list-arguments schema; ``sort`` and ``q`` are added per module."""
+
+    class Meta:
+        """Unknown parameters are left to ``parse_list_args``."""
+
+        # Unknown names are reported by ``parse_list_args`` with a clearer message.
+        unknown = EXCLUDE
+
+    page = fields.Integer(
+        load_default=1,
+        strict=False,
+        validate=validate.Range(min=1, max=MAX_PAGE),
+        metadata={"description": f"Page number, 1 to {MAX_PAGE:,}.", "example": 1},
+    )
+    per_page = fields.Integer(
+        load_default=DEFAULT_PER_PAGE,
+        validate=validate.Range(min=1, max=MAX_PER_PAGE),
+        metadata={"description": f"Items per page, 1 to {MAX_PER_PAGE}.", "example": DEFAULT_PER_PAGE},
+    )
+    updated_since = fields.AwareDateTime(
+        load_default=None,
+        format="iso",
+        default_timezone=UTC,
+        metadata={
+            "description": "Only records updated at or after this instant (ISO 8601, e.g. "
+            "2026-11-01T00:00:00Z), for incremental sync.",
+            "example": "2026-11-01T00:00:00Z",
+        },
+    )
+
+
+def _sort_values(module: Module) -> list[str]:
+    return [value for name in module.sortable for value in (name, f"-{name}")]
+
+
+_schemas: dict[str, Schema] = {}
+
+
+def list_args_schema(module: Module) -> Schema:
+    """Return the marshmallow schema of ``module``'s list query arguments (shared with the docs)."""
+    schema = _schemas.get(module.slug)
+    if schema is None:
+        schema = _schemas[module.slug] = _build_schema(module)
+    return schema
+
+
+def _build_schema(module: Module) -> Schema:
+    extra: dict[str, fields.Field] = {
+        "sort": fields.String(
+            load_default=module.default_sort,
+            validate=validate.OneOf(
+                _sort_values(module),
+                error="Unknown sort field; use one of: {choices}.",
+            ),
+            metadata={
+                "description": "Sort by a field, ascending; prefix with `-` for descending. "
+                "Ties are broken by id.",
+                "enum": _sort_values(module),
+                "example": module.default_sort,
+            },
+        )
+    }
+    if module.searchable:
+        extra["q"] = fields.String(
+            load_default=None,
+            validate=validate.Length(max=MAX_Q_LENGTH),
+            metadata={
+                "description": f"Case-insensitive text search in: {', '.join(module.searchable)} "
+                f"(at most {MAX_Q_LENGTH} characters).",
+            },
+        )
+    name = "".join(part.capitalize() for part in module.slug.split("-")) + "ListArgsSchema"
+    return ListArgsSchema.from_dict(extra, name=name)()
+
+
+def parse_list_args(module: Module) -> ListArgs:
+    """Validate the current request's query string for ``module``; 400 with per-field details."""
+    schema = list_args_schema(module)
+    errors: dict[str, list[str]] = {}
+    for name in request.args:
+        if name not in schema.fields:
+            errors[name] = [f"Unknown query parameter. Allowed: {', '.join(sorted(schema.fields))}."]
+        elif len(request.args.getlist(name)) > 1:
+            errors[name] = ["Given more than once; send it once."]
+        elif len(request.args[name]) > MAX_RAW_LENGTH:
+            errors[name] = [f"Longer than {MAX_RAW_LENGTH} characters."]
+    raw = {name: request.args[name] for name in request.args if name not in errors}
+    try:
+        loaded = schema.load(raw)
+    except ValidationError as error:
+        errors.update(flatten_errors(error.normalized_messages()))
+        loaded = None
+    if errors or loaded is None:
+        raise ApiError(400, "bad_request", "Invalid query parameters; see details.", errors)
+    q = loaded.get("q")
+    return ListArgs(
+        page=loaded["page"],
+        per_page=loaded["per_page"],
+        sort=loaded["sort"],
+        q=q.strip() or None if q is not None else None,
+        updated_since=loaded["updated_since"],
+    )

@@ -1,0 +1,261 @@
+"""Turn the OpenAPI document into what the docs templates show.
+
+The page reads only the document (never the catalogue or the schemas directly), so what a
+developer reads is exactly what ``/api/openapi.json`` promises.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from markupsafe import Markup, escape
+
+from app.docs.examples import EXAMPLE_KEY
+
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def prose(text: str | None) -> Markup:
+    """Render a description: paragraphs on blank lines, `backticks` as <code>; all else escaped."""
+    if not text:
+        return Markup("")
+    paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
+    html = []
+    for paragraph in paragraphs:
+        escaped = str(escape(" ".join(paragraph.split())))
+        html.append("<p>" + _CODE.sub(r"<code>\1</code>", escaped) + "</p>")
+    # Safe: every paragraph was escaped above; only our own <p>/<code> tags are added.
+    return Markup("".join(html))  # noqa: S704
+
+
+@dataclass
+class Parameter:
+    """One documented parameter, flattened for a table row."""
+
+    name: str
+    location: str
+    type: str
+    required: bool
+    description: str
+    constraints: list[str]
+    choices: list[str]
+    default: Any = None
+
+
+@dataclass
+class Field:
+    """One response field; nested objects and lists become dotted names (``lines[].sku``)."""
+
+    name: str
+    type: str
+    nullable: bool
+    description: str
+
+
+@dataclass
+class Endpoint:
+    """One operation as the page shows it."""
+
+    anchor: str
+    method: str
+    path: str
+    summary: str
+    description: str
+    ability: str
+    parameters: list[Parameter]
+    fields: list[Field]
+    responses: list[tuple[str, str]]
+    curl: str
+    example: str
+
+
+@dataclass
+class Section:
+    """One module: its tag and its endpoints."""
+
+    name: str
+    slug: str
+    description: str
+    endpoints: list[Endpoint] = field(default_factory=list)
+
+
+def _resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """Follow a local ``$ref`` (``#/components/...``) to its target."""
+    while "$ref" in node:
+        target: Any = document
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def _type_of(document: dict[str, Any], schema: dict[str, Any]) -> str:
+    """A short human type: ``integer``, ``string (date-time)``, ``Product``, ``array of Line``."""
+    if "$ref" in schema:
+        return schema["$ref"].rsplit("/", 1)[-1]
+    if "enum" in schema and "type" not in schema:
+        return "one of " + ", ".join(str(value) for value in schema["enum"])
+    kind = schema.get("type", "any")
+    if kind == "array":
+        return f"array of {_type_of(document, schema.get('items', {}))}"
+    if "format" in schema:
+        return f"{kind} ({schema['format']})"
+    return str(kind)
+
+
+def _constraints(schema: dict[str, Any]) -> list[str]:
+    """Ranges and lengths as short phrases (allowed values are listed separately)."""
+    notes = []
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if low is not None and high is not None:
+        notes.append(f"{low:,} to {high:,}")
+    elif low is not None:
+        notes.append(f"at least {low:,}")
+    elif high is not None:
+        notes.append(f"at most {high:,}")
+    if "maxLength" in schema:
+        notes.append(f"up to {schema['maxLength']:,} characters")
+    if schema.get("format") == "date-time":
+        notes.append("ISO 8601, e.g. 2026-11-01T00:00:00Z")
+    return notes
+
+
+def _parameters(document: dict[str, Any], operation: dict[str, Any]) -> list[Parameter]:
+    rows = []
+    for raw in operation.get("parameters", []):
+        parameter = _resolve(document, raw)
+        schema = parameter.get("schema", {})
+        rows.append(
+            Parameter(
+                name=parameter["name"],
+                location=parameter["in"],
+                type=_type_of(document, schema),
+                required=bool(parameter.get("required")),
+                description=parameter.get("description", schema.get("description", "")),
+                constraints=_constraints(schema),
+                choices=[str(value) for value in schema.get("enum", [])],
+                default=schema.get("default"),
+            )
+        )
+    return rows
+
+
+def _fields(
+    document: dict[str, Any], schema: dict[str, Any], prefix: str = "", depth: int = 0
+) -> list[Field]:
+    """Flatten an object schema's properties; nested records are expanded a few levels deep."""
+    schema = _resolve(document, schema)
+    rows: list[Field] = []
+    for name, raw in schema.get("properties", {}).items():
+        prop = _resolve(document, raw) if "$ref" in raw else raw
+        label = f"{prefix}{name}"
+        rows.append(
+            Field(
+                name=label,
+                type=_type_of(document, raw),
+                nullable=bool(prop.get("nullable")),
+                description=prop.get("description", ""),
+            )
+        )
+        if depth >= 3:
+            continue
+        if prop.get("type") == "array" and "properties" in _resolve(document, prop.get("items", {})):
+            rows += _fields(document, prop["items"], f"{label}[].", depth + 1)
+        elif "properties" in prop:
+            rows += _fields(document, prop, f"{label}.", depth + 1)
+    return rows
+
+
+def curl_example(server: str, path: str, query: dict[str, Any] | None = None) -> str:
+    """A copy-paste curl command; the key comes from an environment variable, never the page."""
+    url = server.rstrip("/") + path
+    if query:
+        url += "?" + urlencode(query)
+    return f'curl -sS "{url}" \\\n  -H "X-API-Key: $STOCKGATE_API_KEY"'
+
+
+def _example_query(parameters: list[Parameter]) -> dict[str, Any]:
+    """A short, meaningful query for a list example: a page size and a sort."""
+    query: dict[str, Any] = {}
+    names = {p.name: p for p in parameters}
+    if "per_page" in names:
+        query["per_page"] = 10
+    sort = names.get("sort")
+    if sort is not None and sort.choices:
+        # Newest first reads best in an example, when the module can sort by update time.
+        query["sort"] = "-updated_at" if "-updated_at" in sort.choices else sort.choices[-1]
+    return query
+
+
+def _endpoint(document: dict[str, Any], server: str, path: str, method: str, op: dict[str, Any]) -> Endpoint:
+    parameters = _parameters(document, op)
+    ok = _resolve(document, op["responses"]["200"])
+    media = ok["content"]["application/json"]
+    envelope = _resolve(document, media["schema"])
+    fields = _fields(document, envelope)
+    concrete_path = path.replace("{id}", "42")
+    query = _example_query(parameters) if "{id}" not in path else None
+    responses = []
+    for status, raw in op["responses"].items():
+        response = _resolve(document, raw)
+        responses.append((status, response.get("description", "")))
+    return Endpoint(
+        anchor=op["operationId"],
+        method=method.upper(),
+        path=path,
+        summary=op.get("summary", ""),
+        description=op.get("description", ""),
+        ability=op.get("x-required-ability", ""),
+        parameters=parameters,
+        fields=fields,
+        responses=responses,
+        curl=curl_example(server, concrete_path, query),
+        example=json.dumps(media.get("example"), indent=2, ensure_ascii=False),
+    )
+
+
+def build(document: dict[str, Any]) -> dict[str, Any]:
+    """Everything the page templates need, derived from the document alone."""
+    server = document.get("servers", [{"url": ""}])[0]["url"]
+    sections = {
+        tag["name"]: Section(tag["name"], tag.get("x-slug", tag["name"].lower()), tag.get("description", ""))
+        for tag in document.get("tags", [])
+    }
+    for path, item in document["paths"].items():
+        for method, op in item.items():
+            section = sections[op["tags"][0]]
+            section.endpoints.append(_endpoint(document, server, path, method, op))
+    components = document["components"]
+    errors = [
+        {
+            "status": response.get("x-status", 0),
+            "name": name,
+            "codes": response.get("x-error-codes", []),
+            "description": response.get("description", ""),
+            "example": json.dumps(response["content"]["application/json"].get("example"), indent=2),
+        }
+        for name, response in components.get("responses", {}).items()
+    ]
+    first = next(iter(sections.values()), None)
+    first_list = first.endpoints[0] if first and first.endpoints else None
+    return {
+        "title": document["info"]["title"],
+        "version": document["info"]["version"],
+        "description": document["info"].get("description", ""),
+        "server": server,
+        "sections": list(sections.values()),
+        "errors": sorted(errors, key=lambda e: e["status"]),
+        "headers": {
+            name: header
+            for name, header in components.get("headers", {}).items()
+            if name.startswith("X-RateLimit") or name == "Retry-After"
+        },
+        "security": components.get("securitySchemes", {}),
+        "example_key": EXAMPLE_KEY,
+        "first_list": first_list,
+        "list_parameters": first_list.parameters if first_list else [],
+    }

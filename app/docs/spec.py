@@ -1,0 +1,438 @@
+"""The one place that builds the OpenAPI document (SPEC §8), from the catalogue and the API's schemas.
+
+Every operation comes from ``app.catalogue.MODULES``: its path, tag, required ability, query
+parameters (the API's own list-args schema, so ranges, defaults and the ``sort`` enum are the
+ones the API enforces), and its response schema (the module's marshmallow output schema,
+wrapped in the SPEC §6 envelopes). Errors use the API's ``ErrorSchema``. Paths are added as
+explicit operation dicts rather than through apispec's FlaskPlugin, which needs a request
+context and docstring YAML.
+
+The built document is cached per application (``app.extensions``); only ``servers`` depends
+on the request, so ``document_for(url_root)`` copies the cached dict and sets it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import yaml
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Flask
+from marshmallow import Schema, fields, validate
+
+from app.api.errors import ERROR_CODES, ErrorSchema
+from app.api.params import list_args_schema
+from app.api.views import MAX_ID
+from app.catalogue import MODULES, Module
+from app.docs.examples import EXAMPLE_KEY, example_record
+
+OPENAPI_VERSION = "3.0.3"
+API_VERSION = "1.0.0"
+API_PREFIX = "/api/v1"
+# Host used in examples (links are absolute URLs on the host that served the request).
+EXAMPLE_SERVER = "https://stockgate.example.com"
+EXTENSION_KEY = "stockgate.openapi"
+
+RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+# Response headers: name -> (description, schema).
+HEADERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "X-RateLimit-Limit": (
+        "Requests this key may make per minute (on a refused key: failed attempts allowed per "
+        "minute from this address).",
+        {"type": "integer", "minimum": 1, "example": 60},
+    ),
+    "X-RateLimit-Remaining": (
+        "Requests left in the current window.",
+        {"type": "integer", "minimum": 0, "example": 59},
+    ),
+    "X-RateLimit-Reset": (
+        "When the window frees up again, as Unix epoch seconds (UTC).",
+        {"type": "integer", "minimum": 0, "example": 1795772460},
+    ),
+    "Retry-After": (
+        "Seconds to wait before retrying (429 and 503 only).",
+        {"type": "integer", "minimum": 0, "example": 42},
+    ),
+    "WWW-Authenticate": (
+        'The accepted schemes: `Bearer realm="stockgate"` and `ApiKey realm="stockgate", '
+        'header="X-API-Key"` (401 only).',
+        {"type": "string"},
+    ),
+}
+
+# status -> (component name, title, when it happens). The codes each status carries come
+# from the API's own ``ERROR_CODES``, so a new code is documented without touching this file.
+ERRORS: dict[int, tuple[str, str, str]] = {
+    400: (
+        "BadRequest",
+        "Bad request",
+        "A query parameter is invalid or unknown (`details` names each one and what is wrong), "
+        "the key was sent in the query string instead of a header, or two different keys were sent.",
+    ),
+    401: (
+        "Unauthorized",
+        "Unauthorized",
+        "No key, a malformed or unknown key, a wrong secret, or a key that is inactive, revoked "
+        "or expired. Carries a `WWW-Authenticate` header.",
+    ),
+    403: (
+        "Forbidden",
+        "Forbidden",
+        "The key is valid but lacks the ability this operation needs; the message and "
+        "`details.required_ability` name it.",
+    ),
+    404: ("NotFound", "Not found", "No record with this id, or no such endpoint."),
+    405: (
+        "MethodNotAllowed",
+        "Method not allowed",
+        "The API is read-only: POST, PUT, PATCH and DELETE are refused. Carries an `Allow` header.",
+    ),
+    429: (
+        "TooManyRequests",
+        "Too many requests",
+        "The key used up its requests per minute, or this address sent too many failed "
+        "attempts. Wait `Retry-After` seconds.",
+    ),
+    503: (
+        "ServiceUnavailable",
+        "Service unavailable",
+        "The database or the rate-limit storage is briefly unavailable; nothing was wrong with "
+        "the request. Retry after `Retry-After` seconds.",
+    ),
+}
+
+
+def error_codes(status: int) -> list[str]:
+    """The API's error codes answered with ``status``, in the API's order."""
+    return [code for code, (code_status, _) in ERROR_CODES.items() if code_status == status]
+
+
+class PageMetaSchema(Schema):
+    """Pagination facts of a list response."""
+
+    page = fields.Integer(required=True, validate=validate.Range(min=1), metadata={"example": 1})
+    per_page = fields.Integer(
+        required=True, validate=validate.Range(min=1, max=100), metadata={"example": 25}
+    )
+    total = fields.Integer(required=True, validate=validate.Range(min=0), metadata={"example": 1})
+    pages = fields.Integer(required=True, validate=validate.Range(min=0), metadata={"example": 1})
+
+
+class PageLinksSchema(Schema):
+    """Links to this page and its neighbours; ``next``/``prev`` are null at the ends."""
+
+    self = fields.String(required=True, metadata={"description": "This page (absolute URL)."})
+    next = fields.String(required=True, allow_none=True, metadata={"description": "Next page, or null."})
+    prev = fields.String(required=True, allow_none=True, metadata={"description": "Previous page, or null."})
+
+
+def list_path(module: Module) -> str:
+    """The OpenAPI path of a module's list operation, e.g. ``/api/v1/products``."""
+    return f"{API_PREFIX}/{module.slug}"
+
+
+def show_path(module: Module) -> str:
+    """The OpenAPI path of a module's show operation, e.g. ``/api/v1/products/{id}``."""
+    return f"{API_PREFIX}/{module.slug}/{{id}}"
+
+
+def schema_name(module: Module) -> str:
+    """The component name of a module's record schema, e.g. ``Product``."""
+    schema = module.schema if isinstance(module.schema, type) else type(module.schema)
+    return schema.__name__.removesuffix("Schema")
+
+
+def operation_id(module: Module, action: str) -> str:
+    """A stable operationId for client generators: ``listPurchaseOrders``, ``showPurchaseOrder``."""
+    if action == "show":
+        return f"show{schema_name(module)}"
+    return "list" + "".join(part.capitalize() for part in module.slug.split("-"))
+
+
+def _ref(kind: str, name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def _rate_limit_headers() -> dict[str, Any]:
+    return {name: _ref("headers", name) for name in RATE_LIMIT_HEADERS}
+
+
+def _add_components(spec: APISpec) -> None:
+    """Security schemes, headers, shared schemas and the reusable error responses."""
+    spec.components.security_scheme(
+        "ApiKeyHeader",
+        {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-API-Key",
+            "description": f"The full key, e.g. `X-API-Key: {EXAMPLE_KEY}`.",
+        },
+    )
+    spec.components.security_scheme(
+        "BearerAuth",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "sgk_ key",
+            "description": f"The same key as a bearer token: `Authorization: Bearer {EXAMPLE_KEY}`.",
+        },
+    )
+    for name, (description, schema) in HEADERS.items():
+        # Required: the API sends each header on every response that references it.
+        spec.components.header(name, {"description": description, "required": True, "schema": schema})
+    spec.components.schema("Error", schema=ErrorSchema)
+    spec.components.schema("PageMeta", schema=PageMetaSchema)
+    spec.components.schema("PageLinks", schema=PageLinksSchema)
+    for status, (name, title, explanation) in ERRORS.items():
+        codes = error_codes(status)
+        headers: dict[str, Any] = {}
+        if status == 401:
+            headers["WWW-Authenticate"] = _ref("headers", "WWW-Authenticate")
+        if status == 429:
+            headers.update(_rate_limit_headers())
+        if status in (429, 503):
+            headers["Retry-After"] = _ref("headers", "Retry-After")
+        response: dict[str, Any] = {
+            "description": f"{title}. {explanation} Error codes: {', '.join(f'`{c}`' for c in codes)}.",
+            "content": {
+                "application/json": {
+                    "schema": "Error",
+                    "example": _error_example(codes[0]),
+                }
+            },
+            "x-error-codes": list(codes),
+            "x-status": status,
+        }
+        if headers:
+            response["headers"] = headers
+        spec.components.response(name, response)
+    spec.components.parameter(
+        "RecordId",
+        "path",
+        {
+            "name": "id",
+            "description": "The record's id (a positive integer).",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID, "example": 42},
+        },
+    )
+
+
+_ERROR_MESSAGES = {
+    "bad_request": (
+        "Invalid query parameters; see details.",
+        {"per_page": ["Must be greater than or equal to 1 and less than or equal to 100."]},
+    ),
+    "missing_key": ("Send your API key in the X-API-Key header or as a Bearer token.", None),
+    "forbidden": ("This key lacks the ability products:show.", {"required_ability": "products:show"}),
+    "not_found": ("No record with id 42.", None),
+    "method_not_allowed": ("The API is read-only: POST is not allowed here. Allowed: GET, HEAD.", None),
+    "rate_limited": (
+        "Rate limit of 60 per 1 minute exceeded for this key; wait for the number of seconds in Retry-After.",
+        {"limit": 60, "window_seconds": 60},
+    ),
+    "service_unavailable": ("The database is temporarily unavailable; retry in a few seconds.", None),
+}
+
+
+def _error_example(code: str) -> dict[str, Any]:
+    message, details = _ERROR_MESSAGES[code]
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def _sort_enum(module: Module) -> list[str]:
+    return [value for name in module.sortable for value in (name, f"-{name}")]
+
+
+def _list_description(module: Module) -> str:
+    searchable = ", ".join(f"`{name}`" for name in module.searchable) or "no fields"
+    sortable = ", ".join(f"`{name}`" for name in module.sortable) or "`id`"
+    return (
+        f"Requires the `{module.ability('list')}` ability.\n\n"
+        f"Returns one page of {module.name.lower()}, {module.default_sort.lstrip('-')} "
+        f"{'descending' if module.default_sort.startswith('-') else 'ascending'} unless `sort` says "
+        f"otherwise. `q` searches {searchable}; `sort` accepts {sortable} (prefix `-` for descending); "
+        f"`updated_since` returns only records changed at or after that instant."
+    )
+
+
+def _error_refs(*statuses: int) -> dict[str, Any]:
+    return {str(status): _ref("responses", ERRORS[status][0]) for status in statuses}
+
+
+def _list_operation(module: Module, record: dict[str, Any]) -> dict[str, Any]:
+    name = schema_name(module)
+    example = {
+        "data": [record],
+        "meta": {"page": 1, "per_page": 25, "total": 1, "pages": 1},
+        "links": {"self": f"{EXAMPLE_SERVER}{list_path(module)}?page=1", "next": None, "prev": None},
+    }
+    return {
+        "operationId": operation_id(module, "list"),
+        "tags": [module.name],
+        "summary": f"List {module.name}",
+        "description": _list_description(module),
+        "x-required-ability": module.ability("list"),
+        "parameters": [{"in": "query", "schema": list_args_schema(module)}],
+        "responses": {
+            "200": {
+                "description": f"A page of {module.name.lower()}.",
+                "headers": _rate_limit_headers(),
+                "content": {"application/json": {"schema": f"{name}List", "example": example}},
+            },
+            **_error_refs(400, 401, 403, 429, 503),
+        },
+    }
+
+
+def _show_operation(module: Module, record: dict[str, Any]) -> dict[str, Any]:
+    name = schema_name(module)
+    return {
+        "operationId": operation_id(module, "show"),
+        "tags": [module.name],
+        "summary": f"Show one {name_of_one(module)}",
+        "description": (
+            f"Requires the `{module.ability('show')}` ability.\n\n"
+            f"Returns the {name_of_one(module)} with this id, or 404."
+        ),
+        "x-required-ability": module.ability("show"),
+        "parameters": ["RecordId"],
+        "responses": {
+            "200": {
+                "description": f"The {name_of_one(module)}.",
+                "headers": _rate_limit_headers(),
+                "content": {"application/json": {"schema": f"{name}Detail", "example": {"data": record}}},
+            },
+            **_error_refs(400, 401, 403, 404, 429, 503),
+        },
+    }
+
+
+def name_of_one(module: Module) -> str:
+    """How one record of the module reads in prose, from its schema: ``inventory level``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", schema_name(module)).lower()
+
+
+def _add_module(spec: APISpec, module: Module) -> None:
+    """Register a module's record schema, its two envelopes, its tag and its two paths."""
+    name = schema_name(module)
+    spec.components.schema(name, schema=module.schema)
+    spec.components.schema(
+        f"{name}List",
+        {
+            "type": "object",
+            "description": f"A page of {module.name.lower()} (list envelope).",
+            "required": ["data", "meta", "links"],
+            "properties": {
+                "data": {
+                    "type": "array",
+                    "description": "The records on this page (empty past the last page).",
+                    "items": _ref("schemas", name),
+                },
+                "meta": _ref("schemas", "PageMeta"),
+                "links": _ref("schemas", "PageLinks"),
+            },
+        },
+    )
+    spec.components.schema(
+        f"{name}Detail",
+        {
+            "type": "object",
+            "description": f"One {name_of_one(module)} (show envelope).",
+            "required": ["data"],
+            "properties": {"data": _ref("schemas", name)},
+        },
+    )
+    spec.tag(
+        {
+            "name": module.name,
+            "description": f"Abilities `{module.ability('list')}` and `{module.ability('show')}`.",
+            "x-slug": module.slug,
+        }
+    )
+    record = example_record(module.schema)
+    spec.path(path=list_path(module), operations={"get": _list_operation(module, record)})
+    spec.path(path=show_path(module), operations={"get": _show_operation(module, record)})
+
+
+# One paragraph, no hard wraps: renderers and YAML keep it as written.
+DESCRIPTION = (
+    "Read-only JSON API over the Stockgate back office: fifteen modules, each with a list and a "
+    "show operation. Every request needs an API key (create one in the panel under Settings → API "
+    "Keys, or with `flask keys create`), sent as `X-API-Key: <key>` or `Authorization: Bearer <key>`. "
+    "Each operation needs one ability (`x-required-ability`), and each key has its own rate limit "
+    "in requests per minute. Timestamps are UTC ISO 8601 with `Z`; money is a decimal string with a "
+    "currency."
+)
+
+
+def build_spec() -> APISpec:
+    """Build the APISpec from the catalogue; no request or database needed."""
+    spec = APISpec(
+        title="Stockgate API",
+        version=API_VERSION,
+        openapi_version=OPENAPI_VERSION,
+        plugins=[MarshmallowPlugin()],
+        info={"description": DESCRIPTION},
+        security=[{"ApiKeyHeader": []}, {"BearerAuth": []}],
+    )
+    _add_components(spec)
+    for module in MODULES:
+        _add_module(spec, module)
+    return spec
+
+
+def _finish(document: dict[str, Any]) -> dict[str, Any]:
+    """Tidy what apispec derives from the list-args schema for query parameters.
+
+    ``load_default=None`` becomes ``default: null, nullable: true``, which means nothing in a
+    query string (a parameter is either sent or not), so both go; and ``sort`` always gets
+    its enum, even if the API's schema should one day stop declaring it.
+    """
+    by_path = {list_path(m): m for m in MODULES}
+    for path, item in document["paths"].items():
+        module = by_path.get(path)
+        if module is None:
+            continue
+        for parameter in item["get"].get("parameters", []):
+            schema = parameter.get("schema", {})
+            if schema.get("default", "") is None:
+                del schema["default"]
+                schema.pop("nullable", None)
+            if parameter.get("name") == "sort" and "enum" not in schema:
+                schema["enum"] = _sort_enum(module)
+    return document
+
+
+def cached_document(app: Flask) -> dict[str, Any]:
+    """The document for ``app``, built once and kept in ``app.extensions`` (without servers)."""
+    document = app.extensions.get(EXTENSION_KEY)
+    if document is None:
+        document = _finish(build_spec().to_dict())
+        app.extensions[EXTENSION_KEY] = document
+    return document
+
+
+# Top-level keys in the order people read them; anything else follows.
+KEY_ORDER = ("openapi", "info", "servers", "security", "tags", "paths", "components")
+
+
+def document_for(app: Flask, server_url: str) -> dict[str, Any]:
+    """The document with ``servers`` pointing at ``server_url`` (e.g. ``request.url_root``)."""
+    cached = {**cached_document(app), "servers": [{"url": server_url.rstrip("/") or "/"}]}
+    document = {key: cached[key] for key in KEY_ORDER if key in cached}
+    document.update({key: value for key, value in cached.items() if key not in document})
+    return document
+
+
+def to_json(document: dict[str, Any]) -> str:
+    """Serialise the document as indented JSON."""
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def to_yaml(document: dict[str, Any]) -> str:
+    """Serialise the document as YAML (libyaml's C dumper when present: ~10x faster)."""
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(document, Dumper=dumper, sort_keys=False, allow_unicode=True)

@@ -1,0 +1,74 @@
+"""Errors under /api/ are JSON envelopes: never HTML, never a stack trace, never a 5xx for bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from app import create_app
+from app.catalogue import MODULES
+from app.keys.format import build_key
+from tests.api.api_helpers import assert_error
+from tests.conftest import base_config
+
+WRITE_METHODS = ["POST", "PUT", "PATCH", "DELETE"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/nope", "/api/v1/", "/api/v2/products", "/api/nope", "/api/v1/brands/1/x"]
+)
+def test_unknown_api_paths_are_json_404(call: Any, path: str) -> None:
+    error = assert_error(call(path), 404, "not_found")
+    assert "/api/docs" in error["message"]
+
+
+def test_paths_outside_the_api_keep_the_html_404(call: Any) -> None:
+    response = call("/definitely-not-here")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+
+
+@pytest.mark.parametrize("method", WRITE_METHODS)
+def test_write_methods_are_405_json_on_every_list_and_show(
+    call: Any, all_abilities_key: Any, method: str
+) -> None:
+    for module in MODULES:
+        for path in (f"/api/v1/{module.slug}", f"/api/v1/{module.slug}/1"):
+            response = call(path, all_abilities_key.raw_key, method=method, json={"name": "x"})
+            error = assert_error(response, 405, "method_not_allowed")
+            assert method in error["message"]
+            assert "GET" in response.headers["Allow"]
+            assert method not in response.headers["Allow"]
+
+
+@pytest.mark.parametrize("record_id", ["0", "-1", "abc", str(10**20), "1.5", "%00", "\uff11"])
+def test_bad_ids_are_404_json(call: Any, all_abilities_key: Any, record_id: str) -> None:
+    assert_error(call(f"/api/v1/products/{record_id}", all_abilities_key.raw_key), 404, "not_found")
+
+
+def test_an_unexpected_error_is_a_500_json_without_trace(
+    app: Flask, call: Any, all_abilities_key: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("boom: internal detail")
+
+    monkeypatch.setitem(app.view_functions, "api.brands_list", broken)
+    response = call("/api/v1/brands", all_abilities_key.raw_key)
+    assert_error(response, 500, "internal_error")
+    text = response.get_data(as_text=True)
+    assert "boom" not in text and "Traceback" not in text
+    # Still counted and visible: the limit headers are on the 500 too.
+    assert "X-RateLimit-Remaining" in response.headers
+
+
+def test_database_unreachable_is_503_json(tmp_path: Path) -> None:
+    # Nothing listens on port 1: every connection attempt fails at once.
+    config = base_config("postgresql+psycopg://postgres@127.0.0.1:1/stockgate?connect_timeout=2")
+    app = create_app(config)
+    response = app.test_client().get("/api/v1/brands", headers={"X-API-Key": build_key("AAAAAAAA")})
+    error = assert_error(response, 503, "service_unavailable")
+    assert "database" in error["message"]
+    assert response.headers["Retry-After"]

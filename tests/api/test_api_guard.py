@@ -1,0 +1,302 @@
+"""The guard: every way a key can be wrong gets a clear 4xx, never a 5xx, and costs no bcrypt."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import inspect, select, text
+
+from app.extensions import db, limiter
+from app.keys.format import build_key
+from app.models.api_keys import ApiKey
+from app.models.types import utcnow
+from tests.api.api_helpers import assert_error
+
+BRANDS = "/api/v1/brands"
+
+
+@pytest.fixture
+def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
+    """A small failed-attempt budget so floods end quickly."""
+    return {**app_config, "API_AUTH_FAILURE_LIMIT": "10/minute"}
+
+
+def wrong_secret(prefix: str, n: int) -> str:
+    """A well-formed, correctly checksummed key with a real prefix and a wrong secret."""
+    return build_key(prefix[4:], f"{n:032d}")
+
+
+def test_request_without_key_is_401_missing_key_with_challenge(call: Any) -> None:
+    response = call(BRANDS)
+    error = assert_error(response, 401, "missing_key")
+    assert "X-API-Key" in error["message"]
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith('Bearer realm="stockgate"')
+    assert "X-API-Key" in challenge
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": "Bearer"},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Bearer    "},
+        {"X-API-Key": ""},
+        {"X-API-Key": "   "},
+    ],
+    ids=["bearer-no-value", "bearer-space", "bearer-spaces", "empty-x-api-key", "blank-x-api-key"],
+)
+def test_empty_credentials_are_401_missing_key(call: Any, headers: dict[str, str], bcrypt_calls: Any) -> None:
+    assert_error(call(BRANDS, headers=headers), 401, "missing_key")
+    assert bcrypt_calls["checkpw"] == 0
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "garbage",
+        "sgk_",
+        "sgk_short_key",
+        "x" * 16 * 1024,
+        "sgk_" + "A" * 16 * 1024,
+        "sgk_AAAAAAAA_" + "A" * 38,  # right shape, wrong checksum
+        "sgk_AAAAAAAA_" + "A" * 37 + "é",
+        "sgk_ÄÄÄÄÄÄÄÄ_" + "A" * 38,
+    ],
+    ids=[
+        "garbage",
+        "tag-only",
+        "short",
+        "16kb",
+        "16kb-tagged",
+        "bad-checksum",
+        "non-ascii-tail",
+        "non-ascii-id",
+    ],
+)
+def test_malformed_keys_are_401_without_database_or_bcrypt(
+    app: Flask, call: Any, value: str, bcrypt_calls: Any
+) -> None:
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+    from sqlalchemy import event
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for headers in ({"X-API-Key": value}, {"Authorization": f"Bearer {value}"}):
+            response = call(BRANDS, headers=headers)
+            assert_error(response, 401, "invalid_key")
+            assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert statements == []
+    assert bcrypt_calls["checkpw"] == 0
+
+
+def test_raw_non_ascii_header_bytes_are_a_4xx(app: Flask) -> None:
+    environ_overrides = {"HTTP_X_API_KEY": b"sgk_\xff\xfe\x00".decode("latin-1")}
+    response = app.test_client().get(BRANDS, environ_overrides=environ_overrides)
+    assert_error(response, 401, "invalid_key")
+
+
+def test_other_authorization_scheme_is_401_naming_bearer(call: Any, make_key: Any) -> None:
+    created = make_key(abilities=["brands:list"])
+    error = assert_error(
+        call(BRANDS, headers={"Authorization": f"Basic {created.raw_key}"}), 401, "invalid_key"
+    )
+    assert "Bearer" in error["message"]
+
+
+def test_unknown_and_wrong_secret_keys_are_401_invalid_key(call: Any, make_key: Any) -> None:
+    created = make_key(abilities=["brands:list"])
+    assert_error(call(BRANDS, build_key("ZZZZZZZZ")), 401, "invalid_key")
+    assert_error(call(BRANDS, wrong_secret(created.key.prefix, 1)), 401, "invalid_key")
+
+
+def test_key_works_in_either_header_and_in_both_when_identical(call: Any, make_key: Any) -> None:
+    raw = make_key(abilities=["brands:list"]).raw_key
+    assert call(BRANDS, headers={"Authorization": f"Bearer {raw}"}).status_code == 200
+    assert call(BRANDS, headers={"authorization": f"bearer {raw}"}).status_code == 200
+    assert call(BRANDS, raw).status_code == 200
+    assert call(BRANDS, raw, headers={"Authorization": f"Bearer {raw}"}).status_code == 200
+
+
+def test_two_different_keys_are_400(call: Any, make_key: Any) -> None:
+    first = make_key(abilities=["brands:list"]).raw_key
+    second = make_key(abilities=["brands:list"]).raw_key
+    error = assert_error(
+        call(BRANDS, first, headers={"Authorization": f"Bearer {second}"}), 400, "bad_request"
+    )
+    assert first not in str(error) and second not in str(error)
+
+
+@pytest.mark.parametrize("name", ["api_key", "key", "token", "access_token", "API_KEY", "q", "x"])
+def test_key_in_query_string_is_400_not_echoed_not_logged(
+    call: Any, make_key: Any, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    raw = make_key(abilities=["brands:list"]).raw_key
+    caplog.set_level(logging.DEBUG)
+    response = call(f"{BRANDS}?{name}={raw}", raw)
+    error = assert_error(response, 400, "bad_request")
+    assert "header" in error["message"]
+    assert raw not in response.get_data(as_text=True)
+    assert raw[:12] not in response.get_data(as_text=True)
+    assert raw not in caplog.text and raw[13:] not in caplog.text
+
+
+def test_key_as_query_parameter_name_is_refused_without_echoing_it(call: Any, make_key: Any) -> None:
+    raw = make_key(abilities=["brands:list"]).raw_key
+    response = call(f"{BRANDS}?{raw}")
+    assert_error(response, 400, "bad_request")
+    assert raw[:12] not in response.get_data(as_text=True)
+
+
+def test_credential_named_parameter_is_refused_even_without_a_key_value(call: Any, make_key: Any) -> None:
+    raw = make_key(abilities=["brands:list"]).raw_key
+    assert_error(call(f"{BRANDS}?api_key=anything", raw), 400, "bad_request")
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"status": "inactive"}, "key_inactive"),
+        ({"status": "revoked"}, "key_revoked"),
+        ({"expires_at": utcnow() - timedelta(seconds=1)}, "key_expired"),
+    ],
+    ids=["inactive", "revoked", "expired"],
+)
+def test_unusable_keys_are_401_with_their_reason(
+    app: Flask, call: Any, make_key: Any, change: dict[str, Any], code: str
+) -> None:
+    created = make_key(abilities=["brands:list"])
+    with app.app_context():
+        key = db.session.get(ApiKey, created.key.id)
+        for name, value in change.items():
+            setattr(key, name, value)
+        db.session.commit()
+    response = call(BRANDS, created.raw_key)
+    assert_error(response, 401, code)
+    assert "WWW-Authenticate" in response.headers
+
+
+@pytest.mark.parametrize("command", ["deactivate", "revoke"])
+def test_cli_deactivate_or_revoke_refuses_the_next_request_in_the_same_process(
+    call: Any, runner: Any, make_key: Any, command: str, bcrypt_calls: Any
+) -> None:
+    created = make_key(abilities=["brands:list"])
+    assert call(BRANDS, created.raw_key).status_code == 200
+    assert call(BRANDS, created.raw_key).status_code == 200
+    # Proven once, then served from the per-process cache.
+    assert bcrypt_calls["checkpw"] == 1
+    result = runner.invoke(args=["keys", command, created.key.prefix])
+    assert result.exit_code == 0, result.output
+    expected = "key_inactive" if command == "deactivate" else "key_revoked"
+    assert_error(call(BRANDS, created.raw_key), 401, expected)
+
+
+def test_cli_reactivation_lets_the_key_in_again(call: Any, runner: Any, make_key: Any) -> None:
+    created = make_key(abilities=["brands:list"])
+    assert call(BRANDS, created.raw_key).status_code == 200
+    runner.invoke(args=["keys", "deactivate", created.key.prefix])
+    assert call(BRANDS, created.raw_key).status_code == 401
+    runner.invoke(args=["keys", "activate", created.key.prefix])
+    assert call(BRANDS, created.raw_key).status_code == 200
+
+
+def test_missing_ability_is_403_naming_it(call: Any, make_key: Any) -> None:
+    raw = make_key(abilities=["products:list"]).raw_key
+    assert call("/api/v1/products", raw).status_code == 200
+    for path, ability in (("/api/v1/products/1", "products:show"), (BRANDS, "brands:list")):
+        error = assert_error(call(path, raw), 403, "forbidden")
+        assert error["details"] == {"required_ability": ability}
+        assert ability in error["message"]
+
+
+def test_ability_edit_takes_effect_on_the_next_request(app: Flask, call: Any, make_key: Any) -> None:
+    created = make_key(abilities=["brands:list"])
+    assert call(BRANDS, created.raw_key).status_code == 200
+    with app.app_context():
+        db.session.get(ApiKey, created.key.id).abilities = ["products:list"]
+        db.session.commit()
+    assert_error(call(BRANDS, created.raw_key), 403, "forbidden")
+
+
+def test_wrong_secret_flood_from_one_address_costs_few_bcrypt_checks_and_ends_in_429(
+    call: Any, make_key: Any, bcrypt_calls: Any
+) -> None:
+    created = make_key(abilities=["brands:list"])
+    statuses = [call(BRANDS, wrong_secret(created.key.prefix, n)).status_code for n in range(200)]
+    assert bcrypt_calls["checkpw"] <= 10
+    assert set(statuses) == {401, 429}
+    assert statuses[-1] == 429
+    assert statuses.index(429) == 10
+    last = call(BRANDS, wrong_secret(created.key.prefix, 999))
+    error = assert_error(last, 429, "rate_limited")
+    assert error["details"]["scope"] == "client_address"
+    assert int(last.headers["Retry-After"]) >= 1
+    assert last.headers["X-RateLimit-Remaining"] == "0"
+
+
+def test_garbage_flood_also_ends_in_429_for_new_keys_but_a_proven_key_keeps_working(
+    call: Any, make_key: Any, bcrypt_calls: Any
+) -> None:
+    proven = make_key(abilities=["brands:list"])
+    fresh = make_key(abilities=["brands:list"])
+    assert call(BRANDS, proven.raw_key).status_code == 200
+    for _ in range(12):
+        assert call(BRANDS, "garbage").status_code == 401
+    # A proven key needs no bcrypt, so the address's failures do not lock it out...
+    assert call(BRANDS, proven.raw_key).status_code == 200
+    # ...but a key not yet proven in this process would need bcrypt: refused until the window passes.
+    assert_error(call(BRANDS, fresh.raw_key), 429, "rate_limited")
+    assert bcrypt_calls["checkpw"] == 1
+
+
+def test_refused_requests_carry_the_failure_budget_headers(call: Any) -> None:
+    first = call(BRANDS)
+    second = call(BRANDS)
+    assert first.headers["X-RateLimit-Limit"] == "10"
+    assert int(first.headers["X-RateLimit-Remaining"]) == 9
+    assert int(second.headers["X-RateLimit-Remaining"]) == 8
+    assert int(second.headers["X-RateLimit-Reset"]) > 0
+
+
+def test_no_plaintext_key_in_database_logs_or_limiter_storage(
+    app: Flask, call: Any, make_key: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    created = make_key(abilities=["brands:list"], rate_limit=2)
+    raw = created.raw_key
+    secret = raw[13:]
+    for _ in range(3):
+        call(BRANDS, raw)
+    call(BRANDS, wrong_secret(created.key.prefix, 7))
+    call(f"{BRANDS}?api_key={raw}")
+    call(BRANDS, raw, headers={"Authorization": "Bearer " + wrong_secret(created.key.prefix, 8)})
+
+    with app.app_context():
+        dumped = []
+        for table in inspect(db.engine).get_table_names():
+            rows = db.session.execute(text(f'SELECT * FROM "{table}"')).all()
+            dumped.append(repr(rows))
+        everything = "\n".join(dumped)
+        assert created.key.prefix in everything
+        assert secret not in everything and raw not in everything
+        assert db.session.scalar(select(ApiKey.key_hash)).startswith("$2")
+
+    assert raw not in caplog.text and secret not in caplog.text
+
+    storage = limiter.storage
+    names = list(getattr(storage, "events", {})) + list(getattr(storage, "storage", {}))
+    assert names, "the limiter stored nothing?"
+    assert any(created.key.prefix in name for name in names)
+    for name in names:
+        assert secret not in name and raw not in name

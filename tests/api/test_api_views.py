@@ -1,0 +1,228 @@
+"""Every list and show endpoint answers with the SPEC §6 shapes on seeded data; list args validated."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask
+from sqlalchemy import event, func, select
+
+from app.api.views import ENDPOINT_ABILITIES
+from app.catalogue import MODULES, MODULES_BY_SLUG
+from app.extensions import db
+from app.models.api_keys import ApiKey
+from app.models.types import utcnow
+from tests.api.api_helpers import assert_error
+
+SEED_SCALE = 5
+
+
+@pytest.fixture
+def seeded(app: Flask) -> dict[str, int]:
+    """Demo data in every module (small scale); returns rows per module slug."""
+    from app.seed import seed_demo
+
+    with app.app_context():
+        seed_demo(scale=SEED_SCALE)
+        return {m.slug: db.session.scalar(select(func.count()).select_from(m.model)) for m in MODULES}
+
+
+def test_every_module_has_list_and_show_endpoints_with_abilities() -> None:
+    expected = {f"api.{m.slug}_{action}": m.ability(action) for m in MODULES for action in ("list", "show")}
+    assert expected == ENDPOINT_ABILITIES
+
+
+def test_every_list_and_show_answers_with_the_spec_shapes(
+    call: Any, all_abilities_key: Any, seeded: dict[str, int]
+) -> None:
+    raw = all_abilities_key.raw_key
+    for module in MODULES:
+        assert seeded[module.slug] > 0, module.slug
+        response = call(f"/api/v1/{module.slug}?per_page=2", raw)
+        assert response.status_code == 200, (module.slug, response.get_data(as_text=True))
+        body = response.get_json()
+        assert set(body) == {"data", "meta", "links"}
+        assert set(body["meta"]) == {"page", "per_page", "total", "pages"}
+        assert set(body["links"]) == {"self", "next", "prev"}
+        assert body["meta"]["total"] == seeded[module.slug]
+        assert body["meta"]["per_page"] == 2
+        assert len(body["data"]) == min(2, seeded[module.slug])
+        assert body["links"]["prev"] is None
+        first = body["data"][0]
+        assert isinstance(first["id"], int)
+        assert first["updated_at"].endswith("Z")
+
+        shown = call(f"/api/v1/{module.slug}/{first['id']}", raw)
+        assert shown.status_code == 200, (module.slug, shown.get_data(as_text=True))
+        assert shown.get_json() == {"data": first}
+        assert_error(call(f"/api/v1/{module.slug}/2147483647", raw), 404, "not_found")
+
+
+def test_pagination_walks_every_record_once_with_links(
+    call: Any, all_abilities_key: Any, seeded: dict[str, int]
+) -> None:
+    raw = all_abilities_key.raw_key
+    total = seeded["products"]
+    url: str | None = "/api/v1/products?per_page=2&sort=status"
+    ids: list[int] = []
+    pages = 0
+    while url:
+        body = call(url, raw).get_json()
+        ids.extend(item["id"] for item in body["data"])
+        pages += 1
+        assert body["meta"]["pages"] == -(-total // 2)
+        url = body["links"]["next"]
+        if url:
+            assert parse_qs(urlsplit(url).query) == {
+                "per_page": ["2"],
+                "sort": ["status"],
+                "page": [str(pages + 1)],
+            }
+    assert len(ids) == total and len(set(ids)) == total
+    assert pages == -(-total // 2)
+    last = call(f"/api/v1/products?per_page=2&page={pages}", raw).get_json()
+    assert last["links"]["next"] is None
+    assert last["links"]["prev"].endswith(f"page={pages - 1}")
+    beyond = call("/api/v1/products?page=9999", raw).get_json()
+    assert beyond["data"] == [] and beyond["meta"]["total"] == total
+
+
+@pytest.mark.parametrize("sort", ["name", "-name", "sale_price", "-updated_at", "id", "-id"])
+def test_sort_orders_the_list_with_id_as_tie_break(
+    call: Any, all_abilities_key: Any, seeded: dict[str, int], sort: str
+) -> None:
+    data = call(f"/api/v1/products?per_page=100&sort={sort}", all_abilities_key.raw_key).get_json()["data"]
+    field = sort.lstrip("-")
+    descending = sort.startswith("-")
+
+    values = [float(item[field]) if field == "sale_price" else item[field] for item in data]
+    assert len(data) == seeded["products"]
+    assert values == sorted(values, reverse=descending)
+
+
+def test_q_searches_case_insensitively_and_escapes_like_wildcards(
+    app: Flask, call: Any, all_abilities_key: Any, seeded: dict[str, int]
+) -> None:
+    raw = all_abilities_key.raw_key
+    with app.app_context():
+        model = MODULES_BY_SLUG["brands"].model
+        name = db.session.scalars(select(model.name).order_by(model.id)).first()
+    found = call(f"/api/v1/brands?q={name.upper()}", raw).get_json()
+    assert any(item["name"] == name for item in found["data"])
+    for wildcard in ("%", "_", "%25", "\\"):
+        assert call(f"/api/v1/brands?q={wildcard}", raw).get_json()["meta"]["total"] == 0
+    blank = call("/api/v1/brands?q=", raw).get_json()
+    assert blank["meta"]["total"] == seeded["brands"]
+
+
+def test_updated_since_returns_only_newer_records(
+    app: Flask, call: Any, all_abilities_key: Any, seeded: dict[str, int]
+) -> None:
+    raw = all_abilities_key.raw_key
+    assert (
+        call("/api/v1/brands?updated_since=2000-01-01T00:00:00Z", raw).get_json()["meta"]["total"]
+        == seeded["brands"]
+    )
+    future = datetime(2100, 1, 1, tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    assert call(f"/api/v1/brands?updated_since={future}", raw).get_json()["meta"]["total"] == 0
+    with app.app_context():
+        model = MODULES_BY_SLUG["brands"].model
+        brand = db.session.scalars(select(model).order_by(model.id)).first()
+        brand.website = "https://example.com/changed"
+        db.session.commit()
+        changed_at = brand.updated_at
+    since = changed_at.isoformat().replace("+00:00", "Z")
+    body = call(f"/api/v1/brands?updated_since={since}", raw).get_json()
+    assert [item["id"] for item in body["data"]] == [brand.id]
+    offset = call("/api/v1/brands?updated_since=2000-01-01T02:00:00%2B02:00", raw).get_json()
+    assert offset["meta"]["total"] == seeded["brands"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("per_page=0", "per_page"),
+        ("per_page=-1", "per_page"),
+        ("per_page=101", "per_page"),
+        ("per_page=abc", "per_page"),
+        ("per_page=", "per_page"),
+        ("page=0", "page"),
+        ("page=-3", "page"),
+        ("page=abc", "page"),
+        ("page=1.5", "page"),
+        (f"page={10**20}", "page"),
+        (f"page={'9' * 5000}", "page"),
+        ("sort=nope", "sort"),
+        ("sort=-", "sort"),
+        ("sort=key_hash", "sort"),
+        ("updated_since=yesterday", "updated_since"),
+        ("updated_since=2026-13-45T99:00:00Z", "updated_since"),
+        ("updated_since=%00", "updated_since"),
+        (f"q={'x' * 101}", "q"),
+        ("pagesize=10", "pagesize"),
+        ("page=1&page=2", "page"),
+    ],
+)
+def test_bad_list_arguments_are_400_naming_the_field(
+    call: Any, all_abilities_key: Any, query: str, field: str
+) -> None:
+    error = assert_error(call(f"/api/v1/products?{query}", all_abilities_key.raw_key), 400, "bad_request")
+    assert field in error["details"], error
+    assert all(isinstance(message, str) for message in error["details"][field])
+
+
+def test_unknown_sort_lists_the_allowed_fields(call: Any, all_abilities_key: Any) -> None:
+    error = assert_error(call("/api/v1/brands?sort=colour", all_abilities_key.raw_key), 400, "bad_request")
+    assert "name" in error["details"]["sort"][0]
+
+
+def test_list_and_show_cost_no_extra_queries_and_no_writes_once_the_key_was_used(
+    app: Flask, call: Any, all_abilities_key: Any, seeded: dict[str, int]
+) -> None:
+    raw = all_abilities_key.raw_key
+    assert call("/api/v1/brands", raw).status_code == 200  # proves the key, writes last_used_at
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement.split()[0].upper())
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert call("/api/v1/brands", raw).status_code == 200
+        list_statements = list(statements)
+        statements.clear()
+        assert call("/api/v1/brands/1", raw).status_code == 200
+        show_statements = list(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    # One SELECT for the key, a COUNT and a page for the list; the key and the row for show.
+    assert list_statements == ["SELECT", "SELECT", "SELECT"]
+    assert show_statements == ["SELECT", "SELECT"]
+
+
+def test_last_used_at_is_written_at_most_once_a_minute(app: Flask, call: Any, make_key: Any) -> None:
+    created = make_key(abilities=["brands:list"])
+    with app.app_context():
+        assert db.session.get(ApiKey, created.key.id).last_used_at is None
+    before = utcnow()
+    assert call("/api/v1/brands", created.raw_key).status_code == 200
+    with app.app_context():
+        first = db.session.get(ApiKey, created.key.id).last_used_at
+    assert first is not None and first >= before.replace(microsecond=0)
+    for _ in range(3):
+        call("/api/v1/brands", created.raw_key)
+    with app.app_context():
+        assert db.session.get(ApiKey, created.key.id).last_used_at == first
+        # Pretend the last write was two minutes ago: the next request refreshes it.
+        key = db.session.get(ApiKey, created.key.id)
+        key.last_used_at = first.replace(microsecond=0) - timedelta(minutes=2)
+        db.session.commit()
+        stale = key.last_used_at
+    call("/api/v1/brands", created.raw_key)
+    with app.app_context():
+        assert db.session.get(ApiKey, created.key.id).last_used_at > stale

@@ -1,0 +1,97 @@
+"""Fixtures for the documentation tests: a database-free app, keys, and a live server.
+
+Tests of the document itself need no database, so ``docs_app`` runs once (SQLite file, no
+tables). Tests that call the API use the root ``app`` fixture and so run on both databases.
+The live server (browser tests) serves a SQLite file database in WAL mode from a thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from app import create_app
+from app.catalogue import ALL_ABILITIES
+from app.extensions import db, limiter
+from tests.conftest import IN_CI, base_config
+
+
+@pytest.fixture
+def docs_app(tmp_path: Path) -> Iterator[Flask]:
+    """An application for reading the document and the page; its database is never touched."""
+    application = create_app(base_config(f"sqlite:///{tmp_path / 'docs.db'}"))
+    with application.app_context():
+        limiter.reset()
+    yield application
+    with application.app_context():
+        limiter.reset()
+
+
+@pytest.fixture
+def document(docs_app: Flask) -> dict[str, Any]:
+    """The OpenAPI document as a client downloads it from ``/api/openapi.json``."""
+    response = docs_app.test_client().get("/api/openapi.json")
+    assert response.status_code == 200
+    return response.get_json()
+
+
+@pytest.fixture
+def all_abilities_key(make_key: Any) -> Any:
+    """A key holding every ability, with a limit no test reaches by accident."""
+    return make_key(name="Docs fuzzing", abilities=list(ALL_ABILITIES), rate_limit=100_000)
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[str]:
+    """Serve a fresh app (SQLite file database) from a thread; yields its base URL."""
+    application = create_app(base_config(f"sqlite:///{tmp_path / 'live.db'}"))
+    with application.app_context():
+        db.create_all()
+        limiter.reset()
+    server: BaseWSGIServer = make_server("127.0.0.1", 0, application, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        with application.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def seeded(app: Flask) -> None:
+    """A small, deterministic slice of the demo data in every module."""
+    from app.seed import seed_demo
+
+    with app.app_context():
+        seed_demo(scale=20)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+
+
+@pytest.fixture
+def browser_page() -> Iterator[Any]:
+    """A Playwright page in Debian's headless chromium; skipped locally without it, failed in CI."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing; browser tests need Debian's chromium"
+        if IN_CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1280, "height": 900})
+        finally:
+            browser.close()

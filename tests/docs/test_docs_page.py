@@ -1,0 +1,110 @@
+"""/api/docs: one readable page rendered from the document, safe under a strict CSP."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from app.catalogue import ALL_ABILITIES, MODULES
+from app.docs.page import prose
+from app.keys.format import KEY_PATTERN
+
+
+class Collector(HTMLParser):
+    """Collect ids, inline styles/scripts and external resources of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.inline: list[str] = []
+        self.resources: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if values.get("id"):
+            self.ids.add(values["id"] or "")
+        if "style" in values or any(name.startswith("on") for name in values):
+            self.inline.append(f"{tag} with inline style or handler")
+        if tag in ("style", "script") and not values.get("src"):
+            self.inline.append(f"inline <{tag}>")
+        for name in ("src", "href"):
+            if tag in ("link", "script", "img") and values.get(name):
+                self.resources.append(values[name] or "")
+
+
+@pytest.fixture
+def page(docs_app):
+    response = docs_app.test_client().get("/api/docs", base_url="https://stock.example.com")
+    assert response.status_code == 200
+    return response
+
+
+def test_docs_page_is_html_with_a_strict_csp_even_under_the_api_prefix(page):
+    """The API answers JSON under /api/, but the docs page is HTML with its own CSP."""
+    assert page.mimetype == "text/html"
+    csp = page.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp and "style-src 'self'" in csp
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_docs_page_has_no_inline_style_or_script_and_only_local_resources(page):
+    """Nothing the CSP would block: no inline code, styles from our own static file."""
+    parser = Collector()
+    parser.feed(page.get_data(as_text=True))
+    assert parser.inline == []
+    assert parser.resources and all(r.startswith("/") for r in parser.resources)
+
+
+def test_every_module_has_a_section_with_both_endpoints_and_curl_examples(page):
+    """Navigation by module; each endpoint with parameters, fields and a curl example."""
+    html = page.get_data(as_text=True)
+    parser = Collector()
+    parser.feed(html)
+    for module in MODULES:
+        assert f"module-{module.slug}" in parser.ids
+        assert f'href="#module-{module.slug}"' in html
+        assert f"curl -sS &#34;https://stock.example.com/api/v1/{module.slug}?" in html
+        assert f"https://stock.example.com/api/v1/{module.slug}/42&#34;" in html
+    assert html.count('class="endpoint"') == 30
+    assert html.count("X-API-Key: $STOCKGATE_API_KEY") >= 30
+
+
+def test_guide_sections_cover_keys_auth_abilities_limits_errors_and_sync(page):
+    """Getting started, both headers, all 30 abilities, limit headers, error codes, sync."""
+    html = page.get_data(as_text=True)
+    for anchor in ("getting-started", "authentication", "abilities", "rate-limits", "errors", "lists"):
+        assert f'id="{anchor}"' in html
+    assert "flask keys create" in html and "Settings → API Keys" in html
+    assert "X-API-Key: sgk_XXXXXXXX_..." in html and "Authorization: Bearer sgk_XXXXXXXX_..." in html
+    abilities = re.search(r'<table class="abilities">(.*?)</table>', html, re.S).group(1)
+    assert abilities.count("<tr>") == 1 + 30
+    for ability in ALL_ABILITIES:
+        assert f"<code>{ability}</code>" in abilities
+    for header in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"):
+        assert f"<code>{header}</code>" in html
+    for code in ("missing_key", "invalid_key", "key_inactive", "key_expired", "forbidden", "rate_limited"):
+        assert f"<code>{code}</code>" in html
+    assert "updated_since" in html and "links.next" in html
+
+
+def test_docs_page_never_shows_a_real_looking_key(page):
+    """Only the placeholder appears; it does not match the key format."""
+    assert KEY_PATTERN.search(page.get_data(as_text=True)) is None
+
+
+def test_unknown_paths_under_api_docs_stay_json(docs_app):
+    """Errors near the docs are the API's JSON errors, not an HTML page."""
+    client = docs_app.test_client()
+    missing = client.get("/api/docs/nope")
+    assert missing.status_code == 404 and missing.is_json
+    posted = client.post("/api/docs")
+    assert posted.status_code == 405 and posted.is_json
+
+
+def test_descriptions_are_escaped_with_only_code_and_paragraphs_added():
+    """Markup in a description is shown as text; backticks become <code>, blank lines <p>."""
+    html = str(prose("Use `<b>` here.\n\n<script>alert(1)</script>"))
+    assert html == "<p>Use <code>&lt;b&gt;</code> here.</p><p>&lt;script&gt;alert(1)&lt;/script&gt;</p>"

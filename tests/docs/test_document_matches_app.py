@@ -1,0 +1,111 @@
+"""The document and the running app agree: same routes, same abilities, enforced as documented."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask
+from werkzeug.routing import Rule
+
+from app.api.views import ENDPOINT_ABILITIES
+from app.catalogue import ALL_ABILITIES
+
+_FLASK_ARG = re.compile(r"<(?:([a-z]+):)?[^<>]+>")
+_OPENAPI_ARG = re.compile(r"\{[^{}]+\}")
+
+
+def flask_shape(rule: Rule) -> str:
+    """``/api/v1/products/<int:record_id>`` -> ``/api/v1/products/{int}``."""
+    return _FLASK_ARG.sub(lambda m: "{" + (m.group(1) or "string") + "}", rule.rule)
+
+
+def openapi_shape(document: dict[str, Any], path: str, op: dict[str, Any]) -> str:
+    """``/api/v1/products/{id}`` with an integer id -> ``/api/v1/products/{int}``."""
+    types = {}
+    for raw in op.get("parameters", []):
+        param = document["components"]["parameters"][raw["$ref"].rsplit("/", 1)[-1]] if "$ref" in raw else raw
+        if param["in"] == "path":
+            types[param["name"]] = {"integer": "int", "string": "string"}[param["schema"]["type"]]
+    return _OPENAPI_ARG.sub(lambda m: "{" + types[m.group(0)[1:-1]] + "}", path)
+
+
+def api_rules(app: Flask) -> dict[str, Rule]:
+    return {flask_shape(rule): rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1")}
+
+
+def documented(document: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    return {
+        openapi_shape(document, path, item["get"]): (path, item["get"])
+        for path, item in document["paths"].items()
+    }
+
+
+def test_every_api_route_is_documented_and_every_documented_path_exists(docs_app, document):
+    """Same set of paths (with typed path parameters) on both sides; GET on every one."""
+    rules = api_rules(docs_app)
+    docs = documented(document)
+    assert len(rules) == 30
+    assert set(rules) == set(docs)
+    for shape, rule in rules.items():
+        assert rule.methods is not None and "GET" in rule.methods
+        assert set(docs[shape][1]) >= {"x-required-ability", "responses"}
+        assert rule.methods - {"GET", "HEAD", "OPTIONS"} == set(), "write methods would need documenting"
+
+
+def test_documented_ability_is_the_one_the_guard_enforces(docs_app, document):
+    """x-required-ability of each operation equals the API's endpoint -> ability registry."""
+    rules = api_rules(docs_app)
+    for shape, (path, op) in documented(document).items():
+        endpoint = rules[shape].endpoint
+        assert ENDPOINT_ABILITIES[endpoint] == op["x-required-ability"], path
+    assert sorted(ENDPOINT_ABILITIES.values()) == sorted(ALL_ABILITIES)
+
+
+def test_guard_refuses_each_operation_without_its_documented_ability(app, client, make_key):
+    """Behaviour, not just the registry: lacking exactly the documented ability is a 403 naming it;
+    holding only it is enough to pass the guard."""
+    document = client.get("/api/openapi.json").get_json()
+    for path, item in document["paths"].items():
+        ability = item["get"]["x-required-ability"]
+        url = path.replace("{id}", "1")
+        others = make_key(name=f"all but {ability}", abilities=[a for a in ALL_ABILITIES if a != ability])
+        only = make_key(name=f"only {ability}", abilities=[ability])
+        refused = client.get(url, headers={"X-API-Key": others.raw_key})
+        assert refused.status_code == 403, path
+        assert refused.get_json()["error"]["details"]["required_ability"] == ability
+        allowed = client.get(url, headers={"Authorization": f"Bearer {only.raw_key}"})
+        assert allowed.status_code in (200, 404), (path, allowed.get_json())
+
+
+def test_rate_limited_answer_matches_the_documented_429(app, make_key):
+    """A key over its limit gets exactly the documented 429: error body, Retry-After, X-RateLimit-*."""
+    import schemathesis
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    conformance = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+    ]
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
+    operation = schema["/api/v1/brands"]["GET"]
+    key = make_key(name="Tight", abilities=["brands:list"], rate_limit=1)
+    headers = {"X-API-Key": key.raw_key}
+    first = operation.Case().call(headers=headers)
+    assert first.status_code == 200
+    operation.Case().validate_response(first, checks=conformance)
+    second = operation.Case().call(headers=headers)
+    assert second.status_code == 429
+    assert second.json()["error"]["code"] == "rate_limited"
+    sent = {name.lower(): values for name, values in second.headers.items()}
+    assert int(sent["retry-after"][0]) > 0
+    operation.Case().validate_response(second, checks=conformance)

@@ -1,0 +1,222 @@
+"""The OpenAPI document: valid, complete, honest about abilities, errors, limits and keys."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import yaml
+from openapi_schema_validator import OAS30Validator
+from openapi_spec_validator import validate
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
+
+from app import create_app
+from app.catalogue import ALL_ABILITIES, MODULES
+from app.docs import spec
+from app.docs.examples import EXAMPLE_KEY
+from app.extensions import limiter
+from app.keys.format import KEY_PATTERN
+from tests.conftest import base_config
+
+ERROR_STATUSES = ("400", "401", "403", "404", "405", "429")
+
+
+def operations(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(path, op) for path, item in document["paths"].items() for op in item.values()]
+
+
+def test_document_validates_against_the_openapi_schema(document):
+    """openapi-spec-validator accepts the document as served."""
+    validate(document)
+
+
+def test_document_has_thirty_operations_one_per_ability(document):
+    """Fifteen modules, list and show each: thirty GET operations, each needing its own ability."""
+    ops = operations(document)
+    assert len(ops) == 30
+    assert sorted(op["x-required-ability"] for _, op in ops) == sorted(ALL_ABILITIES)
+    assert {len(item) for item in document["paths"].values()} == {1}
+    assert all("get" in item for item in document["paths"].values())
+
+
+def test_every_operation_names_its_ability_tag_and_summary(document):
+    """Description and x-required-ability agree; every operation is tagged by its module."""
+    tags = {tag["name"] for tag in document["tags"]}
+    assert tags == {module.name for module in MODULES}
+    operation_ids = set()
+    for _, op in operations(document):
+        assert f"`{op['x-required-ability']}`" in op["description"]
+        assert op["summary"]
+        assert op["tags"][0] in tags
+        operation_ids.add(op["operationId"])
+    assert len(operation_ids) == 30
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.slug)
+def test_list_parameters_carry_types_ranges_defaults_and_sort_enum(document, module):
+    """page/per_page/sort/updated_since(/q) come with the API's own ranges and defaults."""
+    op = document["paths"][f"/api/v1/{module.slug}"]["get"]
+    params = {p["name"]: p for p in op["parameters"]}
+    assert params["page"]["schema"]["minimum"] == 1
+    assert params["page"]["schema"]["default"] == 1
+    assert params["per_page"]["schema"] == {
+        "type": "integer",
+        "default": 25,
+        "minimum": 1,
+        "maximum": 100,
+        "example": 25,
+    }
+    sort = params["sort"]["schema"]
+    assert sort["default"] == module.default_sort
+    assert sort["enum"] == [v for name in module.sortable for v in (name, f"-{name}")]
+    assert params["updated_since"]["schema"]["format"] == "date-time"
+    assert ("q" in params) == bool(module.searchable)
+    assert all(p["in"] == "query" and not p["required"] for p in params.values())
+
+
+def test_show_operations_take_a_positive_integer_id(document):
+    """The path id is a required integer from 1 to the largest key the tables hold."""
+    for path, op in operations(document):
+        if not path.endswith("{id}"):
+            continue
+        (param,) = op["parameters"]
+        resolved = document["components"]["parameters"][param["$ref"].rsplit("/", 1)[-1]]
+        assert resolved["in"] == "path" and resolved["required"] is True
+        assert resolved["schema"]["type"] == "integer"
+        assert resolved["schema"]["minimum"] == 1
+        assert resolved["schema"]["maximum"] == 2**31 - 1
+
+
+def test_responses_use_the_spec_envelopes(document):
+    """List: data/meta/links; show: data; both reference the module's record schema."""
+    schemas = document["components"]["schemas"]
+    for module in MODULES:
+        record = spec.schema_name(module)
+        listed = schemas[f"{record}List"]
+        assert listed["required"] == ["data", "meta", "links"]
+        assert listed["properties"]["data"]["items"]["$ref"].endswith(f"/{record}")
+        shown = schemas[f"{record}Detail"]
+        assert shown["required"] == ["data"]
+        assert shown["properties"]["data"]["$ref"].endswith(f"/{record}")
+    assert set(schemas["PageMeta"]["required"]) == {"page", "per_page", "total", "pages"}
+    assert set(schemas["PageLinks"]["required"]) == {"self", "next", "prev"}
+
+
+def test_error_responses_are_reusable_and_use_the_error_schema(document):
+    """400/401/403/404/405/429 are components with the API's error shape and codes."""
+    responses = document["components"]["responses"]
+    by_status = {str(r["x-status"]): r for r in responses.values()}
+    assert set(ERROR_STATUSES) <= set(by_status)
+    for status in ERROR_STATUSES:
+        body = by_status[status]["content"]["application/json"]
+        assert body["schema"] == {"$ref": "#/components/schemas/Error"}
+        assert body["example"]["error"]["code"] in by_status[status]["x-error-codes"]
+    assert {"missing_key", "invalid_key", "key_inactive", "key_expired"} <= set(
+        by_status["401"]["x-error-codes"]
+    )
+    assert "WWW-Authenticate" in by_status["401"]["headers"]
+    assert "Retry-After" in by_status["429"]["headers"]
+    for path, op in operations(document):
+        expected = {"200", "400", "401", "403", "429"} | ({"404"} if path.endswith("{id}") else set())
+        assert expected <= set(op["responses"])
+
+
+def test_rate_limit_headers_are_documented_on_success_and_429(document):
+    """X-RateLimit-Limit/Remaining/Reset on every success, plus Retry-After on 429."""
+    headers = document["components"]["headers"]
+    assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"} <= set(headers)
+    for _, op in operations(document):
+        assert set(spec.RATE_LIMIT_HEADERS) <= set(op["responses"]["200"]["headers"])
+
+
+def test_both_key_headers_are_security_schemes(document):
+    """X-API-Key (apiKey in header) and bearer are both accepted, either one."""
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["ApiKeyHeader"] == {
+        **schemes["ApiKeyHeader"],
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+    }
+    assert schemes["BearerAuth"]["type"] == "http" and schemes["BearerAuth"]["scheme"] == "bearer"
+    assert document["security"] == [{"ApiKeyHeader": []}, {"BearerAuth": []}]
+
+
+def test_no_real_looking_key_anywhere_in_the_document(document):
+    """Examples show a placeholder that secret scanners and the key format both reject."""
+    text = json.dumps(document)
+    assert KEY_PATTERN.search(text) is None
+    assert KEY_PATTERN.fullmatch(EXAMPLE_KEY) is None
+    assert EXAMPLE_KEY in text
+
+
+def test_every_example_matches_its_documented_schema(document):
+    """Examples are derived from the schemas, so each validates against its own schema."""
+    registry = Registry().with_resource(
+        "urn:doc", Resource.from_contents(document, default_specification=DRAFT4)
+    )
+    checked = 0
+    media_types = [
+        media
+        for _, op in operations(document)
+        for response in op["responses"].values()
+        for media in response.get("content", {}).values()
+    ] + [media for r in document["components"]["responses"].values() for media in r["content"].values()]
+    for media in media_types:
+        schema = {"$ref": "urn:doc" + media["schema"]["$ref"]}
+        OAS30Validator(schema, registry=registry).validate(media["example"])
+        checked += 1
+    assert checked >= 30 + 7
+
+
+def test_servers_follow_the_host_the_document_is_served_from(docs_app):
+    """A client on another host name gets that host in servers; the cache is per app."""
+    client = docs_app.test_client()
+    first = client.get("/api/openapi.json", base_url="https://stock.example.com").get_json()
+    second = client.get("/api/openapi.json", base_url="http://10.0.0.5:8080").get_json()
+    assert first["servers"][0]["url"] == "https://stock.example.com"
+    assert second["servers"][0]["url"] == "http://10.0.0.5:8080"
+    assert first["paths"] == second["paths"]
+    assert "servers" not in spec.cached_document(docs_app)
+
+
+def test_yaml_and_json_are_the_same_document(docs_app):
+    """/api/openapi.yaml parses to exactly what /api/openapi.json says."""
+    client = docs_app.test_client()
+    as_json = client.get("/api/openapi.json")
+    as_yaml = client.get("/api/openapi.yaml")
+    assert as_json.mimetype == "application/json"
+    assert as_yaml.mimetype == "application/yaml"
+    assert yaml.safe_load(as_yaml.get_data(as_text=True)) == as_json.get_json()
+
+
+@pytest.mark.parametrize("path", ["/api/openapi.json", "/api/openapi.yaml", "/api/docs"])
+def test_documentation_is_public_and_never_rate_limited(tmp_path, path):
+    """No key needed, and even an app-wide default limit does not apply to the docs."""
+    application = create_app(
+        {**base_config(f"sqlite:///{tmp_path / 'x.db'}"), "RATELIMIT_DEFAULT": "2/minute"}
+    )
+    with application.app_context():
+        limiter.reset()
+    client = application.test_client()
+    statuses = [client.get(path).status_code for _ in range(5)]
+    assert statuses == [200] * 5
+    with application.app_context():
+        limiter.reset()
+
+
+def test_unchanged_document_revalidates_with_304(docs_app):
+    """Client generators polling the document get a 304 while it has not changed."""
+    client = docs_app.test_client()
+    first = client.get("/api/openapi.json")
+    assert first.headers["Cache-Control"] == "no-cache" and first.headers["ETag"]
+    again = client.get("/api/openapi.json", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    elsewhere = client.get(
+        "/api/openapi.json",
+        headers={"If-None-Match": first.headers["ETag"]},
+        base_url="https://other.example.com",
+    )
+    assert elsewhere.status_code == 200, "servers differ per host, so the ETag must too"

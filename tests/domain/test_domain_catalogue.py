@@ -1,0 +1,69 @@
+"""The catalogue's domain entries: indexed sorts, text searches, schemas that match, no N+1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import Index, String, Text, UniqueConstraint, event, select
+
+from app import seed
+from app.catalogue import MODULES, Module
+from app.extensions import db
+
+
+def _leading_indexed_columns(table: Any) -> set[str]:
+    columns = {column.name for column in table.primary_key.columns}
+    for item in [*table.indexes, *table.constraints]:
+        if isinstance(item, Index | UniqueConstraint) and item.columns:
+            columns.add(next(iter(item.columns)).name)
+    return columns
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.slug)
+def test_every_module_has_a_model_a_schema_and_indexed_sorts(module: Module) -> None:
+    assert module.model is not None and module.schema is not None
+    assert {"id", "updated_at"} <= set(module.sortable)
+    table = module.model.__table__
+    unindexed = set(module.sortable) - _leading_indexed_columns(table)
+    assert not unindexed, f"{module.slug}: sortable but not indexed: {unindexed}"
+    schema_fields = set(module.schema().fields)
+    assert set(module.sortable) <= schema_fields
+    assert set(module.searchable) <= schema_fields
+    for name in module.searchable:
+        assert isinstance(table.c[name].type, String | Text), f"{module.slug}.{name} is not text"
+    default = module.default_sort.removeprefix("-")
+    assert default in module.sortable
+
+
+@contextmanager
+def _count_queries() -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.slug)
+def test_listing_a_page_and_dumping_it_takes_at_most_two_queries(app: Flask, module: Module) -> None:
+    with app.app_context():
+        seed.seed_demo(40)
+        db.session.expire_all()
+        with _count_queries() as statements:
+            page = db.session.scalars(
+                select(module.model).options(*module.query_options).order_by(module.model.id).limit(25)
+            ).all()
+            module.schema(many=True).dump(page)
+        # One for the page, one per selectin-loaded collection of line items.
+        assert len(page) > 0
+        assert len(statements) <= 1 + len(module.query_options), statements

@@ -48,6 +48,20 @@ def _dev_secret_key(instance_path: Path) -> str:
     return key
 
 
+def engine_options(database_url: str) -> dict[str, Any]:
+    """SQLAlchemy engine options per database: bounded waits when a server goes away."""
+    if database_url.startswith("postgresql"):
+        return {
+            # A connection cut while idle is replaced before use, so recovery needs no restart.
+            "pool_pre_ping": True,
+            # Never hang a request on an unreachable server: fail fast, answer 503.
+            "connect_args": {"connect_timeout": 3},
+            "pool_timeout": 5,
+        }
+    # SQLite is a file: nothing to ping; the busy timeout is set per connection.
+    return {}
+
+
 def load_config(instance_path: str) -> dict[str, Any]:
     """Build the Flask config mapping from the environment variables of SPEC §3."""
     instance = Path(instance_path)
@@ -71,7 +85,7 @@ def load_config(instance_path: str) -> dict[str, Any]:
         "STOCKGATE_ENV": env,
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(database_url),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         # Exact per-key limits (see app.api.guard); the bucket keeps one entry per request.

@@ -9,10 +9,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -51,6 +53,7 @@ class Server:
     threads: int = 4
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    log: Any = None
 
     @property
     def url(self) -> str:
@@ -65,17 +68,19 @@ class Server:
             "GUNICORN_THREADS": str(self.threads),
             "BIND": f"127.0.0.1:{self.port}",
         }
+        # A file, not a pipe: a pipe nobody reads fills up and blocks the server's logging.
+        self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [str(BIN / "gunicorn"), "--access-logfile", "/dev/null", "--error-logfile", "-", "wsgi:app"],
             cwd=ROOT,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {self.process.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(f"gunicorn exited: {self.output()[-2000:]}")
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
                     if response.status == 200 and len(self.worker_pids()) >= self.workers:
@@ -92,6 +97,16 @@ class Server:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait()
+        if self.log is not None:
+            self.log.close()
+
+    def output(self) -> str:
+        """Everything the server has logged so far."""
+        if self.log is None or self.log.closed:
+            return ""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     def worker_pids(self) -> list[int]:
         """PIDs of the gunicorn workers (children of the master)."""
@@ -143,7 +158,9 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNIT[match.group(2)]
 
 
-def wrk(server: Server, path: str, *, seconds: int, connections: int, headers: dict[str, str] | None = None) -> LoadResult:
+def wrk(
+    server: Server, path: str, *, seconds: int, connections: int, headers: dict[str, str] | None = None
+) -> LoadResult:
     """Load ``path`` with wrk (one thread, ``connections`` connections) and parse its report."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")

@@ -15,7 +15,6 @@ import http.client
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import ROOT, LoadResult, Server, flask, percentile, wrk  # noqa: E402
+from bench.harness import ROOT, LoadResult, Server, flask, percentile, wrk
 
 CACHE = ROOT / "bench" / ".cache"
 SEARCH_TERMS = ["erp", "sync", "sgk_", "amazon", "feed", "zz-no-match", "key 42", "ops", "inventory", "a"]
@@ -80,8 +79,18 @@ def create_key(env: dict[str, str], owner: str, rate_limit: int = 100_000) -> st
     except RuntimeError as exc:
         if "already exists" not in str(exc):
             raise
-    out = flask(env, "keys", "create", "--name", f"bench {uuid.uuid4().hex[:6]}", "--owner", owner,
-                "--all-abilities", "--rate-limit", str(rate_limit))
+    out = flask(
+        env,
+        "keys",
+        "create",
+        "--name",
+        f"bench {uuid.uuid4().hex[:6]}",
+        "--owner",
+        owner,
+        "--all-abilities",
+        "--rate-limit",
+        str(rate_limit),
+    )
     return out.strip().splitlines()[-1]
 
 
@@ -134,32 +143,40 @@ def sign_in(port: int, email: str, password: str) -> str:
 
 def bulk_keys(env: dict[str, str], count: int) -> None:
     """Insert ``count`` API keys directly (fake hashes: the search never checks them)."""
-    code = f"""
-import random, datetime
-from sqlalchemy import insert, select
-from app import create_app
-from app.extensions import db
-from app.models.api_keys import ApiKey
-from app.models.users import User
-from app.keys.format import generate_key_id
-app = create_app()
-with app.app_context():
-    owners = db.session.scalars(select(User.id)).all()
+    import datetime
+    import random
+
+    from sqlalchemy import insert, select
+
+    from app import create_app
+    from app.extensions import db
+    from app.keys.format import generate_key_id
+    from app.models.api_keys import ApiKey
+    from app.models.users import User
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "SECRET_KEY": "bench"})
+    words = ["ERP", "sync", "feed", "repricer", "inventory", "ops", "warehouse", "amazon", "report"]
     rng = random.Random(7)
-    words = ["ERP", "sync", "feed", "repricer", "inventory", "ops", "warehouse", "amazon", "report", "partner"]
     now = datetime.datetime.now(datetime.UTC)
-    rows = []
-    for i in range({count}):
-        rows.append(dict(name=f"{{rng.choice(words)}} {{rng.choice(words)}} key {{i}}", prefix="sgk_" + generate_key_id(),
-                         key_hash="$2b$04$" + "x" * 53, owner_id=rng.choice(owners), abilities=["products:list"],
-                         status="active", rate_limit=60, created_at=now - datetime.timedelta(seconds=i)))
-        if len(rows) == 5000:
-            db.session.execute(insert(ApiKey), rows); rows = []
-    if rows:
-        db.session.execute(insert(ApiKey), rows)
-    db.session.commit()
-"""
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
+    with app.app_context():
+        owners = db.session.scalars(select(User.id)).all()
+        for start in range(0, count, 5000):
+            rows = [
+                {
+                    "name": f"{rng.choice(words)} {rng.choice(words)} key {i}",
+                    "prefix": "sgk_" + generate_key_id(),
+                    "key_hash": "$2b$04$" + "x" * 53,
+                    "owner_id": rng.choice(owners),
+                    "abilities": ["products:list"],
+                    "status": "active",
+                    "rate_limit": 60,
+                    "created_at": now - datetime.timedelta(seconds=i),
+                }
+                for i in range(start, min(start + 5000, count))
+            ]
+            db.session.execute(insert(ApiKey), rows)
+        db.session.commit()
+        db.engine.dispose()
 
 
 def admin_search(server: Server, cookie: str, rounds: int = 5) -> tuple[float, float]:
@@ -169,7 +186,9 @@ def admin_search(server: Server, cookie: str, rounds: int = 5) -> tuple[float, f
     timed_get(server.port, "/settings/api-keys?q=warm", headers)
     for _ in range(rounds):
         for term in SEARCH_TERMS:
-            elapsed, status = timed_get(server.port, f"/settings/api-keys?q={term.replace(' ', '+')}", headers)
+            elapsed, status = timed_get(
+                server.port, f"/settings/api-keys?q={term.replace(' ', '+')}", headers
+            )
             assert status == 200, status
             samples.append(elapsed)
     return percentile(samples, 50), percentile(samples, 95)
@@ -181,13 +200,23 @@ class Table:
     def __init__(self) -> None:
         self.rows: list[tuple[str, ...]] = []
 
-    def load(self, label: str, result: LoadResult, baseline: LoadResult | None, rss: float | None = None) -> None:
+    def load(
+        self, label: str, result: LoadResult, baseline: LoadResult | None, rss: float | None = None
+    ) -> None:
         """Add a wrk result with its ratio to the baseline."""
         ratio = f"{result.rps / baseline.rps:.2f}x" if baseline else "1.00x"
         errors = f" ({result.non_2xx} non-2xx)" if result.non_2xx else ""
         self.rows.append(
-            (label, f"{result.rps:,.0f}", ratio, f"{result.p50_ms:.2f}", f"{result.p99_ms:.2f}",
-             f"{result.cpu_ms_per_request:.2f}", f"{rss:.0f}" if rss else "", errors)
+            (
+                label,
+                f"{result.rps:,.0f}",
+                ratio,
+                f"{result.p50_ms:.2f}",
+                f"{result.p99_ms:.2f}",
+                f"{result.cpu_ms_per_request:.2f}",
+                f"{rss:.0f}" if rss else "",
+                errors,
+            )
         )
 
     def note(self, label: str, value: str) -> None:
@@ -229,18 +258,31 @@ def main() -> int:
     env = sqlite_env(small_db)
     key = create_key(env, "bench@example.com")
     password = "bench-password-1"
-    flask(env, "users", "create", "admin@bench.example", "--name", "Bench admin", "--admin",
-          "--password-stdin", stdin=password + "\n")
+    flask(
+        env,
+        "users",
+        "create",
+        "admin@bench.example",
+        "--name",
+        "Bench admin",
+        "--admin",
+        "--password-stdin",
+        stdin=password + "\n",
+    )
     log("embedded shape: SQLite + memory://, 1 worker")
     with Server(env, workers=1, threads=4) as server:
         first, later = first_vs_later(server, key)
         health = wrk(server, "/healthz", **load)
         table.load("embedded  GET /healthz", health, None)
         products = wrk(server, path, headers={"X-API-Key": key}, **load)
-        table.load("embedded  GET /api/v1/products?per_page=25 (auth+limit)", products, health, server.peak_rss_mib())
+        table.load(
+            "embedded  GET /api/v1/products?per_page=25 (auth+limit)", products, health, server.peak_rss_mib()
+        )
         table.note("embedded  new key: first request ms / later median ms", f"{first:.1f} / {later:.2f}")
-        table.note("          auth+limit+ORM cpu ms/req over healthz",
-                   f"{products.cpu_ms_per_request - health.cpu_ms_per_request:.2f}")
+        table.note(
+            "          auth+limit+ORM cpu ms/req over healthz",
+            f"{products.cpu_ms_per_request - health.cpu_ms_per_request:.2f}",
+        )
         cookie = sign_in(server.port, "admin@bench.example", password)
     bulk_keys(env, 1_000)
     with Server(env, workers=1, threads=4) as server:
@@ -253,8 +295,17 @@ def main() -> int:
         shutil.copy(cached_sqlite(100_000), large_db)
         env_large = sqlite_env(large_db)
         key_large = create_key(env_large, "bench@example.com")
-        flask(env_large, "users", "create", "admin@bench.example", "--name", "Bench admin", "--admin",
-              "--password-stdin", stdin=password + "\n")
+        flask(
+            env_large,
+            "users",
+            "create",
+            "admin@bench.example",
+            "--name",
+            "Bench admin",
+            "--admin",
+            "--password-stdin",
+            stdin=password + "\n",
+        )
         bulk_keys(env_large, 100_000)
         log("embedded shape with 100,000 products and 100,000 keys")
         with Server(env_large, workers=1, threads=4) as server:
@@ -262,7 +313,9 @@ def main() -> int:
             health = wrk(server, "/healthz", **load)
             table.load("embedded  GET /healthz (100k data)", health, None)
             products = wrk(server, path, headers={"X-API-Key": key_large}, **load)
-            table.load("embedded  GET products?per_page=25, 100k products", products, health, server.peak_rss_mib())
+            table.load(
+                "embedded  GET products?per_page=25, 100k products", products, health, server.peak_rss_mib()
+            )
             cookie = sign_in(server.port, "admin@bench.example", password)
             p50, p95 = admin_search(server, cookie)
             table.note("embedded  admin search fragment, 100k keys: p50 / p95 ms", f"{p50:.1f} / {p95:.1f}")
@@ -304,8 +357,12 @@ def production(table: Table, load: dict[str, int], path: str) -> None:
             health = wrk(server, "/healthz", **load)
             table.load("production GET /healthz", health, None)
             products = wrk(server, path, headers={"X-API-Key": key}, **load)
-            table.load("production GET /api/v1/products?per_page=25 (auth+limit)", products, health,
-                       server.peak_rss_mib())
+            table.load(
+                "production GET /api/v1/products?per_page=25 (auth+limit)",
+                products,
+                health,
+                server.peak_rss_mib(),
+            )
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from app import create_app
+from app.config import engine_options
 from app.extensions import db, limiter
 from app.keys import service as keys_service
 from app.models.users import User
@@ -89,6 +90,7 @@ def base_config(database_url: str) -> dict[str, Any]:
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",
         "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(database_url),
         "API_KEY_BCRYPT_ROUNDS": 4,
         "PASSWORD_BCRYPT_ROUNDS": 4,
         "RATELIMIT_STORAGE_URI": "memory://",

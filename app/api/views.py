@@ -20,6 +20,7 @@ from app.api.errors import ApiError
 from app.api.params import ListArgs, parse_list_args
 from app.catalogue import MODULES, Module
 from app.extensions import db
+from app.schemas.dumping import Dumper, compile_dumper
 
 # Largest id a path may name: integer primary keys are 32-bit on PostgreSQL.
 MAX_ID = 2**31 - 1
@@ -62,18 +63,11 @@ def register_views(bp: Blueprint) -> None:
 
 # --- serialisation -------------------------------------------------------------------------
 
-_dumpers: dict[tuple[str, bool], Any] = {}
 
-
-def _schema(module: Module, many: bool) -> Any:
-    """The module's marshmallow schema instance (a class or an instance in the catalogue)."""
-    cache_key = (module.slug, many)
-    schema = _dumpers.get(cache_key)
-    if schema is None:
-        declared = module.schema
-        schema_class = declared if isinstance(declared, type) else type(declared)
-        schema = _dumpers[cache_key] = schema_class(many=many)
-    return schema
+def _dumper(module: Module) -> Dumper:
+    """The module's schema compiled for the hot path (a class or an instance in the catalogue)."""
+    declared = module.schema
+    return compile_dumper(declared if isinstance(declared, type) else type(declared))
 
 
 # --- list ----------------------------------------------------------------------------------
@@ -126,8 +120,9 @@ def _list(module: Module) -> Response:
         stmt = _ordered(module, select(model).where(*conditions).options(*module.query_options), args.sort)
         stmt = stmt.limit(args.per_page).offset((args.page - 1) * args.per_page)
         rows = list(db.session.scalars(stmt).unique())
+    dump = _dumper(module)
     return jsonify(
-        data=_schema(module, many=True).dump(rows),
+        data=[dump(row) for row in rows],
         meta={"page": args.page, "per_page": args.per_page, "total": total, "pages": pages},
         links={
             "self": _page_url(args.page),
@@ -165,4 +160,4 @@ def _show(module: Module, record_id: int) -> Response:
         raise ApiError(
             404, "not_found", f"No record with id {record_id} in {module.name}.", {"id": record_id}
         )
-    return jsonify(data=_schema(module, many=False).dump(record))
+    return jsonify(data=_dumper(module)(record))

@@ -1,0 +1,59 @@
+"""A faster way to run a marshmallow schema's dump on the API's hot path.
+
+``Schema.dump`` resolves accessors, defaults and hooks for every field of every record; for
+a page of 25 records that was a third of the list endpoint's CPU. ``compile_dumper`` walks
+the schema once and returns a function that calls each field's own ``_serialize`` directly,
+so the output is what ``dump`` produces (a test compares both on every module), while the
+schema stays the single definition that the API serves and the OpenAPI document describes.
+Schemas with dump hooks or custom accessors are handed back to ``Schema.dump`` unchanged.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from marshmallow import Schema, fields
+
+Dumper = Callable[[Any], dict[str, Any]]
+# Field types whose dump of a value of the column's own type is that value unchanged.
+_PASS_THROUGH = (fields.String, fields.Integer, fields.Boolean)
+
+
+def _needs_full_dump(schema: Schema) -> bool:
+    """Hooks or a custom accessor change what ``dump`` does: leave those to marshmallow."""
+    has_hooks = any(getattr(schema, "_hooks", {}).values())
+    return has_hooks or type(schema).get_attribute is not Schema.get_attribute
+
+
+def _field_plan(field: fields.Field, attribute: str) -> Callable[[Any], Any]:
+    if isinstance(field, fields.List) and isinstance(field.inner, fields.Nested):
+        inner = compile_dumper(type(field.inner.schema))
+        return lambda obj: None if (value := getattr(obj, attribute)) is None else [inner(v) for v in value]
+    if isinstance(field, fields.Nested):
+        nested = compile_dumper(type(field.schema))
+        return lambda obj: None if (value := getattr(obj, attribute)) is None else nested(value)
+    if type(field) in _PASS_THROUGH and not getattr(field, "as_string", False):
+        # The ORM column already holds str/int/bool (or None): marshmallow would return it as is.
+        return operator.attrgetter(attribute)
+    serialize = field._serialize
+    return lambda obj: serialize(getattr(obj, attribute), attribute, obj)
+
+
+@cache
+def compile_dumper(schema_class: type[Schema]) -> Dumper:
+    """Return ``dump(obj) -> dict`` equivalent to ``schema_class().dump(obj)``."""
+    schema = schema_class()
+    if _needs_full_dump(schema):
+        return schema.dump
+    plan = [
+        (field.data_key or name, _field_plan(field, field.attribute or name))
+        for name, field in schema.dump_fields.items()
+    ]
+
+    def dump(obj: Any) -> dict[str, Any]:
+        return {key: get(obj) for key, get in plan}
+
+    return dump

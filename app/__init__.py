@@ -38,9 +38,12 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from app import panel, security
     from app.health import bp as health_bp
 
     app.register_blueprint(health_bp)
+    panel.init_app(app)
+    security.init_app(app)
 
 
 def _migrations_dir() -> str:

@@ -6,7 +6,7 @@ from htmx gets the fragment; the same URL opened directly gets the full page.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, make_response, render_template, request
+from flask import Blueprint, Response, abort, make_response, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
@@ -52,9 +52,12 @@ def _key_or_404(prefix: str) -> ApiKey:
 @bp.get("/api-keys")
 def api_keys() -> Response:
     """The API Keys page, or just its table when htmx asks (search, filter, sort, page)."""
-    page = list_keys(ListParams.from_args(request.args))
+    params = ListParams.from_args(request.args)
+    page = list_keys(params)
     if htmx().wants_fragment:
         response = _render("panel/api_keys/_table.html", page=page)
+        # Push the canonical URL (defaults and empty values left out), not the raw form values.
+        response.headers["HX-Push-Url"] = url_for("panel.api_keys", **params.query_args())
     else:
         response = _render("panel/api_keys/index.html", page=page, form=None)
     return vary_on_htmx(response)
@@ -96,7 +99,7 @@ def create_key() -> Response:
 
 def _created_response(created: service.CreatedKey) -> Response:
     if htmx().request:
-        return _render("panel/api_keys/_created.html", created=created, key=created.key, oob=True)
+        return _render("panel/api_keys/_created.html", created=created, oob=True)
     # Without JavaScript: the whole page, with the new key shown above the table.
     page = list_keys(ListParams())
     return _render("panel/api_keys/index.html", page=page, form=None, created=created)

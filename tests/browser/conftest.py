@@ -81,7 +81,11 @@ def _seed(app: Any) -> None:
             .where(ApiKey.prefix == created["Old reporting job"].key.prefix)
             .values(expires_at=now - timedelta(days=3))
         )
-        for name, ago in (("Shopify storefront", 5), ("Amazon SP-API bridge", 90), ("Warehouse scanner", 3000)):
+        for name, ago in (
+            ("Shopify storefront", 5),
+            ("Amazon SP-API bridge", 90),
+            ("Warehouse scanner", 3000),
+        ):
             db.session.execute(
                 update(ApiKey)
                 .where(ApiKey.prefix == created[name].key.prefix)

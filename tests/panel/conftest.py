@@ -66,7 +66,9 @@ class PanelClient:
         """GET, as htmx when ``htmx`` is true."""
         return self.client.get(url, headers=self.headers(htmx=htmx, csrf=False), **kwargs)
 
-    def post(self, url: str, data: Any = None, htmx: bool = True, csrf: bool = True, **kw: Any) -> TestResponse:
+    def post(
+        self, url: str, data: Any = None, htmx: bool = True, csrf: bool = True, **kw: Any
+    ) -> TestResponse:
         """POST as htmx does: form data, HX-Request and the CSRF header."""
         return self.client.post(url, data=data or {}, headers=self.headers(htmx, csrf), **kw)
 

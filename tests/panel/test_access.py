@@ -37,7 +37,9 @@ def test_anonymous_visitor_is_sent_to_sign_in(client: FlaskClient, method: str, 
 
 
 @pytest.mark.parametrize(("method", "url"), PAGES)
-def test_anonymous_htmx_request_gets_a_whole_page_redirect(client: FlaskClient, method: str, url: str) -> None:
+def test_anonymous_htmx_request_gets_a_whole_page_redirect(
+    client: FlaskClient, method: str, url: str
+) -> None:
     response = client.open(url, method=method, headers={"HX-Request": "true"})
     assert response.status_code == 401
     assert response.headers["HX-Redirect"] == "/login"

@@ -55,7 +55,9 @@ def test_row_shows_status_rate_limit_and_times_with_exact_utc_on_hover(
     page = signed_in.get("/settings/api-keys").text
     assert '<span class="badge badge--active">Active</span>' in page
     assert "1,500/min" in page
-    assert re.search(r'<time datetime="[^"]+" title="\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC">2 hours ago</time>', page)
+    assert re.search(
+        r'<time datetime="[^"]+" title="\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC">2 hours ago</time>', page
+    )
     # Over a week away: the date itself.
     assert re.search(r'title="\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC">\d{1,2} [A-Z][a-z]{2} \d{4}</time>', page)
 
@@ -66,8 +68,8 @@ def test_status_shows_active_inactive_and_expired(app: Flask, signed_in: PanelCl
     inactive = make_key(name="Inactive one")
     signed_in.post(f"/settings/api-keys/{inactive.key.prefix}/deactivate")
     page = signed_in.get("/settings/api-keys").text
-    assert "badge--expired\">Expired<" in page
-    assert "badge--inactive\">Inactive<" in page
+    assert 'badge--expired">Expired<' in page
+    assert 'badge--inactive">Inactive<' in page
 
 
 def test_htmx_search_returns_only_the_table_and_the_url_alone_returns_the_page(
@@ -81,12 +83,20 @@ def test_htmx_search_returns_only_the_table_and_the_url_alone_returns_the_page(
     assert "<html" not in fragment.text
     assert _names(fragment.text) == ["Shopify storefront"]
     assert "HX-Request" in fragment.headers["Vary"]
+    assert fragment.headers["HX-Push-Url"] == "/settings/api-keys?q=shop"
 
     full = signed_in.get("/settings/api-keys?q=shop")
     assert full.text.startswith("<!doctype html>")
     assert _names(full.text) == ["Shopify storefront"]
     assert 'value="shop"' in full.text
     assert "HX-Request" in full.headers["Vary"]
+
+
+def test_pushed_url_leaves_out_defaults_and_empty_values(signed_in: PanelClient) -> None:
+    response = signed_in.get("/settings/api-keys?status=all&q=&sort=created_at&dir=desc&page=1", htmx=True)
+    assert response.headers["HX-Push-Url"] == "/settings/api-keys"
+    response = signed_in.get("/settings/api-keys?status=active&q=a+b&sort=name&dir=asc", htmx=True)
+    assert response.headers["HX-Push-Url"] == "/settings/api-keys?q=a+b&status=active&sort=name&dir=asc"
 
 
 def test_history_restore_gets_the_whole_page(signed_in: PanelClient) -> None:
@@ -108,7 +118,9 @@ def test_search_matches_name_prefix_owner_name_and_email(
     assert _names(signed_in.get(f"/settings/api-keys?q={other.key.prefix}", htmx=True).text) == ["Other"]
 
 
-@pytest.mark.parametrize("query", ["%", "_", "' OR 1=1--", "x" * 10_000, "\\", "%_%", "\u00e9\u4e2d\U0001f600"])
+@pytest.mark.parametrize(
+    "query", ["%", "_", "' OR 1=1--", "x" * 10_000, "\\", "%_%", "\u00e9\u4e2d\U0001f600"]
+)
 def test_odd_searches_return_normal_results(signed_in: PanelClient, make_key: Any, query: str) -> None:
     make_key(name="Plain key")
     make_key(name="100% literal_match")
@@ -135,7 +147,7 @@ def test_status_filter_sort_and_page_compose_in_the_url(signed_in: PanelClient, 
     assert 'href="/settings/api-keys?q=batch&amp;sort=name&amp;dir=asc&amp;page=2"' in first
     second = signed_in.get("/settings/api-keys?q=batch&sort=name&dir=asc&page=2", htmx=True).text
     assert _names(second) == [f"Batch {n:02d}" for n in range(25, 30)]
-    assert "rel=\"next\"" not in second
+    assert 'rel="next"' not in second
     assert 'href="/settings/api-keys?q=batch&amp;sort=name&amp;dir=asc" hx-get' in second  # previous page
     # The sort travels with the next search (hidden inputs included by hx-include).
     assert '<input type="hidden" class="list-param" name="sort" value="name">' in second

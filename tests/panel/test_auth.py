@@ -38,7 +38,7 @@ def test_email_is_case_insensitive(panel: PanelClient, admin: User) -> None:
 def test_wrong_password_is_refused_with_a_message(panel: PanelClient, admin: User, password: str) -> None:
     response = panel.login(admin.email, password)
     assert response.status_code in (400, 401)
-    assert "/settings/api-keys" != response.location
+    assert response.location != "/settings/api-keys"
     assert panel.get("/settings/api-keys").status_code == 302
 
 

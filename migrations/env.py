@@ -58,6 +58,11 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+def include_name(name, type_, parent_names):
+    """Skip SQLite's FTS5 search tables: migration b7e31f0a9c42 manages them by hand."""
+    return not (type_ == "table" and name and name.startswith("api_keys_fts"))
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -99,6 +104,7 @@ def run_migrations_online():
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
     conf_args.setdefault("render_item", render_item)
+    conf_args.setdefault("include_name", include_name)
 
     connectable = get_engine()
 

@@ -9,15 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, Select, false
 
 from app.extensions import db
 from app.keys.service import STATUS_FILTERS, search_keys
 from app.models.api_keys import ApiKey
 from app.models.users import User
+from app.panel import search_index
 
 PER_PAGE = 25
 MAX_PAGE = 10_000
+# No searchable field is longer than an email address (254): a longer query matches nothing.
+LONGEST_SEARCHABLE = 254
 
 # Sort key in the URL -> column. Tie-broken by id so pages never overlap.
 SORT_COLUMNS: dict[str, Any] = {
@@ -107,13 +110,19 @@ def _order(params: ListParams) -> list[ColumnElement[Any]]:
     return [primary.nulls_last(), tiebreak]
 
 
+def _filtered(params: ListParams) -> Select[tuple[ApiKey]]:
+    query = params.q.strip()
+    if len(query) > LONGEST_SEARCHABLE:
+        return search_keys("", params.status).where(false())
+    if search_index.can_use_index(db.engine.dialect.name, query):
+        return search_keys("", params.status).where(search_index.matches(query, db.session))
+    return search_keys(query, params.status)
+
+
 def list_keys(params: ListParams) -> KeyPage:
     """Return the page of keys that ``params`` asks for."""
     stmt = (
-        search_keys(params.q, params.status)
-        .order_by(*_order(params))
-        .offset((params.page - 1) * PER_PAGE)
-        .limit(PER_PAGE + 1)
+        _filtered(params).order_by(*_order(params)).offset((params.page - 1) * PER_PAGE).limit(PER_PAGE + 1)
     )
     keys = list(db.session.scalars(stmt).unique())
     return KeyPage(keys=keys[:PER_PAGE], params=params, has_next=len(keys) > PER_PAGE)

@@ -1,0 +1,98 @@
+"""Indexes behind the API Keys table: sorting, and substring search on SQLite.
+
+On SQLite a ``LIKE '%q%'`` over name and prefix scans every key (hundreds of ms at
+100,000 keys). An FTS5 table with the trigram tokenizer indexes every 3-character piece
+of name and prefix, so a substring search of 3+ characters is an index lookup. Triggers
+keep it in step with ``api_keys``; ``create_all`` builds it through the DDL events below
+and the migration ``b7e31f0a9c42`` builds it for deployed databases. PostgreSQL keeps the
+plain ``ILIKE`` (pg_trgm is the later upgrade).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import DDL, ColumnElement, Index, Integer, Select, column, event, or_, select, text, union
+from sqlalchemy.orm import Session
+
+from app.models.api_keys import ApiKey
+from app.models.users import User
+
+# Sort indexes: ORDER BY ... LIMIT 26 then walks an index instead of sorting every key.
+SORT_INDEXES = (
+    Index("ix_api_keys_name", ApiKey.name),
+    Index("ix_api_keys_rate_limit", ApiKey.rate_limit),
+    Index("ix_api_keys_expires_at", ApiKey.expires_at),
+    Index("ix_api_keys_last_used_at", ApiKey.last_used_at),
+    Index("ix_users_name", User.name),
+)
+
+# Trigrams need 3 characters; shorter queries use LIKE (they match many keys, so the
+# ordered scan stops early anyway).
+MIN_INDEXED_LENGTH = 3
+# Up to this many matches, sorting the matches beats walking an ordered index.
+SPARSE_LIMIT = 2_000
+
+CREATE_STATEMENTS = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS api_keys_fts USING fts5("
+    "name, prefix, content='api_keys', content_rowid='id', tokenize='trigram')",
+    "CREATE TRIGGER IF NOT EXISTS api_keys_fts_ai AFTER INSERT ON api_keys BEGIN "
+    "INSERT INTO api_keys_fts(rowid, name, prefix) VALUES (new.id, new.name, new.prefix); END",
+    "CREATE TRIGGER IF NOT EXISTS api_keys_fts_ad AFTER DELETE ON api_keys BEGIN "
+    "INSERT INTO api_keys_fts(api_keys_fts, rowid, name, prefix) "
+    "VALUES ('delete', old.id, old.name, old.prefix); END",
+    "CREATE TRIGGER IF NOT EXISTS api_keys_fts_au AFTER UPDATE OF name, prefix ON api_keys BEGIN "
+    "INSERT INTO api_keys_fts(api_keys_fts, rowid, name, prefix) "
+    "VALUES ('delete', old.id, old.name, old.prefix); "
+    "INSERT INTO api_keys_fts(rowid, name, prefix) VALUES (new.id, new.name, new.prefix); END",
+)
+REBUILD_STATEMENT = "INSERT INTO api_keys_fts(api_keys_fts) VALUES ('rebuild')"
+DROP_STATEMENTS = (
+    "DROP TRIGGER IF EXISTS api_keys_fts_ai",
+    "DROP TRIGGER IF EXISTS api_keys_fts_ad",
+    "DROP TRIGGER IF EXISTS api_keys_fts_au",
+    "DROP TABLE IF EXISTS api_keys_fts",
+)
+
+for _statement in CREATE_STATEMENTS:
+    event.listen(ApiKey.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
+for _statement in DROP_STATEMENTS:
+    event.listen(ApiKey.__table__, "before_drop", DDL(_statement).execute_if(dialect="sqlite"))
+
+
+def can_use_index(dialect_name: str, query: str) -> bool:
+    """True when the trigram index can answer ``query`` on this database."""
+    return dialect_name == "sqlite" and len(query) >= MIN_INDEXED_LENGTH
+
+
+def fts_phrase(query: str) -> str:
+    """``query`` as one FTS5 phrase: every character literal (no operators, no wildcards)."""
+    return '"' + query.replace('"', '""') + '"'
+
+
+def _matching_ids(query: str) -> Select[tuple[int]]:
+    """Ids of keys whose name or prefix contains ``query`` (trigram index), or whose owner's
+    name or email does (the users table is small, so LIKE there is cheap)."""
+    by_text = (
+        text("SELECT rowid AS id FROM api_keys_fts WHERE api_keys_fts MATCH :fts_phrase")
+        .bindparams(fts_phrase=fts_phrase(query))
+        .columns(column("id", Integer))
+    )
+    owners = select(User.id).where(
+        or_(User.name.icontains(query, autoescape=True), User.email.icontains(query, autoescape=True))
+    )
+    by_owner = select(ApiKey.id).where(ApiKey.owner_id.in_(owners))
+    matching = union(select(by_text.subquery().c.id), by_owner).subquery()
+    return select(matching.c.id)
+
+
+def matches(query: str, session: Session) -> ColumnElement[bool]:
+    """A condition selecting the keys that match ``query``, planned for how many there are.
+
+    Few matches: fetch their ids (at most ``SPARSE_LIMIT``) and sort just those. Many
+    matches: walk the sort order and test each key against the id set, which stops after
+    one page because matches are dense. ``id + 0`` hides the id index from SQLite's
+    planner so it takes the second plan.
+    """
+    ids = list(session.scalars(_matching_ids(query).limit(SPARSE_LIMIT + 1)))
+    if len(ids) <= SPARSE_LIMIT:
+        return ApiKey.id.in_(ids)
+    return (ApiKey.id + 0).in_(_matching_ids(query))

@@ -194,3 +194,19 @@ def test_api_keys_page_screenshots(page_and_console: tuple[Any, Console], width:
     # Nothing overflows sideways at phone width.
     assert page.evaluate("() => document.documentElement.scrollWidth") <= width
     assert console.csp_violations() == []
+
+
+def test_a_stale_csrf_token_tells_the_user_instead_of_failing_silently(
+    page_and_console: tuple[Any, Console],
+) -> None:
+    page, console = page_and_console
+    sign_in(page)
+    # As if the session behind the page had changed: htmx now sends a token that fails.
+    page.evaluate("""() => document.body.setAttribute("hx-headers", '{"X-CSRFToken": "stale"}')""")
+    row = page.locator("#key-rows tr", has_text="Shopify storefront")
+    row.get_by_role("button", name="Deactivate").click()
+    flash = page.get_by_role("alert").filter(has_text="Reload the page")
+    expect(flash).to_be_visible()
+    expect(flash).to_contain_text("session has expired")
+    expect(row.locator(".badge")).to_have_text("Active")
+    assert console.csp_violations() == []

@@ -115,7 +115,9 @@ def _filtered(params: ListParams) -> Select[tuple[ApiKey]]:
     if len(query) > LONGEST_SEARCHABLE:
         return search_keys("", params.status).where(false())
     if search_index.can_use_index(db.engine.dialect.name, query):
-        return search_keys("", params.status).where(search_index.matches(query, db.session))
+        sparse = search_index.sparse_matches(query, db.session)
+        if sparse is not None:
+            return search_keys("", params.status).where(sparse)
     return search_keys(query, params.status)
 
 

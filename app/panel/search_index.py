@@ -10,7 +10,7 @@ plain ``ILIKE`` (pg_trgm is the later upgrade).
 
 from __future__ import annotations
 
-from sqlalchemy import DDL, ColumnElement, Index, Integer, Select, column, event, or_, select, text, union
+from sqlalchemy import DDL, ColumnElement, Index, Integer, Select, column, event, or_, select, text, union_all
 from sqlalchemy.orm import Session
 
 from app.models.api_keys import ApiKey
@@ -70,7 +70,8 @@ def fts_phrase(query: str) -> str:
 
 def _matching_ids(query: str) -> Select[tuple[int]]:
     """Ids of keys whose name or prefix contains ``query`` (trigram index), or whose owner's
-    name or email does (the users table is small, so LIKE there is cheap)."""
+    name or email does (the users table is small, so LIKE there is cheap). UNION ALL streams,
+    so a LIMIT stops it early; an id may repeat, which ``IN`` does not mind."""
     by_text = (
         text("SELECT rowid AS id FROM api_keys_fts WHERE api_keys_fts MATCH :fts_phrase")
         .bindparams(fts_phrase=fts_phrase(query))
@@ -80,19 +81,17 @@ def _matching_ids(query: str) -> Select[tuple[int]]:
         or_(User.name.icontains(query, autoescape=True), User.email.icontains(query, autoescape=True))
     )
     by_owner = select(ApiKey.id).where(ApiKey.owner_id.in_(owners))
-    matching = union(select(by_text.subquery().c.id), by_owner).subquery()
+    matching = union_all(select(by_text.subquery().c.id), by_owner).subquery()
     return select(matching.c.id)
 
 
-def matches(query: str, session: Session) -> ColumnElement[bool]:
-    """A condition selecting the keys that match ``query``, planned for how many there are.
+def sparse_matches(query: str, session: Session) -> ColumnElement[bool] | None:
+    """``id IN (...)`` for the keys matching ``query`` when there are few of them, else None.
 
-    Few matches: fetch their ids (at most ``SPARSE_LIMIT``) and sort just those. Many
-    matches: walk the sort order and test each key against the id set, which stops after
-    one page because matches are dense. ``id + 0`` hides the id index from SQLite's
-    planner so it takes the second plan.
+    Few matches: sorting just those is fastest. Many matches (None): the caller's plain
+    ``LIKE`` walking the sort order finds a page's worth after a short stretch and stops.
     """
-    ids = list(session.scalars(_matching_ids(query).limit(SPARSE_LIMIT + 1)))
-    if len(ids) <= SPARSE_LIMIT:
-        return ApiKey.id.in_(ids)
-    return (ApiKey.id + 0).in_(_matching_ids(query))
+    ids = set(session.scalars(_matching_ids(query).limit(SPARSE_LIMIT + 1)))
+    if len(ids) > SPARSE_LIMIT:
+        return None
+    return ApiKey.id.in_(sorted(ids))

@@ -67,7 +67,7 @@ def test_owner_matches_join_name_and_prefix_matches(
     assert _names(signed_in, "carol@") == ["Ledger export"]
 
 
-@pytest.mark.parametrize("sparse_limit", [0, 1, 2_000])
+@pytest.mark.parametrize("sparse_limit", [0, 1, 4, 2_000])
 def test_dense_and_sparse_plans_agree(
     signed_in: PanelClient, make_key: Any, monkeypatch: pytest.MonkeyPatch, sparse_limit: int
 ) -> None:

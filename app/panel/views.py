@@ -6,6 +6,8 @@ from htmx gets the fragment; the same URL opened directly gets the full page.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, Response, abort, make_response, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -176,9 +178,9 @@ def revoke_key(prefix: str) -> Response:
     return make_response("", 200)
 
 
-def _state_change(action: object, prefix: str) -> Response:
+def _state_change(action: Callable[[str], ApiKey], prefix: str) -> Response:
     try:
-        key = action(prefix)  # type: ignore[operator]
+        key = action(prefix)
     except NotFound:
         abort(404)
     except Conflict as exc:

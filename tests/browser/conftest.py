@@ -175,3 +175,9 @@ def sign_in(page: Any) -> None:
     page.get_by_label("Password").fill(ADMIN_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="API Keys", exact=True)).to_be_visible()
+    ready(page)
+
+
+def ready(page: Any) -> None:
+    """Wait until htmx has set up the page (it does so on DOMContentLoaded, before "load")."""
+    page.wait_for_load_state("load")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models.api_keys import ApiKey
-from tests.browser.conftest import SCREENSHOTS, Console, LiveServer, sign_in
+from tests.browser.conftest import SCREENSHOTS, Console, LiveServer, ready, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -38,6 +38,7 @@ def test_admin_creates_copies_deactivates_and_revokes_a_key_without_page_loads(
     # Open API Keys from the sidebar.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="API Keys").click()
     expect(page).to_have_url(re.compile(r"/settings/api-keys$"))
+    ready(page)
     headers = page.locator("table.keys thead th")
     expect(headers).to_have_text(
         ["Name", "Key Prefix", "Owner", "Status", "Rate Limit", "Expires At", "Last Used At", "Actions"]

@@ -162,13 +162,14 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--db", default="/tmp/stockgate-bench-search.db")
+    parser.add_argument("--database-url", help="another database (e.g. a scratch PostgreSQL); wiped!")
     parser.add_argument("--reuse", action="store_true", help="keep an already seeded database")
     args = parser.parse_args()
 
     app = create_app(
         {
             "SECRET_KEY": "bench",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{args.db}",
+            "SQLALCHEMY_DATABASE_URI": args.database_url or f"sqlite:///{args.db}",
             "PASSWORD_BCRYPT_ROUNDS": 4,
             "API_KEY_BCRYPT_ROUNDS": 4,
             "RATELIMIT_ENABLED": False,
@@ -176,12 +177,13 @@ def main() -> None:
     )
     rng = random.Random(20261127)
     started = time.perf_counter()
-    if args.reuse and Path(args.db).exists():
+    if args.reuse and (args.database_url or Path(args.db).exists()):
         with app.app_context():
             prefixes = list(db.session.scalars(db.select(ApiKey.prefix).limit(20)))
     else:
         prefixes = seed(app, args.keys, rng)
-    print(f"seeded {args.keys:,} keys in {time.perf_counter() - started:.1f} s ({args.db})")
+    where = args.database_url.rsplit("@", 1)[-1] if args.database_url else args.db
+    print(f"seeded {args.keys:,} keys in {time.perf_counter() - started:.1f} s ({where})")
 
     client = app.test_client()
     page = client.get("/login").text

@@ -106,8 +106,11 @@ def _order(params: ListParams) -> list[ColumnElement[Any]]:
     column = SORT_COLUMNS[params.sort]
     primary = column.asc() if params.direction == "asc" else column.desc()
     tiebreak = ApiKey.id.asc() if params.direction == "asc" else ApiKey.id.desc()
-    # Keys without an expiry or never used sort last either way, on SQLite and PostgreSQL.
-    return [primary.nulls_last(), tiebreak]
+    if column.nullable:
+        # Keys without an expiry or never used sort last either way, on SQLite and PostgreSQL.
+        primary = primary.nulls_last()
+    # (Not on NOT NULL columns: PostgreSQL cannot walk an index for DESC NULLS LAST.)
+    return [primary, tiebreak]
 
 
 def _filtered(params: ListParams) -> Select[tuple[ApiKey]]:

@@ -59,8 +59,11 @@ def render_item(type_, obj, autogen_context):
 
 
 def include_name(name, type_, parent_names):
-    """Skip SQLite's FTS5 search tables: migration b7e31f0a9c42 manages them by hand."""
-    return not (type_ == "table" and name and name.startswith("api_keys_fts"))
+    """Skip the trigram search indexes (SQLite FTS5 tables, pg_trgm indexes): migration
+    b7e31f0a9c42 manages them by hand."""
+    if type_ == "table" and name and name.startswith("api_keys_fts"):
+        return False
+    return not (type_ == "index" and name and name.endswith("_trgm"))
 
 
 def run_migrations_offline():

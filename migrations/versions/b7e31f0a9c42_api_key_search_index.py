@@ -1,4 +1,4 @@
-"""api key sort indexes and SQLite trigram search index
+"""api key sort indexes and trigram search indexes (SQLite FTS5, pg_trgm)
 
 Revision ID: b7e31f0a9c42
 Revises: c07d4232975f
@@ -28,6 +28,16 @@ DROP_STATEMENTS = (
     'DROP TABLE IF EXISTS api_keys_fts',
 )
 
+PG_EXTENSION_STATEMENT = "CREATE EXTENSION IF NOT EXISTS pg_trgm"
+PG_CREATE_STATEMENTS = (
+    "CREATE INDEX IF NOT EXISTS ix_api_keys_name_trgm ON api_keys USING gin (name gin_trgm_ops)",
+    "CREATE INDEX IF NOT EXISTS ix_api_keys_prefix_trgm ON api_keys USING gin (prefix gin_trgm_ops)",
+)
+PG_DROP_STATEMENTS = (
+    "DROP INDEX IF EXISTS ix_api_keys_name_trgm",
+    "DROP INDEX IF EXISTS ix_api_keys_prefix_trgm",
+)
+
 SORT_INDEXES = [
     ("ix_api_keys_name", "api_keys", ["name"]),
     ("ix_api_keys_rate_limit", "api_keys", ["rate_limit"]),
@@ -40,16 +50,27 @@ SORT_INDEXES = [
 def upgrade():
     for name, table, columns in SORT_INDEXES:
         op.create_index(name, table, columns, unique=False)
-    if op.get_bind().dialect.name == "sqlite":
+    dialect = op.get_bind().dialect.name
+    if dialect == "sqlite":
         for statement in CREATE_STATEMENTS:
             op.execute(statement)
         # Index the keys that existed before the search table did.
         op.execute(REBUILD_STATEMENT)
+    elif dialect == "postgresql":
+        # pg_trgm is a trusted extension (PostgreSQL 13+): the database owner may create it.
+        op.execute(PG_EXTENSION_STATEMENT)
+        for statement in PG_CREATE_STATEMENTS:
+            op.execute(statement)
 
 
 def downgrade():
-    if op.get_bind().dialect.name == "sqlite":
+    dialect = op.get_bind().dialect.name
+    if dialect == "sqlite":
         for statement in DROP_STATEMENTS:
+            op.execute(statement)
+    elif dialect == "postgresql":
+        # The extension stays: other objects may use it.
+        for statement in PG_DROP_STATEMENTS:
             op.execute(statement)
     for name, table, _ in reversed(SORT_INDEXES):
         op.drop_index(name, table_name=table)

@@ -40,13 +40,15 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app import api
+    from app import api, panel, security
     from app.docs import bp as docs_bp
     from app.health import bp as health_bp
 
     app.register_blueprint(health_bp)
     api.init_app(app)
     app.register_blueprint(docs_bp)
+    panel.init_app(app)
+    security.init_app(app)
 
 
 def _wrap_proxy(app: Flask) -> None:

@@ -1,7 +1,7 @@
 """domain tables for the fifteen modules
 
 Revision ID: cc4fab0f73b6
-Revises: c07d4232975f
+Revises: b7e31f0a9c42
 Create Date: 2026-11-27 17:35:58.839941
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'cc4fab0f73b6'
-down_revision = 'c07d4232975f'
+down_revision = 'b7e31f0a9c42'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,19 @@
+"""The admin panel: sign-in (``auth.*``) and Settings -> API Keys (``panel.*``)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from app.extensions import login_manager
+from app.panel import auth, filters, guards, search_index, views  # noqa: F401  (search_index: DDL)
+
+
+def init_app(app: Flask) -> None:
+    """Register the panel's blueprints, its sign-in page and its template filters."""
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.unauthorized_handler(guards.unauthorized)
+    filters.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(views.bp)

@@ -1,0 +1,70 @@
+"""Template helpers: readable times (exact UTC on hover) and the layout's shared values."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Flask
+from markupsafe import Markup, escape
+
+from app.models.types import utcnow
+
+_UNITS = (("day", 86_400), ("hour", 3_600), ("minute", 60))
+
+
+def relative(value: datetime, now: datetime) -> str:
+    """Say how far ``value`` is from ``now`` in words, or give the date when over a week."""
+    seconds = (value - now).total_seconds()
+    distance = abs(seconds)
+    if distance >= 7 * 86_400:
+        return f"{value.day} {value:%b %Y}"
+    if distance < 60:
+        return "just now"
+    for unit, size in _UNITS:
+        if distance >= size:
+            count = int(distance // size)
+            words = f"{count} {unit}{'' if count == 1 else 's'}"
+            return f"in {words}" if seconds > 0 else f"{words} ago"
+    return "just now"  # pragma: no cover  (the loop always returns)
+
+
+def time_tag(value: datetime | None, empty: str = "Never") -> Markup:
+    """A ``<time>`` element: readable text, the exact UTC time in its title."""
+    if value is None:
+        return Markup('<span class="muted">{}</span>').format(empty)
+    value = value.astimezone(UTC)
+    exact = f"{value:%Y-%m-%d %H:%M:%S} UTC"
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        value.isoformat(), exact, escape(relative(value, utcnow()))
+    )
+
+
+# The docs blueprint serves this path (SPEC §8); a constant keeps the link independent of it.
+API_DOCS_PATH = "/api/docs"
+
+# htmx 2 under a strict CSP: no eval, no injected <style>, and a history restore loads a
+# whole page. 422 (validation) swaps; other errors do not swap, and panel.js shows them.
+HTMX_CONFIG = {
+    "allowEval": False,
+    "allowScriptTags": False,
+    "includeIndicatorStyles": False,
+    "historyRestoreAsHxRequest": False,
+    "selfRequestsOnly": True,
+    "responseHandling": [
+        {"code": "204", "swap": False},
+        {"code": "[23]..", "swap": True},
+        {"code": "422", "swap": True},
+        {"code": "[45]..", "swap": False, "error": True},
+        {"code": "...", "swap": False},
+    ],
+}
+
+
+def _layout_context() -> dict[str, object]:
+    return {"api_docs_path": API_DOCS_PATH, "htmx_config": HTMX_CONFIG}
+
+
+def init_app(app: Flask) -> None:
+    """Register the filters and layout values on ``app``'s Jinja environment."""
+    app.add_template_filter(time_tag, "time_tag")
+    app.context_processor(_layout_context)

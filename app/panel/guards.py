@@ -1,0 +1,39 @@
+"""Who may use the panel, and what a refused request says to the user."""
+
+from __future__ import annotations
+
+from flask import Response, redirect, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import Forbidden
+
+from app.extensions import login_manager
+from app.panel.htmx import htmx, htmx_redirect, message_response
+
+SESSION_EXPIRED = "Your session has expired or the page is out of date. Reload the page and try again."
+
+
+def require_admin() -> Response | None:
+    """Every panel page needs a signed-in admin."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if not current_user.is_admin or current_user.is_system:
+        raise Forbidden("Only admins can use the panel.")
+    return None
+
+
+def unauthorized() -> Response:
+    """Send anonymous visitors to sign in; htmx gets a whole-page redirect, not a fragment."""
+    if htmx().request:
+        return htmx_redirect(url_for("auth.login"))
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def csrf_failed(error: CSRFError) -> Response:
+    """A missing or stale CSRF token: tell the user instead of failing silently."""
+    return message_response(SESSION_EXPIRED, 400)
+
+
+def forbidden(error: Forbidden) -> Response:
+    """Explain a refusal in one line (the panel script shows it for htmx requests)."""
+    return message_response(error.description or "Forbidden.", 403)

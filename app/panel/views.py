@@ -1,0 +1,188 @@
+"""Settings -> API Keys: the table, live search, inline create and edit, row actions.
+
+Views are thin: parse, call ``keys.service``, render one fragment template. A request
+from htmx gets the fragment; the same URL opened directly gets the full page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Blueprint, Response, abort, make_response, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+
+from app.catalogue import MODULES
+from app.errors import Conflict, NotFound, ServiceError
+from app.extensions import db
+from app.keys import service
+from app.models.api_keys import ApiKey
+from app.models.users import User
+from app.panel import guards
+from app.panel.forms import KeyCreateForm, KeyEditForm, apply_service_errors, as_utc, to_local_input
+from app.panel.htmx import htmx, message_response, no_store, vary_on_htmx
+from app.panel.listing import ListParams, list_keys
+
+bp = Blueprint("panel", __name__, url_prefix="/settings")
+bp.before_request(guards.require_admin)
+bp.register_error_handler(CSRFError, guards.csrf_failed)
+bp.register_error_handler(403, guards.forbidden)
+
+
+def _owners() -> list[User]:
+    return list(db.session.scalars(select(User).order_by(User.is_system, User.name, User.id)))
+
+
+def _create_form() -> KeyCreateForm:
+    form = KeyCreateForm()
+    form.set_owner_choices(_owners())
+    return form
+
+
+def _render(template: str, status: int = 200, **context: object) -> Response:
+    return make_response(render_template(template, modules=MODULES, **context), status)
+
+
+def _key_or_404(prefix: str) -> ApiKey:
+    try:
+        return service.get_key(prefix)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/api-keys")
+def api_keys() -> Response:
+    """The API Keys page, or just its table when htmx asks (search, filter, sort, page)."""
+    params = ListParams.from_args(request.args)
+    page = list_keys(params)
+    if htmx().wants_fragment:
+        response = _render("panel/api_keys/_table.html", page=page)
+        # Push the canonical URL (defaults and empty values left out), not the raw form values.
+        response.headers["HX-Push-Url"] = url_for("panel.api_keys", **params.query_args())
+    else:
+        response = _render("panel/api_keys/index.html", page=page, form=None)
+    return vary_on_htmx(response)
+
+
+@bp.get("/api-keys/new")
+def new_key() -> Response:
+    """The Create API Key form: a fragment for htmx, else the page with the form open."""
+    form = _create_form()
+    if htmx().wants_fragment:
+        return vary_on_htmx(_render("panel/api_keys/_form.html", form=form))
+    page = list_keys(ListParams.from_args(request.args))
+    return vary_on_htmx(_render("panel/api_keys/index.html", page=page, form=form))
+
+
+@bp.post("/api-keys")
+def create_key() -> Response:
+    """Create a key; show the full key once, and add its row to the table."""
+    form = _create_form()
+    if form.validate_on_submit():
+        try:
+            created = service.create_key(
+                name=form.name.data,
+                owner=int(form.owner.data),
+                abilities=form.abilities.data,
+                rate_limit=form.rate_limit.data,
+                expires_at=as_utc(form.expires_at.data),
+                created_by=current_user._get_current_object(),
+            )
+        except ServiceError as exc:
+            apply_service_errors(form, exc.errors, exc.message)
+        else:
+            return no_store(_created_response(created))
+    if htmx().request:
+        return _render("panel/api_keys/_form.html", 422, form=form)
+    page = list_keys(ListParams())
+    return _render("panel/api_keys/index.html", 422, page=page, form=form)
+
+
+def _created_response(created: service.CreatedKey) -> Response:
+    if htmx().request:
+        return _render("panel/api_keys/_created.html", created=created, oob=True)
+    # Without JavaScript: the whole page, with the new key shown above the table.
+    page = list_keys(ListParams())
+    return _render("panel/api_keys/index.html", page=page, form=None, created=created)
+
+
+@bp.get("/api-keys/<prefix>/row")
+def key_row(prefix: str) -> Response:
+    """One table row (used to leave the inline editor)."""
+    return _render("panel/api_keys/_row.html", key=_key_or_404(prefix))
+
+
+@bp.get("/api-keys/<prefix>/edit")
+def edit_key_form(prefix: str) -> Response:
+    """The inline editor for one key, in place of its row."""
+    key = _key_or_404(prefix)
+    form = KeyEditForm(
+        formdata=None,
+        original_expires_at=key.expires_at,
+        data={
+            "name": key.name,
+            "abilities": list(key.abilities),
+            "rate_limit": key.rate_limit,
+            "expires_at": to_local_input(key.expires_at),
+        },
+    )
+    return _render("panel/api_keys/_edit.html", key=key, form=form)
+
+
+@bp.post("/api-keys/<prefix>")
+def edit_key(prefix: str) -> Response:
+    """Save the inline editor: the row comes back, or the editor with its errors."""
+    key = _key_or_404(prefix)
+    form = KeyEditForm(original_expires_at=key.expires_at)
+    if form.validate_on_submit():
+        changes: dict[str, object] = {
+            "name": form.name.data,
+            "abilities": form.abilities.data,
+            "rate_limit": form.rate_limit.data,
+        }
+        if form.expiry_changed():
+            changes["expires_at"] = as_utc(form.expires_at.data)
+        try:
+            key = service.edit_key(prefix, **changes)
+        except Conflict as exc:
+            return message_response(exc.message, 409)
+        except ServiceError as exc:
+            apply_service_errors(form, exc.errors, exc.message)
+        else:
+            return _render("panel/api_keys/_row.html", key=key)
+    return _render("panel/api_keys/_edit.html", 422, key=key, form=form)
+
+
+@bp.post("/api-keys/<prefix>/activate")
+def activate_key(prefix: str) -> Response:
+    """Make an inactive key usable again; the row comes back updated."""
+    return _state_change(service.activate_key, prefix)
+
+
+@bp.post("/api-keys/<prefix>/deactivate")
+def deactivate_key(prefix: str) -> Response:
+    """Switch a key off; the row comes back updated."""
+    return _state_change(service.deactivate_key, prefix)
+
+
+@bp.delete("/api-keys/<prefix>")
+def revoke_key(prefix: str) -> Response:
+    """Revoke a key for good; an empty 200 removes its row (a 204 would not swap)."""
+    try:
+        service.revoke_key(prefix)
+    except NotFound:
+        abort(404)
+    except Conflict as exc:
+        return message_response(exc.message, 409)
+    return make_response("", 200)
+
+
+def _state_change(action: Callable[[str], ApiKey], prefix: str) -> Response:
+    try:
+        key = action(prefix)
+    except NotFound:
+        abort(404)
+    except Conflict as exc:
+        return message_response(exc.message, 409)
+    return _render("panel/api_keys/_row.html", key=key)

@@ -1,0 +1,183 @@
+"""Browser fixtures: a live server in a thread and Debian's chromium driven by Playwright.
+
+The server uses a SQLite file in WAL mode (``:memory:`` is per connection, and the server
+thread and the test share nothing else). Without /usr/bin/chromium the suite skips
+locally and fails under ``CI=true``, so CI can never pass with the browser tests left out.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+from werkzeug.serving import make_server
+
+from app import accounts, create_app
+from app.extensions import db, limiter
+from app.keys import service
+from app.models.api_keys import ApiKey
+from app.models.types import utcnow
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ADMIN_EMAIL = "ada@example.com"
+ADMIN_PASSWORD = "correct horse battery"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    """A running panel: its base URL and the app (for checks against the database)."""
+
+    url: str
+    app: Any
+
+
+def _seed(app: Any) -> None:
+    """An admin, a system account and a handful of keys in every state."""
+    with app.app_context():
+        db.create_all()
+        admin = accounts.create_user(ADMIN_EMAIL, "Ada Lovelace", password=ADMIN_PASSWORD, is_admin=True)
+        accounts.create_user("grace@example.com", "Grace Hopper")
+        accounts.create_user("sync@stockgate.internal", "Nightly inventory sync", is_system=True)
+        keys = [
+            ("Shopify storefront", "grace@example.com", ["products:list", "products:show", "inventory:list"]),
+            ("Warehouse scanner", "sync@stockgate.internal", ["inventory:list", "warehouses:list"]),
+            ("Amazon SP-API bridge", "sync@stockgate.internal", ["amazon-ledger:list", "sales-orders:list"]),
+            ("Finance export", ADMIN_EMAIL, ["sales-orders:list", "sales-orders:show", "customers:list"]),
+            ("Old reporting job", "grace@example.com", ["products:list"]),
+            ("Replenishment planner", "sync@stockgate.internal", ["replenishment-plans:list"]),
+        ]
+        created = {
+            name: service.create_key(
+                name=name,
+                owner=owner,
+                abilities=abilities,
+                rate_limit=600 if "Amazon" in name else 60,
+                expires_at=utcnow() + timedelta(days=90) if "Finance" in name else None,
+                created_by=admin,
+            )
+            for name, owner, abilities in keys
+        }
+        now = utcnow()
+        service.deactivate_key(created["Replenishment planner"].key.prefix)
+        db.session.execute(
+            update(ApiKey)
+            .where(ApiKey.prefix == created["Old reporting job"].key.prefix)
+            .values(expires_at=now - timedelta(days=3))
+        )
+        for name, ago in (
+            ("Shopify storefront", 5),
+            ("Amazon SP-API bridge", 90),
+            ("Warehouse scanner", 3000),
+        ):
+            db.session.execute(
+                update(ApiKey)
+                .where(ApiKey.prefix == created[name].key.prefix)
+                .values(last_used_at=now - timedelta(minutes=ago))
+            )
+        db.session.commit()
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The panel served by werkzeug on 127.0.0.1 (a free port), seeded with demo keys."""
+    database = tmp_path_factory.mktemp("live") / "panel.db"
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "browser-test-secret",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
+            "API_KEY_BCRYPT_ROUNDS": 4,
+            "PASSWORD_BCRYPT_ROUNDS": 4,
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "RATELIMIT_ENABLED": True,
+        }
+    )
+    _seed(app)
+    with app.app_context():
+        limiter.reset()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's chromium, headless, launched through Playwright."""
+    if not os.path.exists(CHROMIUM):
+        message = f"{CHROMIUM} is missing; the browser tests need Debian's chromium"
+        if IN_CI:
+            pytest.fail(f"{message} (CI must run every suite)", pytrace=False)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class Console:
+    """Console messages and page errors seen during a test."""
+
+    messages: list[str]
+
+    def csp_violations(self) -> list[str]:
+        """Messages in which chromium reports a Content Security Policy violation."""
+        return [m for m in self.messages if "Content Security Policy" in m or "Refused to" in m]
+
+
+@pytest.fixture
+def page_and_console(browser: Any, live_server: LiveServer) -> Iterator[tuple[Any, Console]]:
+    """A fresh browser context (clipboard allowed) and a page whose console is recorded."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=live_server.url)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page = context.new_page()
+    console = Console(messages=[])
+    page.on("console", lambda msg: console.messages.append(f"{msg.type}: {msg.text}"))
+    page.on("pageerror", lambda exc: console.messages.append(f"pageerror: {exc}"))
+    yield page, console
+    context.close()
+
+
+def sign_in(page: Any) -> None:
+    """Sign in through the form as the seeded admin."""
+    from playwright.sync_api import expect
+
+    page.goto("/login")
+    page.get_by_label("Email").fill(ADMIN_EMAIL)
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="API Keys", exact=True)).to_be_visible()
+    ready(page)
+
+
+def ready(page: Any) -> None:
+    """Wait until htmx has set up the page (it does so on DOMContentLoaded, before "load")."""
+    page.wait_for_load_state("load")

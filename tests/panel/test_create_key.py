@@ -1,0 +1,238 @@
+"""Create API Key: inline validation, the key shown once, and the new row."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select, text
+
+from app.catalogue import ALL_ABILITIES
+from app.extensions import db
+from app.models.api_keys import ApiKey
+from app.models.types import utcnow
+from app.models.users import User
+from tests.panel.conftest import PanelClient
+
+KEY_IN_PAGE = re.compile(r'id="new-key"[^>]*value="(sgk_[0-9A-Za-z_]+)"', re.S)
+
+
+@pytest.fixture
+def owner(make_user: Any) -> User:
+    """A person who owns keys."""
+    return make_user(email="grace@example.com", name="Grace Hopper")
+
+
+@pytest.fixture
+def valid(owner: User) -> dict[str, Any]:
+    """Form data that creates a key."""
+    return {
+        "name": "Shopify storefront",
+        "owner": str(owner.id),
+        "abilities": ["products:list", "purchase-orders:show"],
+        "rate_limit": "120",
+        "expires_at": (utcnow() + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M"),
+    }
+
+
+def _error_for(html: str, field_id: str) -> str:
+    match = re.search(rf'<p class="field__error" id="{field_id}-error">([^<]*)</p>', html)
+    assert match, f"no error shown next to {field_id}"
+    return match.group(1)
+
+
+def test_create_form_has_every_field_from_the_seed(
+    signed_in: PanelClient, owner: User, make_user: Any
+) -> None:
+    make_user(email="sync@stockgate.internal", name="Nightly sync", is_system=True)
+    html = signed_in.get("/settings/api-keys/new", htmx=True).text
+    for label in ("Name", "Owner", "Expires At (UTC)", "Rate Limit (requests/min)"):
+        assert f">{label}</label>" in html
+    assert "<legend>Abilities</legend>" in html
+    assert "Select All" in html
+    values = re.findall(r'name="abilities" value="([^"]+)"', html)
+    assert values == list(ALL_ABILITIES)
+    assert len(values) == 30
+    assert '<optgroup label="People">' in html and '<optgroup label="System accounts">' in html
+    assert "Nightly sync (sync@stockgate.internal)" in html
+    assert 'value="60"' in html  # default rate limit
+    assert ">Submit</button>" in html and ">Cancel</button>" in html
+    assert "UTC" in html
+
+
+def test_create_form_opened_directly_is_a_full_page(signed_in: PanelClient) -> None:
+    html = signed_in.get("/settings/api-keys/new").text
+    assert html.startswith("<!doctype html>")
+    assert 'id="key-form"' in html
+
+
+def test_valid_form_creates_the_key_and_shows_it_once(
+    app: Flask, signed_in: PanelClient, valid: dict[str, Any], admin: User, count_keys: Any
+) -> None:
+    response = signed_in.post("/settings/api-keys", valid)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert 'hx-history="false"' in response.text
+    assert "will not be shown again" in response.text
+    assert 'data-copy="#new-key"' in response.text
+    raw_key = KEY_IN_PAGE.search(response.text).group(1)
+    prefix = raw_key[:12]
+    # The new row arrives out of band at the top of the table.
+    assert '<template><tbody hx-swap-oob="afterbegin:#key-rows">' in response.text
+    assert f'<tr id="key-{prefix}"' in response.text
+    assert count_keys() == 1
+    with app.app_context():
+        key = db.session.scalar(select(ApiKey))
+        assert key.name == "Shopify storefront"
+        assert key.owner.email == "grace@example.com"
+        assert key.abilities == ["products:list", "purchase-orders:show"]
+        assert key.rate_limit == 120
+        assert key.created_by_id == admin.id
+        # Expires At is read as UTC, to the minute.
+        assert key.expires_at.strftime("%Y-%m-%dT%H:%M") == valid["expires_at"]
+
+
+def test_created_key_is_nowhere_but_the_create_response(
+    app: Flask, signed_in: PanelClient, valid: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    response = signed_in.post("/settings/api-keys", valid)
+    raw_key = KEY_IN_PAGE.search(response.text).group(1)
+    secret = raw_key[13:]
+
+    for page in (
+        signed_in.get("/settings/api-keys"),
+        signed_in.get("/settings/api-keys", htmx=True),
+        signed_in.get(f"/settings/api-keys?q={raw_key[:12]}"),
+        signed_in.get(f"/settings/api-keys/{raw_key[:12]}/row"),
+        signed_in.get(f"/settings/api-keys/{raw_key[:12]}/edit"),
+    ):
+        assert secret not in page.text
+    with app.app_context():
+        rows = db.session.execute(text("SELECT * FROM api_keys")).all()
+    assert secret not in json.dumps([list(map(str, row)) for row in rows])
+    assert all(secret not in record.getMessage() for record in caplog.records)
+    assert secret not in (response.headers.get("Location") or "")
+
+
+def test_success_without_htmx_shows_the_key_on_the_page(
+    signed_in: PanelClient, valid: dict[str, Any]
+) -> None:
+    response = signed_in.post("/settings/api-keys", valid, htmx=False)
+    assert response.status_code == 200
+    assert response.text.startswith("<!doctype html>")
+    assert KEY_IN_PAGE.search(response.text)
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+BAD_VALUES = [
+    ("name", "", "name", "Name is required."),
+    ("name", "   ", "name", "Name is required."),
+    ("name", "x" * 201, "name", "Name must be at most 100 characters."),
+    ("abilities", [], "abilities", "Choose at least one ability."),
+    ("abilities", ["products:list", "products:delete"], "abilities", "Unknown ability: products:delete."),
+    ("abilities", ["nonsense"], "abilities", "Unknown ability: nonsense."),
+    ("rate_limit", "0", "rate_limit", "Rate limit must be between 1 and 100,000 requests/min."),
+    ("rate_limit", "-5", "rate_limit", "Rate limit must be between 1 and 100,000 requests/min."),
+    ("rate_limit", "100001", "rate_limit", "Rate limit must be between 1 and 100,000 requests/min."),
+    ("rate_limit", "abc", "rate_limit", "Rate limit must be a whole number."),
+    ("rate_limit", "", "rate_limit", "Rate limit is required."),
+    ("rate_limit", "1.5", "rate_limit", "Rate limit must be a whole number."),
+    ("expires_at", "2020-01-01T10:00", "expires_at", "Expires At must be in the future."),
+    ("expires_at", "next tuesday", "expires_at", "Not a valid datetime value."),
+    ("expires_at", "2031-02-30T10:00", "expires_at", "Not a valid datetime value."),
+    ("owner", "999999", "owner", "Choose an owner from the list."),
+    ("owner", "abc", "owner", "Choose an owner from the list."),
+    ("owner", "", "owner", "Choose an owner."),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "field_id", "message"), BAD_VALUES)
+def test_bad_value_gets_the_form_back_with_the_error_by_the_field_and_saves_nothing(
+    signed_in: PanelClient,
+    valid: dict[str, Any],
+    count_keys: Any,
+    field: str,
+    value: Any,
+    field_id: str,
+    message: str,
+) -> None:
+    data = {**valid, field: value}
+    response = signed_in.post("/settings/api-keys", data)
+    assert response.status_code == 422
+    assert response.text.lstrip().startswith('<form id="key-form"')
+    assert _error_for(response.text, field_id) == message
+    assert count_keys() == 0
+    assert "sgk_" not in response.text.replace('name="abilities"', "")
+
+
+def test_missing_abilities_field_is_the_same_as_none_chosen(
+    signed_in: PanelClient, valid: dict[str, Any], count_keys: Any
+) -> None:
+    data = {k: v for k, v in valid.items() if k != "abilities"}
+    response = signed_in.post("/settings/api-keys", data)
+    assert response.status_code == 422
+    assert _error_for(response.text, "abilities") == "Choose at least one ability."
+    assert count_keys() == 0
+
+
+def test_invalid_form_keeps_what_was_typed_and_marks_the_field(
+    signed_in: PanelClient, valid: dict[str, Any]
+) -> None:
+    response = signed_in.post("/settings/api-keys", {**valid, "rate_limit": "0"})
+    html = response.text
+    assert 'value="Shopify storefront"' in html
+    assert re.search(r'name="abilities" value="products:list"\s+id="[^"]+"\s+checked', html)
+    assert 'aria-invalid="true"' in html
+    assert 'aria-describedby="rate_limit-help rate_limit-error"' in html
+
+
+def test_invalid_form_without_htmx_is_the_full_page_with_422(
+    signed_in: PanelClient, valid: dict[str, Any]
+) -> None:
+    response = signed_in.post("/settings/api-keys", {**valid, "name": ""}, htmx=False)
+    assert response.status_code == 422
+    assert response.text.startswith("<!doctype html>")
+    assert _error_for(response.text, "name") == "Name is required."
+
+
+@pytest.mark.parametrize("token", [None, "wrong-token", ""])
+def test_create_without_a_valid_csrf_token_is_refused_and_saves_nothing(
+    signed_in: PanelClient, valid: dict[str, Any], count_keys: Any, token: str | None
+) -> None:
+    headers = {"HX-Request": "true"}
+    if token is not None:
+        headers["X-CSRFToken"] = token
+    response = signed_in.client.post("/settings/api-keys", data=valid, headers=headers)
+    assert response.status_code == 400
+    # A line the panel script shows to the user, not silence.
+    assert response.mimetype == "text/plain"
+    assert "Reload the page" in response.text
+    assert count_keys() == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "escaped"),
+    [
+        ("<script>alert(1)</script>", "<script>alert(1)", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+        ('" hx-post="/x', 'hx-post="/x', "&#34; hx-post=&#34;/x"),
+        ("<img src=x onerror=alert(1)>", "<img src=x", "&lt;img src=x onerror=alert(1)&gt;"),
+    ],
+)
+def test_hostile_key_names_are_rendered_inert(
+    signed_in: PanelClient, valid: dict[str, Any], name: str, raw: str, escaped: str
+) -> None:
+    created = signed_in.post("/settings/api-keys", {**valid, "name": name})
+    assert created.status_code == 200
+    for response in (
+        created,
+        signed_in.get("/settings/api-keys"),
+        signed_in.get("/settings/api-keys", htmx=True),
+    ):
+        assert raw not in response.text
+        assert escaped in response.text

@@ -1,0 +1,179 @@
+"""Row actions: activate, deactivate, edit inline, revoke with confirmation."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import update
+
+from app.extensions import db
+from app.models.api_keys import ApiKey, KeyStatus
+from app.models.types import utcnow
+from tests.panel.conftest import PanelClient
+
+
+@pytest.fixture
+def key(make_key: Any) -> ApiKey:
+    """An active key with two abilities."""
+    return make_key(name="Warehouse scanner", abilities=["inventory:list", "warehouses:list"]).key
+
+
+def _edit_data(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": "Warehouse scanner v2",
+        "abilities": ["inventory:list", "inventory:show"],
+        "rate_limit": "250",
+        "expires_at": "",
+    }
+    data.update(changes)
+    return data
+
+
+def test_deactivate_then_activate_returns_the_updated_row(
+    signed_in: PanelClient, key: ApiKey, load_key: Any
+) -> None:
+    response = signed_in.post(f"/settings/api-keys/{key.prefix}/deactivate")
+    assert response.status_code == 200
+    assert response.text.lstrip().startswith(f'<tr id="key-{key.prefix}"')
+    assert 'badge--inactive">Inactive<' in response.text
+    assert ">Activate</button>" in response.text
+    assert load_key(key.prefix).status is KeyStatus.INACTIVE
+
+    response = signed_in.post(f"/settings/api-keys/{key.prefix}/activate")
+    assert 'badge--active">Active<' in response.text
+    assert load_key(key.prefix).status is KeyStatus.ACTIVE
+
+
+def test_revoke_asks_for_confirmation_and_returns_an_empty_200(
+    signed_in: PanelClient, key: ApiKey, load_key: Any
+) -> None:
+    page = signed_in.get("/settings/api-keys").text
+    assert re.search(rf'hx-delete="/settings/api-keys/{key.prefix}"[^>]*hx-confirm="Revoke', page, re.S)
+    response = signed_in.delete(f"/settings/api-keys/{key.prefix}")
+    assert response.status_code == 200
+    assert response.text == ""
+    stored = load_key(key.prefix)
+    assert stored.status is KeyStatus.REVOKED
+    assert stored.revoked_at is not None
+
+
+def test_revoked_key_cannot_be_revoked_again_or_reactivated(
+    signed_in: PanelClient, key: ApiKey, load_key: Any
+) -> None:
+    signed_in.delete(f"/settings/api-keys/{key.prefix}")
+    for response in (
+        signed_in.delete(f"/settings/api-keys/{key.prefix}"),
+        signed_in.post(f"/settings/api-keys/{key.prefix}/activate"),
+        signed_in.post(f"/settings/api-keys/{key.prefix}", _edit_data()),
+    ):
+        assert response.status_code == 409
+        assert "revoked" in response.text
+        assert response.mimetype == "text/plain"
+    assert load_key(key.prefix).status is KeyStatus.REVOKED
+
+
+@pytest.mark.parametrize(
+    ("method", "action"), [("POST", "/activate"), ("POST", "/deactivate"), ("DELETE", ""), ("POST", "")]
+)
+def test_actions_on_an_unknown_key_are_404(signed_in: PanelClient, method: str, action: str) -> None:
+    url = f"/settings/api-keys/sgk_ZZZZZZZZ{action}"
+    response = signed_in.client.open(url, method=method, data=_edit_data(), headers=signed_in.headers())
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "action"), [("POST", "/activate"), ("POST", "/deactivate"), ("DELETE", ""), ("POST", "")]
+)
+@pytest.mark.parametrize("token", [None, "forged"])
+def test_actions_without_a_valid_csrf_token_change_nothing(
+    signed_in: PanelClient, key: ApiKey, load_key: Any, method: str, action: str, token: str | None
+) -> None:
+    headers = {"HX-Request": "true"} | ({"X-CSRFToken": token} if token else {})
+    response = signed_in.client.open(
+        f"/settings/api-keys/{key.prefix}{action}", method=method, data=_edit_data(), headers=headers
+    )
+    assert response.status_code == 400
+    assert "Reload the page" in response.text
+    stored = load_key(key.prefix)
+    assert stored.status is KeyStatus.ACTIVE
+    assert stored.name == "Warehouse scanner"
+
+
+def test_edit_opens_inline_with_the_current_values(signed_in: PanelClient, key: ApiKey) -> None:
+    html = signed_in.get(f"/settings/api-keys/{key.prefix}/edit", htmx=True).text
+    assert html.lstrip().startswith(f'<tr id="key-{key.prefix}" class="key-row key-row--editing">')
+    assert 'value="Warehouse scanner"' in html
+    assert re.search(r'value="inventory:list"\s+id="[^"]+"\s+checked', html)
+    assert not re.search(r'value="products:list"\s+id="[^"]+"\s+checked', html)
+    # ids stay unique when several editors are open at once.
+    assert f'id="edit-{key.prefix}-name"' in html
+    cancel = signed_in.get(f"/settings/api-keys/{key.prefix}/row", htmx=True).text
+    assert cancel.lstrip().startswith(f'<tr id="key-{key.prefix}" class="key-row')
+
+
+def test_edit_saves_name_abilities_rate_limit_and_expiry(
+    signed_in: PanelClient, key: ApiKey, load_key: Any
+) -> None:
+    expiry = (utcnow() + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M")
+    response = signed_in.post(f"/settings/api-keys/{key.prefix}", _edit_data(expires_at=expiry))
+    assert response.status_code == 200
+    assert "Warehouse scanner v2" in response.text
+    assert "250/min" in response.text
+    stored = load_key(key.prefix)
+    assert stored.name == "Warehouse scanner v2"
+    assert stored.abilities == ["inventory:list", "inventory:show"]
+    assert stored.rate_limit == 250
+    assert stored.expires_at.strftime("%Y-%m-%dT%H:%M") == expiry
+
+
+def test_edit_can_clear_the_expiry(signed_in: PanelClient, make_key: Any, load_key: Any) -> None:
+    key = make_key(name="Temp", expires_at=utcnow() + timedelta(days=3)).key
+    response = signed_in.post(f"/settings/api-keys/{key.prefix}", _edit_data(expires_at=""))
+    assert response.status_code == 200
+    assert load_key(key.prefix).expires_at is None
+
+
+def test_editing_an_expired_key_may_keep_its_past_expiry(
+    app: Flask, signed_in: PanelClient, key: ApiKey, load_key: Any
+) -> None:
+    past = (utcnow() - timedelta(days=2)).replace(second=0, microsecond=0)
+    with app.app_context():
+        db.session.execute(update(ApiKey).where(ApiKey.prefix == key.prefix).values(expires_at=past))
+        db.session.commit()
+    response = signed_in.post(
+        f"/settings/api-keys/{key.prefix}", _edit_data(expires_at=past.strftime("%Y-%m-%dT%H:%M"))
+    )
+    assert response.status_code == 200
+    stored = load_key(key.prefix)
+    assert stored.name == "Warehouse scanner v2"
+    assert stored.expires_at == past
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("name", " ", "Name is required."),
+        ("name", "x" * 201, "Name must be at most 100 characters."),
+        ("abilities", [], "Choose at least one ability."),
+        ("abilities", ["bogus:list"], "Unknown ability: bogus:list."),
+        ("rate_limit", "0", "Rate limit must be between 1 and 100,000 requests/min."),
+        ("rate_limit", "abc", "Rate limit must be a whole number."),
+        ("expires_at", "2001-01-01T00:00", "Expires At must be in the future."),
+        ("expires_at", "soon", "Not a valid datetime value."),
+    ],
+)
+def test_edit_with_a_bad_value_returns_the_editor_with_the_error_and_changes_nothing(
+    signed_in: PanelClient, key: ApiKey, load_key: Any, field: str, value: Any, message: str
+) -> None:
+    response = signed_in.post(f"/settings/api-keys/{key.prefix}", _edit_data(**{field: value}))
+    assert response.status_code == 422
+    assert "key-row--editing" in response.text
+    assert f'<p class="field__error" id="edit-{key.prefix}-{field}-error">{message}</p>' in response.text
+    stored = load_key(key.prefix)
+    assert stored.name == "Warehouse scanner"
+    assert stored.rate_limit == 60
+    assert stored.abilities == ["inventory:list", "warehouses:list"]

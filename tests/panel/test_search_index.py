@@ -1,0 +1,89 @@
+"""The search behind the table gives the same answers whichever plan it takes.
+
+On SQLite, queries of 3+ characters go through the FTS5 trigram index (kept in step by
+triggers); PostgreSQL and short queries use ILIKE. These run on both databases.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+import pytest
+
+from app.panel import search_index
+from tests.panel.conftest import PanelClient
+
+
+def _names(panel: PanelClient, query: str, **params: str) -> list[str]:
+    response = panel.client.get(
+        "/settings/api-keys", query_string={"q": query, **params}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    names = re.findall(r'<td data-label="Name" class="key-name">([^<]*)</td>', response.text)
+    return sorted(html.unescape(name) for name in names)
+
+
+def test_renamed_key_is_found_by_its_new_name_only(signed_in: PanelClient, make_key: Any) -> None:
+    key = make_key(name="Original scanner").key
+    signed_in.post(
+        f"/settings/api-keys/{key.prefix}",
+        {"name": "Renamed bridge", "abilities": ["products:list"], "rate_limit": "60", "expires_at": ""},
+    )
+    assert _names(signed_in, "renamed") == ["Renamed bridge"]
+    assert _names(signed_in, "original") == []
+
+
+def test_search_is_case_insensitive_and_finds_inner_substrings(signed_in: PanelClient, make_key: Any) -> None:
+    make_key(name="Amazon SP-API bridge")
+    for query in ("AMAZON", "sp-api", "zon sp", "bridge", "API BRI"):
+        assert _names(signed_in, query) == ["Amazon SP-API bridge"], query
+
+
+def test_quotes_and_fts_operators_are_literal(signed_in: PanelClient, make_key: Any) -> None:
+    make_key(name='Say "hi" NEAR AND OR *')
+    make_key(name="Unrelated")
+    for query in ('"hi"', 'say "', "NEAR AND", "OR *", "*"):
+        assert _names(signed_in, query) == ['Say "hi" NEAR AND OR *'], query
+    assert _names(signed_in, '"unrelated') == []
+
+
+def test_prefix_search_finds_the_key(signed_in: PanelClient, make_key: Any) -> None:
+    key = make_key(name="By prefix").key
+    make_key(name="Other")
+    assert _names(signed_in, key.prefix) == ["By prefix"]
+    assert _names(signed_in, key.prefix[4:10]) == ["By prefix"]
+
+
+def test_owner_matches_join_name_and_prefix_matches(
+    signed_in: PanelClient, make_key: Any, make_user: Any
+) -> None:
+    carol = make_user(email="carol@example.com", name="Carol Finance")
+    make_key(name="Ledger export", owner=carol)
+    make_key(name="Finance dashboard")
+    make_key(name="Unrelated")
+    assert _names(signed_in, "finance") == ["Finance dashboard", "Ledger export"]
+    assert _names(signed_in, "carol@") == ["Ledger export"]
+
+
+@pytest.mark.parametrize("sparse_limit", [0, 1, 4, 2_000])
+def test_dense_and_sparse_plans_agree(
+    signed_in: PanelClient, make_key: Any, monkeypatch: pytest.MonkeyPatch, sparse_limit: int
+) -> None:
+    monkeypatch.setattr(search_index, "SPARSE_LIMIT", sparse_limit)
+    for n in range(4):
+        make_key(name=f"Batch job {n}")
+    revoked = make_key(name="Batch job revoked").key
+    signed_in.delete(f"/settings/api-keys/{revoked.prefix}")
+    make_key(name="Other")
+    expected = [f"Batch job {n}" for n in range(4)]
+    assert _names(signed_in, "batch job") == expected
+    assert _names(signed_in, "batch job", status="revoked") == ["Batch job revoked"]
+    assert _names(signed_in, "batch job", sort="name", dir="desc") == expected
+
+
+def test_short_queries_still_search(signed_in: PanelClient, make_key: Any) -> None:
+    make_key(name="Xy feed")
+    make_key(name="Other")
+    assert _names(signed_in, "xy") == ["Xy feed"]

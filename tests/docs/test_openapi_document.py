@@ -198,13 +198,18 @@ def test_documentation_is_public_and_never_rate_limited(tmp_path, path):
     application = create_app(
         {**base_config(f"sqlite:///{tmp_path / 'x.db'}"), "RATELIMIT_DEFAULT": "2/minute"}
     )
-    with application.app_context():
-        limiter.reset()
-    client = application.test_client()
-    statuses = [client.get(path).status_code for _ in range(5)]
-    assert statuses == [200] * 5
-    with application.app_context():
-        limiter.reset()
+    try:
+        with application.app_context():
+            limiter.reset()
+        client = application.test_client()
+        statuses = [client.get(path).status_code for _ in range(5)]
+        assert statuses == [200] * 5
+    finally:
+        # The limiter is module-global and keeps default limits once set: clear them for
+        # the apps of later tests.
+        limiter.limit_manager.set_default_limits([])
+        with application.app_context():
+            limiter.reset()
 
 
 def test_unchanged_document_revalidates_with_304(docs_app):

@@ -44,7 +44,8 @@ format: $(VENV)/.dev-installed
 
 ## bench: measure throughput, latency and memory (see bench/README.md)
 bench: $(VENV)/.dev-installed
-	$(BIN)/python bench/run.py
+	@command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts

@@ -12,6 +12,9 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 
 class ConfigError(RuntimeError):
     """An unsafe or invalid configuration; the message is one line for the operator."""
@@ -28,6 +31,18 @@ def _int_env(name: str, default: int, low: int, high: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _limit_env(name: str, default: str) -> str:
+    """Read a rate limit such as ``20/minute``, refusing what Flask-Limiter cannot parse."""
+    from limits import parse
+
+    value = os.environ.get(name) or default
+    try:
+        parse(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate limit such as '20/minute', got {value!r}") from None
     return value
 
 
@@ -81,12 +96,23 @@ def load_config(instance_path: str) -> dict[str, Any]:
         # SQLAlchemy's default PostgreSQL driver name is ambiguous across versions; be explicit.
         database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
 
+    try:
+        make_url(database_url)
+    except ArgumentError:
+        raise ConfigError(f"DATABASE_URL is not a database URL: {database_url.split('@')[-1]!r}") from None
+    storage_uri = os.environ.get("RATELIMIT_STORAGE_URI") or "memory://"
+    scheme = storage_uri.split("://", 1)[0] if "://" in storage_uri else ""
+    if scheme not in ("memory", "redis", "rediss", "redis+sentinel", "redis+cluster", "redis+unix"):
+        raise ConfigError(
+            f"RATELIMIT_STORAGE_URI must be memory:// or redis://host:port/db, got {storage_uri!r}"
+        )
+
     return {
         "STOCKGATE_ENV": env,
         "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(database_url),
-        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_STORAGE_URI": storage_uri,
         "RATELIMIT_HEADERS_ENABLED": True,
         # Exact per-key limits (see app.api.guard); the bucket keeps one entry per request.
         "RATELIMIT_STRATEGY": "moving-window",
@@ -98,7 +124,7 @@ def load_config(instance_path: str) -> dict[str, Any]:
             "wrap_exceptions": True,
         },
         # Refused API requests allowed per client address before bcrypt is no longer run.
-        "API_AUTH_FAILURE_LIMIT": os.environ.get("API_AUTH_FAILURE_LIMIT", "20/minute"),
+        "API_AUTH_FAILURE_LIMIT": _limit_env("API_AUTH_FAILURE_LIMIT", "20/minute"),
         "API_KEY_BCRYPT_ROUNDS": _int_env("API_KEY_BCRYPT_ROUNDS", 12, 4, 31),
         "PASSWORD_BCRYPT_ROUNDS": _int_env("PASSWORD_BCRYPT_ROUNDS", 12, 4, 31),
         # Bounded so a flood of distinct keys cannot grow memory without limit.

@@ -7,7 +7,7 @@ defaults and never overwrite a header that is already there.
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, current_app
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
@@ -31,10 +31,16 @@ SECURITY_HEADERS = {
 }
 
 
+# Production runs behind HTTPS: tell browsers never to use plain HTTP for a year.
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 def add_security_headers(response: Response) -> Response:
     """Add the default security headers that the response does not set itself."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    if current_app.config["STOCKGATE_ENV"] == "production":
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     return response
 
 

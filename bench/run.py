@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -23,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import search_keys
 from bench.harness import ROOT, LoadResult, Server, flask, percentile, wrk
 
 CACHE = ROOT / "bench" / ".cache"
-SEARCH_TERMS = ["erp", "sync", "sgk_", "amazon", "feed", "zz-no-match", "key 42", "ops", "inventory", "a"]
 
 
 def log(message: str) -> None:
@@ -115,83 +114,13 @@ def first_vs_later(server: Server, key: str) -> tuple[float, float]:
     return first, percentile(later, 50)
 
 
-def sign_in(port: int, email: str, password: str) -> str:
-    """Sign in to the panel over HTTP; return the session cookie header value."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    conn.request("GET", "/login")
-    response = conn.getresponse()
-    page = response.read().decode()
-    cookie = response.getheader("Set-Cookie", "").split(";", 1)[0]
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(
-        r'value="([^"]+)"[^>]*name="csrf_token"', page
-    )
-    assert token, "no csrf_token on /login"
-    from urllib.parse import urlencode
-
-    body = urlencode({"email": email, "password": password, "csrf_token": token.group(1)})
-    conn.request(
-        "POST",
-        "/login",
-        body=body,
-        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
-    )
-    response = conn.getresponse()
-    response.read()
-    assert response.status in (302, 303), f"sign-in failed: {response.status}"
-    return response.getheader("Set-Cookie", "").split(";", 1)[0]
-
-
-def bulk_keys(env: dict[str, str], count: int) -> None:
-    """Insert ``count`` API keys directly (fake hashes: the search never checks them)."""
-    import datetime
+def admin_search(work: Path, keys: int) -> tuple[float, float]:
+    """Median and p95 (ms) of the API Keys search fragment over ``keys`` keys (SQLite)."""
     import random
 
-    from sqlalchemy import insert, select
-
-    from app import create_app
-    from app.extensions import db
-    from app.keys.format import generate_key_id
-    from app.models.api_keys import ApiKey
-    from app.models.users import User
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "SECRET_KEY": "bench"})
-    words = ["ERP", "sync", "feed", "repricer", "inventory", "ops", "warehouse", "amazon", "report"]
-    rng = random.Random(7)
-    now = datetime.datetime.now(datetime.UTC)
-    with app.app_context():
-        owners = db.session.scalars(select(User.id)).all()
-        for start in range(0, count, 5000):
-            rows = [
-                {
-                    "name": f"{rng.choice(words)} {rng.choice(words)} key {i}",
-                    "prefix": "sgk_" + generate_key_id(),
-                    "key_hash": "$2b$04$" + "x" * 53,
-                    "owner_id": rng.choice(owners),
-                    "abilities": ["products:list"],
-                    "status": "active",
-                    "rate_limit": 60,
-                    "created_at": now - datetime.timedelta(seconds=i),
-                }
-                for i in range(start, min(start + 5000, count))
-            ]
-            db.session.execute(insert(ApiKey), rows)
-        db.session.commit()
-        db.engine.dispose()
-
-
-def admin_search(server: Server, cookie: str, rounds: int = 5) -> tuple[float, float]:
-    """p50 and p95 (ms) of the live-search fragment over varied queries."""
-    headers = {"Cookie": cookie, "HX-Request": "true"}
-    samples = []
-    timed_get(server.port, "/settings/api-keys?q=warm", headers)
-    for _ in range(rounds):
-        for term in SEARCH_TERMS:
-            elapsed, status = timed_get(
-                server.port, f"/settings/api-keys?q={term.replace(' ', '+')}", headers
-            )
-            assert status == 200, status
-            samples.append(elapsed)
-    return percentile(samples, 50), percentile(samples, 95)
+    app = search_keys.make_app(f"sqlite:///{work / f'keys-{keys}.db'}")
+    prefixes = search_keys.seed(app, keys, random.Random(20261127))
+    return search_keys.summary(search_keys.measure(app, prefixes, rounds=3))
 
 
 class Table:
@@ -252,80 +181,47 @@ def main() -> int:
     load = {"seconds": args.seconds, "connections": args.connections}
     path = "/api/v1/products?per_page=25"
 
-    # Embedded default: SQLite, memory:// limits, one process.
-    small_db = work / "small.db"
-    shutil.copy(cached_sqlite(200), small_db)
-    env = sqlite_env(small_db)
-    key = create_key(env, "bench@example.com")
-    password = "bench-password-1"
-    flask(
-        env,
-        "users",
-        "create",
-        "admin@bench.example",
-        "--name",
-        "Bench admin",
-        "--admin",
-        "--password-stdin",
-        stdin=password + "\n",
-    )
     log("embedded shape: SQLite + memory://, 1 worker")
+    env = sqlite_env(work / "small.db")
+    shutil.copy(cached_sqlite(200), work / "small.db")
+    key = create_key(env, "bench@example.com")
     with Server(env, workers=1, threads=4) as server:
         first, later = first_vs_later(server, key)
-        health = wrk(server, "/healthz", **load)
-        table.load("embedded  GET /healthz", health, None)
-        products = wrk(server, path, headers={"X-API-Key": key}, **load)
-        table.load(
-            "embedded  GET /api/v1/products?per_page=25 (auth+limit)", products, health, server.peak_rss_mib()
-        )
-        table.note("embedded  new key: first request ms / later median ms", f"{first:.1f} / {later:.2f}")
-        table.note(
-            "          auth+limit+ORM cpu ms/req over healthz",
-            f"{products.cpu_ms_per_request - health.cpu_ms_per_request:.2f}",
-        )
-        cookie = sign_in(server.port, "admin@bench.example", password)
-    bulk_keys(env, 1_000)
-    with Server(env, workers=1, threads=4) as server:
-        cookie = sign_in(server.port, "admin@bench.example", password)
-        p50, p95 = admin_search(server, cookie)
-        table.note("embedded  admin search fragment, 1k keys: p50 / p95 ms", f"{p50:.1f} / {p95:.1f}")
+        load_pair(table, server, "embedded", path, key, load)
+        table.note("embedded  new key: first request / later median (ms)", f"{first:.1f} / {later:.2f}")
 
     if not args.skip_large:
-        large_db = work / "large.db"
-        shutil.copy(cached_sqlite(100_000), large_db)
-        env_large = sqlite_env(large_db)
-        key_large = create_key(env_large, "bench@example.com")
-        flask(
-            env_large,
-            "users",
-            "create",
-            "admin@bench.example",
-            "--name",
-            "Bench admin",
-            "--admin",
-            "--password-stdin",
-            stdin=password + "\n",
-        )
-        bulk_keys(env_large, 100_000)
-        log("embedded shape with 100,000 products and 100,000 keys")
-        with Server(env_large, workers=1, threads=4) as server:
-            timed_get(server.port, path, {"X-API-Key": key_large})
-            health = wrk(server, "/healthz", **load)
-            table.load("embedded  GET /healthz (100k data)", health, None)
-            products = wrk(server, path, headers={"X-API-Key": key_large}, **load)
-            table.load(
-                "embedded  GET products?per_page=25, 100k products", products, health, server.peak_rss_mib()
-            )
-            cookie = sign_in(server.port, "admin@bench.example", password)
-            p50, p95 = admin_search(server, cookie)
-            table.note("embedded  admin search fragment, 100k keys: p50 / p95 ms", f"{p50:.1f} / {p95:.1f}")
+        log("embedded shape with 100,000 products")
+        env = sqlite_env(work / "large.db")
+        shutil.copy(cached_sqlite(100_000), work / "large.db")
+        key = create_key(env, "bench@example.com")
+        with Server(env, workers=1, threads=4) as server:
+            timed_get(server.port, path, {"X-API-Key": key})
+            load_pair(table, server, "embedded 100k products", path, key, load)
 
     if not args.skip_production:
         production(table, load, path)
 
+    for keys in (1_000,) if args.skip_large else (1_000, 100_000):
+        log(f"admin search over {keys:,} keys")
+        p50, p95 = admin_search(work, keys)
+        table.note(f"admin search fragment, {keys:,} keys: p50 / p95 (ms)", f"{p50:.1f} / {p95:.1f}")
+
     table.print()
     shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def load_pair(table: Table, server: Server, shape: str, path: str, key: str, load: dict[str, int]) -> None:
+    """Load /healthz then ``path`` on one server; add both rows (the second as a ratio)."""
+    health = wrk(server, "/healthz", **load)
+    table.load(f"{shape}: GET /healthz", health, None)
+    result = wrk(server, path, headers={"X-API-Key": key}, **load)
+    table.load(f"{shape}: GET {path}", result, health, server.peak_rss_mib())
+    table.note(
+        f"{shape}: auth + limit + list CPU over /healthz (ms/req)",
+        f"{result.cpu_ms_per_request - health.cpu_ms_per_request:.2f}",
+    )
 
 
 def production(table: Table, load: dict[str, int], path: str) -> None:

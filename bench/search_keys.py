@@ -18,6 +18,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -156,6 +157,50 @@ def queries(prefixes: list[str]) -> list[tuple[str, dict[str, str]]]:
     return cases
 
 
+def make_app(database_url: str) -> Any:
+    """The app under measurement, on ``database_url``, with limits off (we time search)."""
+    return create_app(
+        {
+            "SECRET_KEY": "bench",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "PASSWORD_BCRYPT_ROUNDS": 4,
+            "API_KEY_BCRYPT_ROUNDS": 4,
+            "RATELIMIT_ENABLED": False,
+        }
+    )
+
+
+def measure(app: Any, prefixes: list[str], rounds: int) -> list[tuple[str, list[float], int]]:
+    """Sign in and time every query ``rounds`` times: (label, milliseconds, rows shown)."""
+    client = app.test_client()
+    page = client.get("/login").text
+    token = page.split('name="csrf_token" type="hidden" value="', 1)[1].split('"', 1)[0]
+    signed = client.post(
+        "/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "csrf_token": token}
+    )
+    assert signed.status_code == 302, signed.status_code
+    headers = {"HX-Request": "true"}
+    cases = queries(prefixes)
+    for _, params in cases:  # warm up caches and the template
+        client.get("/settings/api-keys", query_string=params, headers=headers)
+    results = []
+    for label, params in cases:
+        times = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            response = client.get("/settings/api-keys", query_string=params, headers=headers)
+            times.append((time.perf_counter() - t0) * 1000)
+            assert response.status_code == 200
+        results.append((label, times, response.text.count('class="key-row ')))
+    return results
+
+
+def summary(results: list[tuple[str, list[float], int]]) -> tuple[float, float]:
+    """Median and p95 (ms) over every timed request."""
+    all_times = [t for _, times, _ in results for t in times]
+    return statistics.median(all_times), statistics.quantiles(all_times, n=20)[-1]
+
+
 def main() -> None:
     """Seed, sign in, then time every query ``rounds`` times and print median and p95."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -165,16 +210,10 @@ def main() -> None:
     parser.add_argument("--database-url", help="another database (e.g. a scratch PostgreSQL); wiped!")
     parser.add_argument("--reuse", action="store_true", help="keep an already seeded database")
     args = parser.parse_args()
+    if args.keys < 1 or args.rounds < 2:
+        parser.error("--keys must be at least 1 and --rounds at least 2")
 
-    app = create_app(
-        {
-            "SECRET_KEY": "bench",
-            "SQLALCHEMY_DATABASE_URI": args.database_url or f"sqlite:///{args.db}",
-            "PASSWORD_BCRYPT_ROUNDS": 4,
-            "API_KEY_BCRYPT_ROUNDS": 4,
-            "RATELIMIT_ENABLED": False,
-        }
-    )
+    app = make_app(args.database_url or f"sqlite:///{args.db}")
     rng = random.Random(20261127)
     started = time.perf_counter()
     if args.reuse and (args.database_url or Path(args.db).exists()):
@@ -185,35 +224,14 @@ def main() -> None:
     where = args.database_url.rsplit("@", 1)[-1] if args.database_url else args.db
     print(f"seeded {args.keys:,} keys in {time.perf_counter() - started:.1f} s ({where})")
 
-    client = app.test_client()
-    page = client.get("/login").text
-    token = page.split('name="csrf_token" type="hidden" value="', 1)[1].split('"', 1)[0]
-    signed = client.post(
-        "/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "csrf_token": token}
-    )
-    assert signed.status_code == 302, signed.status_code
-
-    headers = {"HX-Request": "true"}
-    cases = queries(prefixes)
-    for _, params in cases:  # warm up caches and the template
-        client.get("/settings/api-keys", query_string=params, headers=headers)
-
-    all_times: list[float] = []
+    results = measure(app, prefixes, args.rounds)
     print(f"{'query':<34}{'median ms':>10}{'p95 ms':>9}{'rows':>6}")
-    for label, params in cases:
-        times = []
-        for _ in range(args.rounds):
-            t0 = time.perf_counter()
-            response = client.get("/settings/api-keys", query_string=params, headers=headers)
-            times.append((time.perf_counter() - t0) * 1000)
-            assert response.status_code == 200
-        rows = response.text.count('class="key-row ')
-        all_times += times
-        p95 = statistics.quantiles(times, n=20)[-1] if len(times) > 1 else times[0]
+    for label, times, rows in results:
+        p95 = statistics.quantiles(times, n=20)[-1]
         print(f"{label:<34}{statistics.median(times):>10.1f}{p95:>9.1f}{rows:>6}")
-    overall_p95 = statistics.quantiles(all_times, n=20)[-1]
-    median = statistics.median(all_times)
-    print(f"\nALL {len(all_times)} requests: median {median:.1f} ms, p95 {overall_p95:.1f} ms")
+    median, p95 = summary(results)
+    count = sum(len(times) for _, times, _ in results)
+    print(f"\nALL {count} requests: median {median:.1f} ms, p95 {p95:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,12 @@ def test_postgres_urls_use_psycopg3(tmp_path, monkeypatch):
         ("API_KEY_BCRYPT_ROUNDS", "3", "between 4 and 31"),
         ("API_KEY_BCRYPT_ROUNDS", "32", "between 4 and 31"),
         ("STOCKGATE_ENV", "staging", "STOCKGATE_ENV"),
+        ("API_AUTH_FAILURE_LIMIT", "lots", "API_AUTH_FAILURE_LIMIT"),
+        ("DATABASE_URL", "nonsense", "DATABASE_URL"),
+        ("RATELIMIT_STORAGE_URI", "nonsense", "RATELIMIT_STORAGE_URI"),
+        ("RATELIMIT_STORAGE_URI", "memcached://x:1", "RATELIMIT_STORAGE_URI"),
+        ("PROXY_FIX_HOPS", "-1", "PROXY_FIX_HOPS"),
+        ("PROVEN_KEY_CACHE_SIZE", "0", "PROVEN_KEY_CACHE_SIZE"),
     ],
 )
 def test_bad_settings_fail_with_one_line(tmp_path, monkeypatch, name, value, needle):

@@ -41,7 +41,9 @@ def test_production_without_secret_key_refuses_to_start(tmp_path):
         [sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode != 0
-    assert "SECRET_KEY must be set when STOCKGATE_ENV=production" in result.stderr.splitlines()[-1]
+    assert result.stderr.strip().splitlines() == [
+        "Stockgate: SECRET_KEY must be set when STOCKGATE_ENV=production"
+    ]
 
 
 @pytest.mark.parametrize("hops,expected", [(0, "127.0.0.1"), (1, "203.0.113.9")])

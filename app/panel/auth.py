@@ -41,6 +41,12 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+@bp.get("/")
+def index() -> Response:
+    """The panel's home is Settings → API Keys (which sends anonymous visitors to sign in)."""
+    return redirect(url_for("panel.api_keys"))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(FAILED_SIGN_INS_PER_ADDRESS, methods=["POST"], deduct_when=_failed)
 @limiter.limit(FAILED_SIGN_INS_PER_EMAIL, key_func=_tried_email, methods=["POST"], deduct_when=_failed)

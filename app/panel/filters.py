@@ -39,9 +39,6 @@ def time_tag(value: datetime | None, empty: str = "Never") -> Markup:
     )
 
 
-# The docs blueprint serves this path (SPEC §8); a constant keeps the link independent of it.
-API_DOCS_PATH = "/api/docs"
-
 # htmx 2 under a strict CSP: no eval, no injected <style>, and a history restore loads a
 # whole page. 422 (validation) swaps; other errors do not swap, and panel.js shows them.
 HTMX_CONFIG = {
@@ -61,7 +58,7 @@ HTMX_CONFIG = {
 
 
 def _layout_context() -> dict[str, object]:
-    return {"api_docs_path": API_DOCS_PATH, "htmx_config": HTMX_CONFIG}
+    return {"htmx_config": HTMX_CONFIG}
 
 
 def init_app(app: Flask) -> None:

@@ -12,7 +12,7 @@ from app.catalogue import ABILITY_SET
 from tests.api.api_helpers import assert_error
 
 # Reachable without a key or a session, on purpose.
-PUBLIC_ENDPOINTS = frozenset({"static", "health.healthz", "health.readyz", "auth.login"})
+PUBLIC_ENDPOINTS = frozenset({"static", "health.healthz", "health.readyz", "auth.login", "auth.index"})
 PUBLIC_PREFIXES = ("docs.",)
 # Blueprints of the admin panel: every route must demand a signed-in admin.
 PANEL_PREFIXES = ("panel.", "auth.")

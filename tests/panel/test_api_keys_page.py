@@ -196,6 +196,16 @@ def test_every_panel_page_sends_security_headers(signed_in: PanelClient, client:
         assert response.headers["Referrer-Policy"] == "same-origin"
 
 
+def test_hsts_only_in_production(app_config: dict[str, Any], tmp_path: Any) -> None:
+    """Production (behind HTTPS) sends HSTS; development over plain HTTP must not."""
+    from app import create_app
+
+    for env, expected in (("development", None), ("production", "max-age=31536000; includeSubDomains")):
+        application = create_app({**app_config, "STOCKGATE_ENV": env})
+        response = application.test_client().get("/login")
+        assert response.headers.get("Strict-Transport-Security") == expected
+
+
 def test_pages_have_no_inline_script_or_event_handlers(signed_in: PanelClient) -> None:
     for url in ("/settings/api-keys", "/settings/api-keys/new", "/login"):
         html = signed_in.get(url).text

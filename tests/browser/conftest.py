@@ -7,8 +7,6 @@ locally and fails under ``CI=true``, so CI can never pass with the browser tests
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,27 +15,17 @@ from typing import Any
 
 import pytest
 from sqlalchemy import update
-from werkzeug.serving import make_server
 
 from app import accounts, create_app
 from app.extensions import db, limiter
 from app.keys import service
 from app.models.api_keys import ApiKey
 from app.models.types import utcnow
+from tests.conftest import serve_in_thread
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ADMIN_EMAIL = "ada@example.com"
 ADMIN_PASSWORD = "correct horse battery"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @dataclass(frozen=True)
@@ -112,34 +100,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     _seed(app)
     with app.app_context():
         limiter.reset()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Debian's chromium, headless, launched through Playwright."""
-    if not os.path.exists(CHROMIUM):
-        message = f"{CHROMIUM} is missing; the browser tests need Debian's chromium"
-        if IN_CI:
-            pytest.fail(f"{message} (CI must run every suite)", pytrace=False)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with serve_in_thread(app) as url:
+        yield LiveServer(url=url, app=app)
 
 
 @dataclass

@@ -7,19 +7,17 @@ The live server (browser tests) serves a SQLite file database in WAL mode from a
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from app import create_app
 from app.catalogue import ALL_ABILITIES
 from app.extensions import db, limiter
-from tests.conftest import IN_CI, base_config
+from tests.conftest import base_config, serve_in_thread
 
 
 @pytest.fixture
@@ -54,16 +52,8 @@ def live_server(tmp_path: Path) -> Iterator[str]:
     with application.app_context():
         db.create_all()
         limiter.reset()
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, application, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
-        with application.app_context():
-            db.engine.dispose()
+    with serve_in_thread(application) as url:
+        yield url
 
 
 @pytest.fixture
@@ -75,23 +65,9 @@ def seeded(app: Flask) -> None:
         seed_demo(scale=20)
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-
-
 @pytest.fixture
-def browser_page() -> Iterator[Any]:
-    """A Playwright page in Debian's headless chromium; skipped locally without it, failed in CI."""
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing; browser tests need Debian's chromium"
-        if IN_CI:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1280, "height": 900})
-        finally:
-            browser.close()
+def browser_page(browser: Any) -> Iterator[Any]:
+    """A fresh page in the session's chromium."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield context.new_page()
+    context.close()

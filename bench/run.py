@@ -250,15 +250,7 @@ def production(table: Table, load: dict[str, int], path: str) -> None:
         with Server(env, workers=2, threads=4) as server:
             for _ in range(4):  # prove the key in both workers before loading
                 timed_get(server.port, path, {"X-API-Key": key})
-            health = wrk(server, "/healthz", **load)
-            table.load("production GET /healthz", health, None)
-            products = wrk(server, path, headers={"X-API-Key": key}, **load)
-            table.load(
-                "production GET /api/v1/products?per_page=25 (auth+limit)",
-                products,
-                health,
-                server.peak_rss_mib(),
-            )
+            load_pair(table, server, "production (PostgreSQL, Redis, 2 workers)", path, key, load)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

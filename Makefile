@@ -27,7 +27,7 @@ run: $(VENV)/.runtime-installed
 	$(BIN)/flask users demo-admin
 	@echo "Serving Stockgate on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
 	# One process (threads are fine): the default memory:// limit storage is per process.
-	$(BIN)/gunicorn --workers 1 --threads 8 --bind $(HOST):$(PORT) --no-control-socket \
+	$(BIN)/gunicorn --workers 1 --threads 4 --bind $(HOST):$(PORT) --no-control-socket \
 		--access-logfile - wsgi:app
 
 ## test: install test requirements and run the whole suite

@@ -247,7 +247,8 @@ def production(table: Table, load: dict[str, int], path: str) -> None:
         prepare_database(env, 200)
         key = create_key(env, "bench@example.com")
         log("production shape: PostgreSQL + Redis, 2 workers")
-        with Server(env, workers=2, threads=4) as server:
+        # The production default of gunicorn.conf.py: sync workers (one thread each).
+        with Server(env, workers=2, threads=1) as server:
             for _ in range(4):  # prove the key in both workers before loading
                 timed_get(server.port, path, {"X-API-Key": key})
             load_pair(table, server, "production (PostgreSQL, Redis, 2 workers)", path, key, load)

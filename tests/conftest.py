@@ -76,15 +76,30 @@ def drop_database(server_url: str, url: str) -> None:
     admin.dispose()
 
 
-@pytest.fixture(scope="session")
-def postgres_database(postgres_server_url: str) -> Iterator[str]:
-    """A fresh PostgreSQL database for this run, with the schema created once."""
-    url = create_fresh_database(postgres_server_url)
+@contextmanager
+def fresh_schema_database(server_url: str) -> Iterator[str]:
+    """A new PostgreSQL database with every table created; dropped on exit."""
+    url = create_fresh_database(server_url)
     engine = create_engine(url)
     db.metadata.create_all(engine)
     engine.dispose()
-    yield url
-    drop_database(postgres_server_url, url)
+    try:
+        yield url
+    finally:
+        drop_database(server_url, url)
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for this run, with the schema created once."""
+    with fresh_schema_database(postgres_server_url) as url:
+        yield url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """TEST_REDIS_URL: the Redis database the tests may use (skipped locally, failed in CI)."""
+    return _require("TEST_REDIS_URL")
 
 
 def base_config(database_url: str) -> dict[str, Any]:

@@ -117,7 +117,7 @@ def _filtered(params: ListParams) -> Select[tuple[ApiKey]]:
     query = params.q.strip()
     if len(query) > LONGEST_SEARCHABLE:
         return search_keys("", params.status).where(false())
-    if search_index.can_use_index(db.engine.dialect.name, query):
+    if query:
         sparse = search_index.sparse_matches(query, db.session)
         if sparse is not None:
             return search_keys("", params.status).where(sparse)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -19,17 +18,6 @@ from tests.api.api_helpers import assert_error
 from tests.conftest import base_config
 
 BRANDS = "/api/v1/brands"
-
-
-@pytest.fixture
-def redis_url() -> str:
-    """The Redis database the limiter tests may use; skipped locally without it, fails in CI."""
-    url = os.environ.get("TEST_REDIS_URL")
-    if not url:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("TEST_REDIS_URL is not set (CI must run every suite)", pytrace=False)
-        pytest.skip("TEST_REDIS_URL is not set; this suite needs it")
-    return url
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 import redis
-from sqlalchemy import create_engine
 
 from app import create_app
 from app.accounts import create_user
@@ -23,26 +22,21 @@ from app.catalogue import ALL_ABILITIES
 from app.extensions import db
 from app.keys import service as keys_service
 from bench.harness import Server, free_port
-from tests.conftest import _require, base_config, create_fresh_database, drop_database
+from tests.conftest import _require, base_config, fresh_schema_database
 
 
 @pytest.fixture
 def pg_url(postgres_server_url: str) -> Iterator[str]:
     """A fresh PostgreSQL database with the schema, dropped after the test."""
-    url = create_fresh_database(postgres_server_url)
-    engine = create_engine(url)
-    db.metadata.create_all(engine)
-    engine.dispose()
-    yield url
-    drop_database(postgres_server_url, url)
+    with fresh_schema_database(postgres_server_url) as url:
+        yield url
 
 
 @pytest.fixture
-def shared_redis_url() -> str:
+def shared_redis_url(redis_url: str) -> str:
     """TEST_REDIS_URL, emptied first (it is the tests' own database number)."""
-    url = _require("TEST_REDIS_URL")
-    redis.Redis.from_url(url).flushdb()
-    return url
+    redis.Redis.from_url(redis_url).flushdb()
+    return redis_url
 
 
 class RedisServer:

@@ -41,3 +41,5 @@ def test_docs_page_shows_every_module_without_csp_violations(live_server, browse
     assert badge.evaluate("el => getComputedStyle(el).color") == "rgb(255, 255, 255)"
     assert page.evaluate("window.__cspViolations") == []
     assert not [text for text in console if "Content Security Policy" in text]
+    # Nothing else failed to load either (a missing favicon used to show up here as a 404).
+    assert console == []

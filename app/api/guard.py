@@ -50,7 +50,6 @@ from app.api.errors import ApiError
 from app.extensions import limiter
 from app.keys import verification
 from app.keys.format import PREFIX_PATTERN
-from app.models.api_keys import ApiKey
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +85,7 @@ _MESSAGES = {
 class Auth:
     """Outcome of authenticating one request: the key, or the error to answer with."""
 
-    key: ApiKey | None = None
+    key: verification.KeyState | None = None
     prefix: str | None = None
     rate_limit: int = 0
     abilities: frozenset[str] = frozenset()

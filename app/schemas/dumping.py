@@ -6,16 +6,27 @@ the schema once and returns a function that calls each field's own ``_serialize`
 so the output is what ``dump`` produces (a test compares both on every module), while the
 schema stays the single definition that the API serves and the OpenAPI document describes.
 Schemas with dump hooks or custom accessors are handed back to ``Schema.dump`` unchanged.
+
+The common field types get a direct conversion that does what their ``_serialize`` does
+for the values our columns hold (naive UTC datetimes, ``Decimal``, ``date``, enum members):
+decimals, timestamps and enums were three quarters of the dump's CPU. Anything unusual
+(an aware datetime, a non-finite decimal, a string in an enum column) goes to the field's
+own ``_serialize``, so errors and edge cases stay marshmallow's.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
+import enum
 import operator
 from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 from marshmallow import Schema, fields
+
+from app.schemas.fields import EnumValue, UTCTimestamp
 
 Dumper = Callable[[Any], dict[str, Any]]
 # Field types whose dump of a value of the column's own type is that value unchanged.
@@ -38,8 +49,50 @@ def _field_plan(field: fields.Field, attribute: str) -> Callable[[Any], Any]:
     if type(field) in _PASS_THROUGH and not getattr(field, "as_string", False):
         # The ORM column already holds str/int/bool (or None): marshmallow would return it as is.
         return operator.attrgetter(attribute)
+    convert = _fast_conversion(field, attribute)
+    get = operator.attrgetter(attribute)
+    if convert is not None:
+        return lambda obj: None if (value := get(obj)) is None else convert(value, obj)
     serialize = field._serialize
-    return lambda obj: serialize(getattr(obj, attribute), attribute, obj)
+    return lambda obj: serialize(get(obj), attribute, obj)
+
+
+def _fast_conversion(field: fields.Field, attribute: str) -> Callable[[Any, Any], Any] | None:
+    """A direct conversion of a non-None value equal to ``field._serialize``, or None."""
+    serialize = field._serialize
+    if type(field) is UTCTimestamp:
+
+        def timestamp(value: Any, obj: Any) -> Any:
+            if type(value) is dt.datetime and value.tzinfo is None:
+                return value.isoformat() + "Z"  # stored naive UTC: what _serialize gives
+            return serialize(value, attribute, obj)
+
+        return timestamp
+    if type(field) is fields.Date and field.format in (None, "iso"):
+
+        def day(value: Any, obj: Any) -> Any:
+            return value.isoformat() if type(value) is dt.date else serialize(value, attribute, obj)
+
+        return day
+    if type(field) is fields.Decimal and field.as_string and field.places is not None and not field.allow_nan:
+        places, rounding = field.places, field.rounding
+
+        def number(value: Any, obj: Any) -> Any:
+            if type(value) is decimal.Decimal and value.is_finite():
+                return format(value.quantize(places, rounding=rounding), "f")
+            return serialize(value, attribute, obj)
+
+        return number
+    if type(field) is EnumValue and field.by_value is True:
+        enum_class = field.enum
+
+        def member(value: Any, obj: Any) -> Any:
+            if isinstance(value, enum.Enum) and type(value) is enum_class:
+                return value.value
+            return serialize(value, attribute, obj)
+
+        return member
+    return None
 
 
 @cache

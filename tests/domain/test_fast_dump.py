@@ -25,3 +25,61 @@ def test_compiled_dump_equals_schema_dump_for_every_module(app):
                 rows = db.session.execute(select(*module.model.__table__.columns).order_by(order)).all()
                 by_id = sorted(expected, key=lambda record: record["id"])
                 assert [fast(row) for row in rows] == by_id, module.slug
+
+
+def test_compiled_dump_equals_schema_dump_on_unusual_values():
+    """The direct conversions hand every value they do not expect to marshmallow's own."""
+    from datetime import UTC, date, datetime, timedelta, timezone
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    from marshmallow import ValidationError, fields
+
+    from app.models.catalog import ProductStatus
+    from app.schemas import fields as f
+    from app.schemas.base import RecordSchema
+
+    class Sample(RecordSchema):
+        price = f.money("A price.", "1.00")
+        ratio = f.decimal("A ratio.", "0.125", places=3, nullable=True)
+        day = f.day("A day.", "2026-11-27", nullable=True)
+        status = f.choice(ProductStatus, "A status.", "active", nullable=True)
+        seen = fields.DateTime(allow_none=True)
+
+    fast = compile_dumper(Sample)
+    base = {"id": 1, "created_at": datetime(2026, 11, 27, 9, 30, 0, 123456), "seen": None}
+    samples = [
+        {
+            "updated_at": datetime(2026, 11, 27, 10, 0),
+            "price": Decimal("1"),
+            "ratio": Decimal("0.12345"),
+            "day": date(2026, 2, 28),
+            "status": ProductStatus.ACTIVE,
+        },
+        {
+            "updated_at": datetime(2026, 11, 27, 12, tzinfo=timezone(timedelta(hours=2))),
+            "price": 2.5,
+            "ratio": None,
+            "day": None,
+            "status": "inactive",
+        },
+        {
+            "updated_at": datetime(2026, 11, 27, tzinfo=UTC),
+            "price": "3.456",
+            "ratio": Decimal("-0.0005"),
+            "day": datetime(2026, 1, 1, 5),
+            "status": None,
+        },
+    ]
+    for values in samples:
+        record = SimpleNamespace(**base, **values)
+        assert fast(record) == Sample().dump(record), values
+    # A non-finite decimal: whatever marshmallow does with it, the compiled dumper does too.
+    broken = SimpleNamespace(**base, **{**samples[0], "price": Decimal("NaN")})
+    outcomes = []
+    for dump in (fast, Sample().dump):
+        try:
+            outcomes.append(dump(broken))
+        except ValidationError as error:
+            outcomes.append(error.messages)
+    assert outcomes[0] == outcomes[1]

@@ -8,7 +8,7 @@ schema stays the single definition that the API serves and the OpenAPI document 
 Schemas with dump hooks or custom accessors are handed back to ``Schema.dump`` unchanged.
 
 The common field types get a direct conversion that does what their ``_serialize`` does
-for the values our columns hold (naive UTC datetimes, ``Decimal``, ``date``, enum members):
+for the values our columns hold (UTC datetimes, ``Decimal``, ``date``, enum members):
 decimals, timestamps and enums were three quarters of the dump's CPU. Anything unusual
 (an aware datetime, a non-finite decimal, a string in an enum column) goes to the field's
 own ``_serialize``, so errors and edge cases stay marshmallow's.
@@ -63,8 +63,11 @@ def _fast_conversion(field: fields.Field, attribute: str) -> Callable[[Any, Any]
     if type(field) is UTCTimestamp:
 
         def timestamp(value: Any, obj: Any) -> Any:
-            if type(value) is dt.datetime and value.tzinfo is None:
-                return value.isoformat() + "Z"  # stored naive UTC: what _serialize gives
+            if type(value) is dt.datetime:
+                if value.tzinfo is dt.UTC:  # as UTCDateTime loads it: "...+00:00" -> "...Z"
+                    return value.isoformat()[:-6] + "Z"
+                if value.tzinfo is None:  # naive means UTC here
+                    return value.isoformat() + "Z"
             return serialize(value, attribute, obj)
 
         return timestamp

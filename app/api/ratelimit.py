@@ -59,6 +59,7 @@ from flask import current_app
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, RateLimitItemPerMinute, parse
 
+from app.api import redis_window
 from app.extensions import limiter
 
 PER_KEY_SCOPE = "api"
@@ -118,7 +119,11 @@ def hit_key(prefix: str, rate_limit: int) -> Window | None:
     if not enabled():
         return None
     item = per_minute(rate_limit)
-    allowed = limiter.limiter.hit(item, prefix, PER_KEY_SCOPE)
+    strategy = limiter.limiter
+    if redis_window.supports(strategy):
+        allowed, reset, remaining = redis_window.hit_with_stats(strategy, item, prefix, PER_KEY_SCOPE)
+        return Window(allowed, item.amount, remaining, reset)
+    allowed = strategy.hit(item, prefix, PER_KEY_SCOPE)
     return _window(item, allowed, prefix, PER_KEY_SCOPE)
 
 

@@ -65,3 +65,48 @@ def test_redis_down_fails_closed_with_503_json_quickly(tmp_path: Path) -> None:
     assert time.monotonic() - started < 5
     with app.app_context():
         db.engine.dispose()
+
+
+def test_one_round_trip_window_equals_the_library_calls(app: Flask, redis_url: str) -> None:
+    """redis_window.hit_with_stats counts and reports exactly as hit + get_window_stats."""
+    import redis
+    from limits import RateLimitItemPerMinute
+
+    from app.api import redis_window
+    from app.extensions import limiter
+
+    with app.app_context():
+        strategy = limiter.limiter
+        assert redis_window.supports(strategy)
+        item = RateLimitItemPerMinute(3)
+        fast, library = [], []
+        for _ in range(5):
+            fast.append(redis_window.hit_with_stats(strategy, item, "sgk_fastpath", "api"))
+            allowed = strategy.hit(item, "sgk_library", "api")
+            library.append((allowed, *strategy.get_window_stats(item, "sgk_library", "api")))
+        assert [(a, remaining) for a, _, remaining in fast] == [
+            (True, 2),
+            (True, 1),
+            (True, 0),
+            (False, 0),
+            (False, 0),
+        ]
+        assert [(a, remaining) for a, _, remaining in fast] == [(a, remaining) for a, _, remaining in library]
+        for (_, fast_reset, _), (_, library_reset, _) in zip(fast, library, strict=True):
+            assert abs(fast_reset - library_reset) < 1.0
+        # Redis lost its scripts (a restart or SCRIPT FLUSH): the hit is counted exactly once.
+        redis.Redis.from_url(redis_url).script_flush()
+        item = RateLimitItemPerMinute(10)
+        assert redis_window.hit_with_stats(strategy, item, "sgk_flushed", "api")[::2] == (True, 9)
+        assert redis_window.hit_with_stats(strategy, item, "sgk_flushed", "api")[::2] == (True, 8)
+        assert strategy.get_window_stats(item, "sgk_flushed", "api")[1] == 8
+
+
+def test_memory_storage_does_not_take_the_redis_path(tmp_path: Path) -> None:
+    from app.api import redis_window
+    from app.extensions import limiter
+
+    memory_app = create_app(base_config(f"sqlite:///{tmp_path / 'memory.db'}"))
+    with memory_app.app_context():
+        assert memory_app.config["RATELIMIT_STORAGE_URI"] == "memory://"
+        assert not redis_window.supports(limiter.limiter)

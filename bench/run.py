@@ -5,7 +5,7 @@ limits, one process) and production (PostgreSQL, Redis limits, two workers) -- l
 with wrk from a separate process on loopback, and prints one table. Absolute numbers drift
 on a shared machine; the ratio to ``/healthz`` on the same server in the same run does not.
 
-Usage: ``python bench/run.py [--seconds 10] [--connections 16] [--skip-large] [--skip-production]``
+Usage: ``python bench/run.py [--seconds 5] [--rounds 3] [--connections 16] [--skip-large] [--skip-production]``
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import argparse
 import http.client
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -166,19 +167,20 @@ class Table:
 def main() -> int:
     """Run every measurement and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=10, help="wrk duration per endpoint")
+    parser.add_argument("--seconds", type=int, default=5, help="wrk duration per round and endpoint")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating healthz/list rounds per shape")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--skip-large", action="store_true", help="skip the 100,000-product and -key runs")
     parser.add_argument("--skip-production", action="store_true", help="skip PostgreSQL + Redis + 2 workers")
     args = parser.parse_args()
-    if args.seconds < 1 or args.connections < 1:
-        parser.error("--seconds and --connections must be positive")
+    if args.seconds < 1 or args.connections < 1 or args.rounds < 1:
+        parser.error("--seconds, --connections and --rounds must be positive")
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed: apt-get install -y wrk")
 
     table = Table()
     work = Path(tempfile.mkdtemp(prefix="stockgate-bench-"))
-    load = {"seconds": args.seconds, "connections": args.connections}
+    load = {"seconds": args.seconds, "connections": args.connections, "rounds": args.rounds}
     path = "/api/v1/products?per_page=25"
 
     log("embedded shape: SQLite + memory://, 1 worker")
@@ -213,14 +215,40 @@ def main() -> int:
 
 
 def load_pair(table: Table, server: Server, shape: str, path: str, key: str, load: dict[str, int]) -> None:
-    """Load /healthz then ``path`` on one server; add both rows (the second as a ratio)."""
-    health = wrk(server, "/healthz", **load)
+    """Load /healthz and ``path`` on one server in alternating rounds; add both rows (medians)."""
+    # Alternating rounds (health, list, health, list, ...) and medians: a burst of noise
+    # on the shared machine then hits one round of each, not the whole of one measurement.
+    rounds = load["rounds"]
+    timing = {"seconds": load["seconds"], "connections": load["connections"]}
+    wrk(server, "/healthz", seconds=1, connections=timing["connections"])  # warm up
+    health_runs, list_runs = [], []
+    for _ in range(rounds):
+        health_runs.append(wrk(server, "/healthz", **timing))
+        list_runs.append(wrk(server, path, headers={"X-API-Key": key}, **timing))
+    health, result = median_result(health_runs), median_result(list_runs)
     table.load(f"{shape}: GET /healthz", health, None)
-    result = wrk(server, path, headers={"X-API-Key": key}, **load)
     table.load(f"{shape}: GET {path}", result, health, server.peak_rss_mib())
+    ratios = sorted(run.rps / base.rps for run, base in zip(list_runs, health_runs, strict=True))
+    table.note(f"{shape}: list / healthz per round", " ".join(f"{r:.2f}x" for r in ratios))
     table.note(
         f"{shape}: auth + limit + list CPU over /healthz (ms/req)",
         f"{result.cpu_ms_per_request - health.cpu_ms_per_request:.2f}",
+    )
+
+
+def median_result(runs: list[LoadResult]) -> LoadResult:
+    """The per-field median of several wrk runs (error counts are summed)."""
+
+    def mid(values: list[float]) -> float:
+        return statistics.median(values)
+
+    return LoadResult(
+        rps=mid([r.rps for r in runs]),
+        p50_ms=mid([r.p50_ms for r in runs]),
+        p99_ms=mid([r.p99_ms for r in runs]),
+        requests=sum(r.requests for r in runs),
+        non_2xx=sum(r.non_2xx for r in runs),
+        cpu_ms_per_request=mid([r.cpu_ms_per_request for r in runs]),
     )
 
 

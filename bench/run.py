@@ -5,7 +5,8 @@ limits, one process) and production (PostgreSQL, Redis limits, two workers) -- l
 with wrk from a separate process on loopback, and prints one table. Absolute numbers drift
 on a shared machine; the ratio to ``/healthz`` on the same server in the same run does not.
 
-Usage: ``python bench/run.py [--seconds 5] [--rounds 3] [--connections 16] [--skip-large] [--skip-production]``
+Usage: ``python bench/run.py [--seconds 5] [--rounds 3] [--connections 16] [--skip-large]
+[--skip-production]``
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from app.api.errors import ApiError
 from app.api.params import parse_list_args
 from app.catalogue import MODULES, Module
 from app.extensions import db
-from app.schemas.dumping import Dumper, compile_dumper
+from app.schemas.dumping import Dumper, RowDumper, compile_dumper, compile_row_dumper
 
 # Largest id a path may name: integer primary keys are 32-bit on PostgreSQL.
 MAX_ID = 2**31 - 1
@@ -71,6 +71,12 @@ def _dumper(module: Module) -> Dumper:
     """The module's schema compiled for the hot path (a class or an instance in the catalogue)."""
     declared = module.schema
     return compile_dumper(declared if isinstance(declared, type) else type(declared))
+
+
+def _row_dumper(module: Module, columns: tuple[str, ...]) -> RowDumper:
+    """The module's schema compiled for plain rows with ``columns`` in this order."""
+    declared = module.schema
+    return compile_row_dumper(declared if isinstance(declared, type) else type(declared), columns)
 
 
 # --- list ----------------------------------------------------------------------------------
@@ -137,6 +143,8 @@ class _ListStatements:
     # SQLite, not once per row). Modules with nested lines: ORM entities, total counted apart.
     page: Select[Any]
     with_total: bool
+    # Names of the page's columns, in order (flat modules), for the row dumper.
+    columns: tuple[str, ...] = ()
 
 
 @cache
@@ -153,7 +161,11 @@ def _list_statement(module: Module, sort: str, searching: bool, since: bool) -> 
         total = count.scalar_subquery().label("list_total")
         page = select(*model.__table__.columns, total).where(*conditions)
     page = _ordered(module, page, sort).limit(_LIMIT).offset(_OFFSET)
-    return _ListStatements(count=count, page=page, with_total=not module.query_options)
+    if module.query_options:
+        return _ListStatements(count=count, page=page, with_total=False)
+    return _ListStatements(
+        count=count, page=page, with_total=True, columns=tuple(page.selected_columns.keys())
+    )
 
 
 def _list(module: Module) -> Response:
@@ -166,7 +178,7 @@ def _list(module: Module) -> Response:
         params["since"] = args.updated_since
     rows, total = _page(statements, params)
     pages = math.ceil(total / args.per_page) if total else 0
-    dump = _dumper(module)
+    dump = _row_dumper(module, statements.columns) if statements.with_total else _dumper(module)
     base_url = request.base_url
     return jsonify(
         data=[dump(row) for row in rows],

@@ -20,7 +20,7 @@ import datetime as dt
 import decimal
 import enum
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
@@ -29,6 +29,7 @@ from marshmallow import Schema, fields
 from app.schemas.fields import EnumValue, UTCTimestamp
 
 Dumper = Callable[[Any], dict[str, Any]]
+RowDumper = Callable[[Sequence[Any]], dict[str, Any]]
 # Field types whose dump of a value of the column's own type is that value unchanged.
 _PASS_THROUGH = (fields.String, fields.Integer, fields.Boolean)
 
@@ -46,8 +47,7 @@ def _field_plan(field: fields.Field, attribute: str) -> Callable[[Any], Any]:
     if isinstance(field, fields.Nested):
         nested = compile_dumper(type(field.schema))
         return lambda obj: None if (value := getattr(obj, attribute)) is None else nested(value)
-    if type(field) in _PASS_THROUGH and not getattr(field, "as_string", False):
-        # The ORM column already holds str/int/bool (or None): marshmallow would return it as is.
+    if _passes_through(field):
         return operator.attrgetter(attribute)
     convert = _fast_conversion(field, attribute)
     get = operator.attrgetter(attribute)
@@ -113,3 +113,51 @@ def compile_dumper(schema_class: type[Schema]) -> Dumper:
         return {key: get(obj) for key, get in plan}
 
     return dump
+
+
+@cache
+def compile_row_dumper(schema_class: type[Schema], columns: tuple[str, ...]) -> RowDumper:
+    """Return ``dump(row)`` for rows whose values come in ``columns`` order, equal to ``dump``.
+
+    Reading a Core row's values by unpacking it costs a fraction of reading them by
+    attribute name (measured under load: the attribute reads were a sixth of the list
+    endpoint's CPU). The function is generated once per schema and column list, as
+    dataclasses generate their methods. Fields that do not map to one column, and schemas
+    with hooks, go through ``compile_dumper`` with the row.
+    """
+    schema = schema_class()
+    fields_by_key = {field.data_key or name: (name, field) for name, field in schema.dump_fields.items()}
+    if _needs_full_dump(schema) or not all(
+        (field.attribute or name) in columns and not _is_nested(field)
+        for name, field in fields_by_key.values()
+    ):
+        by_attribute = compile_dumper(schema_class)
+        return lambda row: by_attribute(row)
+    namespace: dict[str, Any] = {}
+    items = []
+    for key, (name, field) in fields_by_key.items():
+        index = columns.index(field.attribute or name)
+        attribute = field.attribute or name
+        if _passes_through(field):
+            value = f"v{index}"
+        elif (convert := _fast_conversion(field, attribute)) is not None:
+            namespace[f"convert_{index}"] = convert
+            value = f"(None if v{index} is None else convert_{index}(v{index}, row))"
+        else:  # marshmallow's own, None included
+            namespace[f"serialize_{index}"] = field._serialize
+            value = f"serialize_{index}(v{index}, {attribute!r}, row)"
+        items.append(f"{key!r}: {value}")
+    unpack = ", ".join(f"v{i}" for i in range(len(columns)))
+    source = f"def dump(row):\n    {unpack}, = row\n    return {{{', '.join(items)}}}\n"
+    exec(compile(source, f"<row dumper {schema_class.__name__}>", "exec"), namespace)  # noqa: S102
+    dump: RowDumper = namespace["dump"]
+    return dump
+
+
+def _passes_through(field: fields.Field) -> bool:
+    """The column already holds str/int/bool (or None): marshmallow would return it as is."""
+    return type(field) in _PASS_THROUGH and not getattr(field, "as_string", False)
+
+
+def _is_nested(field: fields.Field) -> bool:
+    return isinstance(field, fields.Nested | fields.List)

@@ -1,11 +1,11 @@
 """The compiled dumper the API uses gives exactly what the marshmallow schema's dump gives."""
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 
 from app import seed
 from app.catalogue import MODULES
 from app.extensions import db
-from app.schemas.dumping import compile_dumper
+from app.schemas.dumping import compile_dumper, compile_row_dumper
 
 
 def test_compiled_dump_equals_schema_dump_for_every_module(app):
@@ -20,11 +20,21 @@ def test_compiled_dump_equals_schema_dump_for_every_module(app):
             expected = schema_class(many=True).dump(records)
             assert [fast(r) for r in records] == expected, module.slug
             if not module.query_options:
-                # Flat modules are listed from plain rows: they must dump identically too.
-                order = module.model.__table__.c.id
-                rows = db.session.execute(select(*module.model.__table__.columns).order_by(order)).all()
+                # Flat modules are listed from plain rows (with the list's total as an extra,
+                # last column): by attribute and by position they must dump identically too.
+                table = module.model.__table__
+                stmt = select(*table.columns, literal(7).label("list_total")).order_by(table.c.id)
+                result = db.session.execute(stmt)
+                columns = tuple(result.keys())
+                rows = result.all()
                 by_id = sorted(expected, key=lambda record: record["id"])
                 assert [fast(row) for row in rows] == by_id, module.slug
+                by_position = compile_row_dumper(schema_class, columns)
+                assert [by_position(row) for row in rows] == by_id, module.slug
+                # Reversed column order: positions follow the names given.
+                reordered = tuple(reversed(columns))
+                swapped = [tuple(reversed(tuple(row))) for row in rows]
+                assert [compile_row_dumper(schema_class, reordered)(row) for row in swapped] == by_id
 
 
 def test_compiled_dump_equals_schema_dump_on_unusual_values():
@@ -83,3 +93,16 @@ def test_compiled_dump_equals_schema_dump_on_unusual_values():
         except ValidationError as error:
             outcomes.append(error.messages)
     assert outcomes[0] == outcomes[1]
+
+
+def test_row_dumper_falls_back_to_attributes_when_a_field_has_no_column():
+    """A schema field the row does not carry is read by attribute, as Schema.dump would."""
+    from types import SimpleNamespace
+
+    from app.schemas.catalog import BrandSchema
+
+    record = SimpleNamespace(
+        id=3, created_at=None, updated_at=None, name="Acme", country="US", website=None, brand_registry=True
+    )
+    dump = compile_row_dumper(BrandSchema, ("id", "name"))
+    assert dump(record) == BrandSchema().dump(record)

@@ -14,8 +14,10 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -93,6 +95,26 @@ def create_key(env: dict[str, str], owner: str, rate_limit: int = 100_000) -> st
         str(rate_limit),
     )
     return out.strip().splitlines()[-1]
+
+
+def guard_cost(env: dict[str, str], key: str) -> str:
+    """The guard's CPU per request for a proven key, measured in-process (bench/auth_cost.py)."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "auth_cost.py"),
+            env["DATABASE_URL"],
+            env["RATELIMIT_STORAGE_URI"],
+            key,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    guard_ms, checkout_ms = (float(x) for x in re.findall(r"([\d.]+) ms", result.stdout))
+    return f"{guard_ms:.2f} ms (of which session checkout {checkout_ms:.2f} ms)"
 
 
 def timed_get(port: int, path: str, headers: dict[str, str]) -> tuple[float, int]:
@@ -192,6 +214,7 @@ def main() -> int:
         first, later = first_vs_later(server, key)
         load_pair(table, server, "embedded", path, key, load)
         table.note("embedded  new key: first request / later median (ms)", f"{first:.1f} / {later:.2f}")
+    table.note("embedded: auth + limit + last-used CPU per request (in-process)", guard_cost(env, key))
 
     if not args.skip_large:
         log("embedded shape with 100,000 products")
@@ -281,6 +304,7 @@ def production(table: Table, load: dict[str, int], path: str) -> None:
             for _ in range(4):  # prove the key in both workers before loading
                 timed_get(server.port, path, {"X-API-Key": key})
             load_pair(table, server, "production (PostgreSQL, Redis, 2 workers)", path, key, load)
+        table.note("production: auth + limit + last-used CPU per request (in-process)", guard_cost(env, key))
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -17,12 +17,26 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import ColumnElement, Integer, Select, String, bindparam, func, or_, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    DateTime,
+    Enum,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
 
 from app.api.errors import ApiError
 from app.api.params import parse_list_args
 from app.catalogue import MODULES, Module
 from app.extensions import db
+from app.models.types import UTCDateTime
 from app.schemas.dumping import Dumper, RowDumper, compile_dumper, compile_row_dumper
 
 # Largest id a path may name: integer primary keys are 32-bit on PostgreSQL.
@@ -147,6 +161,20 @@ class _ListStatements:
     columns: tuple[str, ...] = ()
 
 
+def _as_stored(column: Column[Any]) -> ColumnElement[Any]:
+    """A column as the database returns it when the compiled dumper converts it anyway.
+
+    Timestamps come back naive (the dumper reads naive as UTC, as ``UTCDateTime`` does) and
+    enums as their stored strings (the dumper checks them against the enum's values): the
+    per-value type conversions would be undone by the dump at once.
+    """
+    if isinstance(column.type, UTCDateTime):
+        return type_coerce(column, DateTime()).label(column.key)
+    if isinstance(column.type, Enum) and column.type.enum_class is not None:
+        return type_coerce(column, String()).label(column.key)
+    return column
+
+
 @cache
 def _list_statement(module: Module, sort: str, searching: bool, since: bool) -> _ListStatements:
     """Build (once per shape) the count and page statements; values arrive as bound parameters."""
@@ -159,7 +187,7 @@ def _list_statement(module: Module, sort: str, searching: bool, since: bool) -> 
         page = select(model).where(*conditions).options(*module.query_options)
     else:
         total = count.scalar_subquery().label("list_total")
-        page = select(*model.__table__.columns, total).where(*conditions)
+        page = select(*map(_as_stored, model.__table__.columns), total).where(*conditions)
     page = _ordered(module, page, sort).limit(_LIMIT).offset(_OFFSET)
     if module.query_options:
         return _ListStatements(count=count, page=page, with_total=False)

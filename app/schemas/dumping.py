@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import enum
 import operator
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -88,10 +87,16 @@ def _fast_conversion(field: fields.Field, attribute: str) -> Callable[[Any, Any]
         return number
     if type(field) is EnumValue and field.by_value is True:
         enum_class = field.enum
+        # Stored strings that are values dump as themselves (EnumValue converts, then takes .value).
+        values = {
+            member.value for member in enum_class if type(member.value) is str and member.value == member
+        }
 
         def member(value: Any, obj: Any) -> Any:
-            if isinstance(value, enum.Enum) and type(value) is enum_class:
+            if type(value) is enum_class:
                 return value.value
+            if type(value) is str and value in values:
+                return value
             return serialize(value, attribute, obj)
 
         return member

@@ -3,6 +3,7 @@
 from sqlalchemy import literal, select
 
 from app import seed
+from app.api.views import _as_stored
 from app.catalogue import MODULES
 from app.extensions import db
 from app.schemas.dumping import compile_dumper, compile_row_dumper
@@ -31,6 +32,13 @@ def test_compiled_dump_equals_schema_dump_for_every_module(app):
                 assert [fast(row) for row in rows] == by_id, module.slug
                 by_position = compile_row_dumper(schema_class, columns)
                 assert [by_position(row) for row in rows] == by_id, module.slug
+                # As the list statement reads them: naive timestamps and enums as stored strings.
+                stored = db.session.execute(
+                    select(*map(_as_stored, table.columns), literal(7).label("list_total")).order_by(
+                        table.c.id
+                    )
+                ).all()
+                assert [by_position(row) for row in stored] == by_id, module.slug
                 # Reversed column order: positions follow the names given.
                 reordered = tuple(reversed(columns))
                 swapped = [tuple(reversed(tuple(row))) for row in rows]

@@ -180,7 +180,10 @@ class Table:
         """Print the table to stdout."""
         header = ("measurement", "req/s", "vs healthz", "p50 ms", "p99 ms", "cpu ms/req", "peak RSS MiB", "")
         rows = [header, *self.rows]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+        # Free-form notes (only a label and a value) span the columns: they set no widths.
+        measured = [r for r in rows if any(r[2:])]
+        widths = [max(len(r[i]) for r in measured) for i in range(len(header))]
+        widths[0] = max(len(r[0]) for r in rows)
         for index, row in enumerate(rows):
             print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
             if index == 0:

@@ -8,7 +8,10 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from app import models  # noqa: F401  (register every table on the metadata)
+from app import (
+    models,  # noqa: F401  (register every table on the metadata)
+    row_counts,  # noqa: F401  (the DDL events of the counted tables)
+)
 from app.extensions import db
 
 

@@ -1,0 +1,121 @@
+"""PostgreSQL's trigger-kept row counts: exact through every kind of write, read by the lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask_migrate import upgrade
+from sqlalchemy import delete, func, insert, select, text
+
+from app import create_app
+from app.catalogue import MODULES_BY_SLUG
+from app.extensions import db
+from app.row_counts import counted_tables
+from tests.conftest import base_config, create_fresh_database, drop_database
+
+# The counters exist on PostgreSQL only; SQLite lists keep COUNT(*) (covered by every list test).
+pytestmark = pytest.mark.parametrize("backend", ["postgresql"])
+
+
+def kept_counts() -> dict[str, int]:
+    rows = db.session.execute(text("SELECT table_name, row_count FROM row_counts")).all()
+    return {name: count for name, count in rows}
+
+
+def real_counts() -> dict[str, int]:
+    return {t.name: db.session.scalar(select(func.count()).select_from(t)) for t in counted_tables()}
+
+
+def test_counts_stay_exact_through_inserts_deletes_and_truncate(app: Flask, backend: str) -> None:
+    from app.seed import seed_demo
+
+    with app.app_context():
+        assert set(kept_counts()) == {t.name for t in counted_tables()}
+        seed_demo(scale=5)  # bulk inserts: one trigger run per statement
+        assert kept_counts() == real_counts() and real_counts()["products"] > 0
+        brands = MODULES_BY_SLUG["brands"].model
+        db.session.execute(insert(brands), [{"name": f"Counted {n}", "country": "US"} for n in range(7)])
+        db.session.execute(delete(brands).where(brands.name.in_(["Counted 1", "Counted 2"])))
+        db.session.commit()
+        assert kept_counts() == real_counts()
+        # A rolled-back insert leaves the count as it was: the counter is transactional.
+        db.session.execute(insert(brands).values(name="Rolled back", country="US"))
+        db.session.rollback()
+        assert kept_counts() == real_counts()
+        db.session.execute(text("TRUNCATE amazon_ledger_entries"))
+        db.session.commit()
+        assert kept_counts()["amazon_ledger_entries"] == 0
+        assert kept_counts() == real_counts()
+
+
+def test_lists_read_the_counter_and_filtered_lists_count(
+    app: Flask, backend: str, call: Any, all_abilities_key: Any
+) -> None:
+    from app.seed import seed_demo
+
+    with app.app_context():
+        seed_demo(scale=5)
+        real = real_counts()["brands"]
+        # Skew the counter on purpose: an unfiltered list must report it (it did not count).
+        db.session.execute(text("UPDATE row_counts SET row_count = 999 WHERE table_name = 'brands'"))
+        db.session.commit()
+    raw = all_abilities_key.raw_key
+    assert call("/api/v1/brands", raw).get_json()["meta"]["total"] == 999
+    since = "updated_since=2000-01-01T00:00:00Z"
+    assert call(f"/api/v1/brands?{since}", raw).get_json()["meta"]["total"] == real
+    with app.app_context():
+        db.session.execute(text("SELECT row_counts_refresh()"))
+        db.session.commit()
+        assert kept_counts() == real_counts()
+        # Without a counter row the list falls back to COUNT(*).
+        db.session.execute(text("DELETE FROM row_counts WHERE table_name = 'brands'"))
+        db.session.commit()
+    assert call("/api/v1/brands", raw).get_json()["meta"]["total"] == real
+
+
+def test_the_count_is_never_executed_when_a_counter_exists(app: Flask, backend: str) -> None:
+    from app.api.views import _list_statement
+    from app.seed import seed_demo
+
+    with app.app_context():
+        seed_demo(scale=2)  # rows on the page: the total column is evaluated
+        module = MODULES_BY_SLUG["products"]
+        page = _list_statement(module, "id", False, False, True).page
+        compiled = page.compile(db.engine)
+        params = {**compiled.params, "limit": 25, "offset": 0}
+        connection = db.session.connection()
+        plan = connection.exec_driver_sql(f"EXPLAIN (ANALYZE, COSTS OFF) {compiled}", params).scalars()
+        lines = list(plan)
+        aggregate = [line for line in lines if "Aggregate" in line]
+        assert aggregate and all("never executed" in line for line in aggregate), "\n".join(lines)
+
+
+def test_the_migration_counts_rows_that_exist_before_it(backend: str, postgres_server_url: str) -> None:
+    url = create_fresh_database(postgres_server_url)
+    try:
+        app = create_app(base_config(url))
+        with app.app_context():
+            upgrade(revision="cc4fab0f73b6")  # before the counters
+            db.session.execute(
+                text(
+                    "INSERT INTO brands (name, country, brand_registry, created_at, updated_at) "
+                    "VALUES ('Before', 'US', false, now(), now()), ('Also', 'US', false, now(), now())"
+                )
+            )
+            db.session.commit()
+            upgrade()
+            assert kept_counts()["brands"] == 2
+            db.session.execute(
+                text(
+                    "INSERT INTO brands (name, country, brand_registry, created_at, updated_at) "
+                    "VALUES ('After', 'US', false, now(), now())"
+                )
+            )
+            db.session.commit()
+            assert kept_counts() == real_counts()
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        drop_database(postgres_server_url, url)

@@ -23,6 +23,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -56,14 +57,18 @@ def prepare_database(env: dict[str, str], scale: int) -> None:
     log(f"seeded scale {scale} in {time.perf_counter() - started:.1f} s")
 
 
-def cached_sqlite(scale: int) -> Path:
-    """A seeded SQLite file at ``scale``, reused across runs while migrations are unchanged."""
+def seed_tag() -> str:
+    """A tag that changes with the migrations and the seed code: cached data is kept until then."""
     heads = "".join(sorted(p.name for p in (ROOT / "migrations" / "versions").glob("*.py")))
     seed_sources = "".join(
         str(p.stat().st_mtime_ns) for p in sorted((ROOT / "app").rglob("*.py")) if "seed" in str(p)
     )
-    tag = uuid.uuid5(uuid.NAMESPACE_URL, heads + seed_sources).hex[:10]
-    path = CACHE / f"scale-{scale}-{tag}.db"
+    return uuid.uuid5(uuid.NAMESPACE_URL, heads + seed_sources).hex[:10]
+
+
+def cached_sqlite(scale: int) -> Path:
+    """A seeded SQLite file at ``scale``, reused across runs while migrations are unchanged."""
+    path = CACHE / f"scale-{scale}-{seed_tag()}.db"
     if not path.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
         for old in CACHE.glob(f"scale-{scale}-*.db*"):
@@ -229,7 +234,7 @@ def main() -> int:
             load_pair(table, server, "embedded 100k products", path, key, load)
 
     if not args.skip_production:
-        production(table, load, path)
+        production(table, load, path, large=not args.skip_large)
 
     for keys in (1_000,) if args.skip_large else (1_000, 100_000):
         log(f"admin search over {keys:,} keys")
@@ -279,39 +284,92 @@ def median_result(runs: list[LoadResult]) -> LoadResult:
     )
 
 
-def production(table: Table, load: dict[str, int], path: str) -> None:
-    """PostgreSQL + Redis + two gunicorn workers (needs both servers on 127.0.0.1)."""
-    from sqlalchemy import create_engine, text
+def production(table: Table, load: dict[str, int], path: str, large: bool) -> None:
+    """PostgreSQL + Redis + two gunicorn workers, at 200 and 100,000 products (needs both servers)."""
+    from sqlalchemy import create_engine
 
     server_url = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
-    name = f"stockgate_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        import redis
-
-        redis.Redis.from_url(redis_url).flushdb()
-        env = {
-            **os.environ,
-            "DATABASE_URL": server_url.rsplit("/", 1)[0] + f"/{name}",
-            "RATELIMIT_STORAGE_URI": redis_url,
-            "SECRET_KEY": "bench-secret",
-        }
-        prepare_database(env, 200)
-        key = create_key(env, "bench@example.com")
-        log("production shape: PostgreSQL + Redis, 2 workers")
-        # The production default of gunicorn.conf.py: sync workers (one thread each).
-        with Server(env, workers=2, threads=1) as server:
-            for _ in range(4):  # prove the key in both workers before loading
-                timed_get(server.port, path, {"X-API-Key": key})
-            load_pair(table, server, "production (PostgreSQL, Redis, 2 workers)", path, key, load)
-        table.note("production: auth + limit + last-used CPU per request (in-process)", guard_cost(env, key))
+        for scale, label in ((200, ""), *(((100_000, " 100k products"),) if large else ())):
+            name = f"stockgate_bench_{uuid.uuid4().hex[:8]}"
+            template = cached_postgres(admin, server_url, scale)
+            sql(admin, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            try:
+                env = {
+                    **os.environ,
+                    "DATABASE_URL": database_url(server_url, name),
+                    "RATELIMIT_STORAGE_URI": redis_url,
+                    "SECRET_KEY": "bench-secret",
+                }
+                production_shape(table, env, redis_url, path, load, f"production{label}")
+            finally:
+                sql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def production_shape(
+    table: Table, env: dict[str, str], redis_url: str, path: str, load: dict[str, int], shape: str
+) -> None:
+    """Serve one PostgreSQL database with two sync workers and Redis limits; add its rows."""
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    key = create_key(env, "bench@example.com")
+    log(f"{shape} shape: PostgreSQL + Redis, 2 workers")
+    # The production default of gunicorn.conf.py: sync workers (one thread each).
+    with Server(env, workers=2, threads=1) as server:
+        for _ in range(20):  # prove the key (bcrypt) in both workers before loading
+            timed_get(server.port, path, {"X-API-Key": key})
+        load_pair(table, server, f"{shape} (PostgreSQL, Redis, 2 workers)", path, key, load)
+    table.note(f"{shape}: auth + limit + last-used CPU per request (in-process)", guard_cost(env, key))
+
+
+def cached_postgres(admin: Any, server_url: str, scale: int) -> str:
+    """A seeded, vacuumed template database at ``scale``, kept across runs like the SQLite files."""
+    from sqlalchemy import create_engine, text
+
+    prefix = f"stockgate_bench_tpl_{scale}_"
+    name = prefix + seed_tag()
+    with admin.connect() as conn:
+        existing = conn.execute(
+            text("SELECT datname FROM pg_database WHERE datname LIKE :p"), {"p": prefix + "%"}
+        ).scalars()
+        existing = list(existing)
+    if name in existing:
+        return name
+    for old in existing:
+        sql(admin, f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
+    partial = f"stockgate_bench_partial_{uuid.uuid4().hex[:8]}"
+    sql(admin, f'CREATE DATABASE "{partial}"')
+    try:
+        url = database_url(server_url, partial)
+        prepare_database({**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-secret"}, scale)
+        # What autovacuum does soon after a load: visibility map and statistics in place.
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+        engine.dispose()
+        sql(admin, f'ALTER DATABASE "{partial}" RENAME TO "{name}"')
+    except BaseException:
+        sql(admin, f'DROP DATABASE IF EXISTS "{partial}" WITH (FORCE)')
+        raise
+    return name
+
+
+def database_url(server_url: str, name: str) -> str:
+    """``server_url`` pointing at database ``name``."""
+    return server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def sql(admin: Any, statement: str) -> None:
+    """Run one statement on the server's admin (autocommit) engine."""
+    from sqlalchemy import text
+
+    with admin.connect() as conn:
+        conn.execute(text(statement))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import (
+    BigInteger,
     Column,
     ColumnElement,
     DateTime,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Select,
     String,
     bindparam,
+    cast,
     func,
     or_,
     select,
@@ -184,7 +186,7 @@ def _total(module: Module, conditions: list[ColumnElement[bool]], kept_counts: b
     # See app.row_counts: exact, and O(1) where COUNT(*) reads the whole table. COALESCE
     # evaluates lazily, so the COUNT(*) runs only if the table has no counter row.
     kept = (
-        select(row_counts.c.row_count)
+        select(cast(func.sum(row_counts.c.delta), BigInteger))
         .where(row_counts.c.table_name == module.model.__tablename__)
         .scalar_subquery()
     )

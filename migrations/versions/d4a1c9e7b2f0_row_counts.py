@@ -18,21 +18,24 @@ depends_on = None
 # PostgreSQL only: SQLite keeps COUNT(*) (see app/row_counts.py).
 COUNTED_TABLES = ('products', 'inventory_levels', 'purchase_orders', 'sales_orders', 'customers', 'suppliers', 'warehouses', 'return_orders', 'categories', 'brands', 'replenishment_plans', 'amazon_ledger_entries', 'settings', 'departments', 'employees')
 CREATE_STATEMENTS = (
-    'CREATE TABLE IF NOT EXISTS row_counts (table_name text PRIMARY KEY, row_count bigint NOT NULL)',
-    'CREATE OR REPLACE FUNCTION row_counts_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE row_counts SET row_count = row_count + (SELECT count(*) FROM inserted_rows) WHERE table_name = TG_TABLE_NAME; RETURN NULL; END $$',
-    'CREATE OR REPLACE FUNCTION row_counts_after_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE row_counts SET row_count = row_count - (SELECT count(*) FROM deleted_rows) WHERE table_name = TG_TABLE_NAME; RETURN NULL; END $$',
-    'CREATE OR REPLACE FUNCTION row_counts_after_truncate() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE row_counts SET row_count = 0 WHERE table_name = TG_TABLE_NAME; RETURN NULL; END $$',
-    "CREATE OR REPLACE FUNCTION row_counts_refresh() RETURNS void LANGUAGE plpgsql AS $$ DECLARE counted text; BEGIN FOR counted IN SELECT table_name FROM row_counts LOOP EXECUTE format('UPDATE row_counts SET row_count = (SELECT count(*) FROM %I) WHERE table_name = %L', counted, counted); END LOOP; END $$",
+    'CREATE TABLE IF NOT EXISTS row_counts (id bigserial PRIMARY KEY, table_name text NOT NULL, delta bigint NOT NULL)',
+    'CREATE INDEX IF NOT EXISTS ix_row_counts_table_name ON row_counts (table_name) INCLUDE (delta)',
+    "CREATE OR REPLACE FUNCTION row_counts_add(counted text, change bigint) RETURNS void LANGUAGE plpgsql AS $$ DECLARE added bigint; BEGIN IF change = 0 THEN RETURN; END IF; INSERT INTO row_counts (table_name, delta) VALUES (counted, change) RETURNING id INTO added; IF added % 64 = 0 AND current_setting('transaction_isolation') = 'read committed' THEN WITH folded AS (DELETE FROM row_counts WHERE id IN (SELECT id FROM row_counts WHERE table_name = counted FOR UPDATE SKIP LOCKED) RETURNING delta) INSERT INTO row_counts (table_name, delta) SELECT counted, sum(delta) FROM folded HAVING count(*) > 0; END IF; END $$",
+    'CREATE OR REPLACE FUNCTION row_counts_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM row_counts_add(TG_TABLE_NAME, (SELECT count(*) FROM inserted_rows)); RETURN NULL; END $$',
+    'CREATE OR REPLACE FUNCTION row_counts_after_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM row_counts_add(TG_TABLE_NAME, -(SELECT count(*) FROM deleted_rows)); RETURN NULL; END $$',
+    'CREATE OR REPLACE FUNCTION row_counts_after_truncate() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN DELETE FROM row_counts WHERE table_name = TG_TABLE_NAME; INSERT INTO row_counts (table_name, delta) VALUES (TG_TABLE_NAME, 0); RETURN NULL; END $$',
+    "CREATE OR REPLACE FUNCTION row_counts_refresh() RETURNS void LANGUAGE plpgsql AS $$ DECLARE counted text; BEGIN FOR counted IN SELECT DISTINCT table_name FROM row_counts LOOP DELETE FROM row_counts WHERE table_name = counted; EXECUTE format('INSERT INTO row_counts (table_name, delta) SELECT %L, count(*) FROM %I', counted, counted); END LOOP; END $$",
 )
 TABLE_STATEMENTS = (
     'CREATE TRIGGER %(table)s_count_insert AFTER INSERT ON %(table)s REFERENCING NEW TABLE AS inserted_rows FOR EACH STATEMENT EXECUTE FUNCTION row_counts_after_insert()',
     'CREATE TRIGGER %(table)s_count_delete AFTER DELETE ON %(table)s REFERENCING OLD TABLE AS deleted_rows FOR EACH STATEMENT EXECUTE FUNCTION row_counts_after_delete()',
     'CREATE TRIGGER %(table)s_count_truncate AFTER TRUNCATE ON %(table)s FOR EACH STATEMENT EXECUTE FUNCTION row_counts_after_truncate()',
-    "INSERT INTO row_counts (table_name, row_count) SELECT '%(table)s', count(*) FROM %(table)s ON CONFLICT (table_name) DO UPDATE SET row_count = EXCLUDED.row_count",
+    "DELETE FROM row_counts WHERE table_name = '%(table)s'",
+    "INSERT INTO row_counts (table_name, delta) SELECT '%(table)s', count(*) FROM %(table)s",
 )
 DROP_STATEMENTS = (
     'DROP TABLE IF EXISTS row_counts',
-    'DROP FUNCTION IF EXISTS row_counts_after_insert, row_counts_after_delete, row_counts_after_truncate, row_counts_refresh',
+    'DROP FUNCTION IF EXISTS row_counts_after_insert, row_counts_after_delete, row_counts_after_truncate, row_counts_refresh, row_counts_add',
 )
 
 

@@ -15,9 +15,12 @@ holds that row's lock until it commits (writers queue, and two transactions touc
 tables in opposite orders deadlock), and a transaction making N single-row inserts leaves
 N versions of the one row, which every later update walks: seeding 165,000 inventory rows
 ran for over 13 minutes instead of one. Appending a delta row locks nothing anyone else
-wants. Every 64th delta of a table folds that table's visible deltas into one row
-(``FOR UPDATE SKIP LOCKED``: a fold never waits for, or deadlocks with, another), so a
-reader sums a handful of rows through an index.
+wants. Folding deltas inside the writer's transaction was tried next and rejected for the
+same reason (its own deleted rows pile up in the index until it commits). So writers only
+append, and the API folds: at most every ``FOLD_INTERVAL`` seconds per table and process,
+a list request folds the table's committed deltas into one row in a short transaction of
+its own (``fold_if_due``; ``FOR UPDATE SKIP LOCKED``, so folds never wait for each other),
+and a reader sums a handful of rows through an index.
 
 A data load that bypasses triggers (``session_replication_role = replica``) must call
 ``SELECT row_counts_refresh()`` afterwards.
@@ -33,28 +36,36 @@ builds it for deployed databases (and env.py keeps autogenerate away from ``row_
 
 from __future__ import annotations
 
-from sqlalchemy import DDL, Table, column, event, table
+import logging
+import threading
+import time
+
+from sqlalchemy import DDL, Table, column, event, table, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.catalogue import MODULES
 from app.extensions import db
 
+log = logging.getLogger(__name__)
+
 ROW_COUNTS_TABLE = "row_counts"
 # A lightweight handle for queries: the table is DDL-managed, not a model.
 row_counts = table(ROW_COUNTS_TABLE, column("table_name"), column("delta"))
-# A table's deltas are folded into one row at every 64th delta (``row_counts_add``).
-FOLD_EVERY = 64
+# A table's deltas are folded into one row at most this often per process (seconds).
+FOLD_INTERVAL = 10.0
 
 CREATE_STATEMENTS = (
     "CREATE TABLE IF NOT EXISTS row_counts "
     "(id bigserial PRIMARY KEY, table_name text NOT NULL, delta bigint NOT NULL)",
     "CREATE INDEX IF NOT EXISTS ix_row_counts_table_name ON row_counts (table_name) INCLUDE (delta)",
-    # Record one statement's change; now and then fold the table's deltas into one row. Only
-    # under READ COMMITTED: a fold under REPEATABLE READ could fail the writer's transaction.
+    # Record one statement's change: an append, which locks nothing others need.
     "CREATE OR REPLACE FUNCTION row_counts_add(counted text, change bigint) RETURNS void "
-    "LANGUAGE plpgsql AS $$ DECLARE added bigint; BEGIN "
-    "IF change = 0 THEN RETURN; END IF; "
-    "INSERT INTO row_counts (table_name, delta) VALUES (counted, change) RETURNING id INTO added; "
-    "IF added %% 64 = 0 AND current_setting('transaction_isolation') = 'read committed' THEN "
+    "LANGUAGE plpgsql AS $$ BEGIN IF change <> 0 THEN "
+    "INSERT INTO row_counts (table_name, delta) VALUES (counted, change); END IF; END $$",
+    # Fold a table's committed deltas into one row (run in a short transaction of its own).
+    "CREATE OR REPLACE FUNCTION row_counts_fold(counted text) RETURNS void "
+    "LANGUAGE plpgsql AS $$ BEGIN "
+    "IF (SELECT count(*) FROM row_counts WHERE table_name = counted) > 1 THEN "
     "WITH folded AS (DELETE FROM row_counts WHERE id IN (SELECT id FROM row_counts "
     "WHERE table_name = counted FOR UPDATE SKIP LOCKED) RETURNING delta) "
     "INSERT INTO row_counts (table_name, delta) SELECT counted, sum(delta) FROM folded "
@@ -90,8 +101,29 @@ TABLE_STATEMENTS = (
 DROP_STATEMENTS = (
     "DROP TABLE IF EXISTS row_counts",
     "DROP FUNCTION IF EXISTS row_counts_after_insert, row_counts_after_delete, "
-    "row_counts_after_truncate, row_counts_refresh, row_counts_add",
+    "row_counts_after_truncate, row_counts_refresh, row_counts_add, row_counts_fold",
 )
+
+
+_last_folds: dict[str, float] = {}
+_folds_lock = threading.Lock()
+
+
+def fold_if_due(table_name: str) -> None:
+    """Fold ``table_name``'s deltas into one row if this process has not done so lately."""
+    now = time.monotonic()
+    with _folds_lock:
+        if now - _last_folds.get(table_name, float("-inf")) < FOLD_INTERVAL:
+            return
+        _last_folds[table_name] = now
+    # Its own short transaction: the API request itself reads in autocommit, and a fold
+    # must never sit inside a long one (its deleted rows would linger until commit). The
+    # answer is already read: a failed fold is logged, and the next one catches up.
+    try:
+        with db.engine.begin() as connection:
+            connection.execute(text("SELECT row_counts_fold(:t)"), {"t": table_name})
+    except SQLAlchemyError:
+        log.warning("Could not fold the row counts of %s; will retry", table_name, exc_info=True)
 
 
 def counted_tables() -> list[Table]:

@@ -34,12 +34,12 @@ from sqlalchemy import (
     type_coerce,
 )
 
+from app import row_counts
 from app.api.errors import ApiError
 from app.api.params import parse_list_args
 from app.catalogue import MODULES, Module
 from app.extensions import db
 from app.models.types import UTCDateTime
-from app.row_counts import row_counts
 from app.schemas.dumping import Dumper, RowDumper, compile_dumper, compile_row_dumper
 
 # Largest id a path may name: integer primary keys are 32-bit on PostgreSQL.
@@ -186,8 +186,8 @@ def _total(module: Module, conditions: list[ColumnElement[bool]], kept_counts: b
     # See app.row_counts: exact, and O(1) where COUNT(*) reads the whole table. COALESCE
     # evaluates lazily, so the COUNT(*) runs only if the table has no counter row.
     kept = (
-        select(cast(func.sum(row_counts.c.delta), BigInteger))
-        .where(row_counts.c.table_name == module.model.__tablename__)
+        select(cast(func.sum(row_counts.row_counts.c.delta), BigInteger))
+        .where(row_counts.row_counts.c.table_name == module.model.__tablename__)
         .scalar_subquery()
     )
     return func.coalesce(kept, counted)
@@ -228,6 +228,8 @@ def _list(module: Module) -> Response:
     if args.updated_since is not None:
         params["since"] = args.updated_since
     rows, total = _page(statements, params)
+    if kept_counts:
+        row_counts.fold_if_due(module.model.__tablename__)
     pages = math.ceil(total / args.per_page) if total else 0
     dump = _row_dumper(module, statements.columns) if statements.with_total else _dumper(module)
     base_url = request.base_url

@@ -20,7 +20,8 @@ COUNTED_TABLES = ('products', 'inventory_levels', 'purchase_orders', 'sales_orde
 CREATE_STATEMENTS = (
     'CREATE TABLE IF NOT EXISTS row_counts (id bigserial PRIMARY KEY, table_name text NOT NULL, delta bigint NOT NULL)',
     'CREATE INDEX IF NOT EXISTS ix_row_counts_table_name ON row_counts (table_name) INCLUDE (delta)',
-    "CREATE OR REPLACE FUNCTION row_counts_add(counted text, change bigint) RETURNS void LANGUAGE plpgsql AS $$ DECLARE added bigint; BEGIN IF change = 0 THEN RETURN; END IF; INSERT INTO row_counts (table_name, delta) VALUES (counted, change) RETURNING id INTO added; IF added % 64 = 0 AND current_setting('transaction_isolation') = 'read committed' THEN WITH folded AS (DELETE FROM row_counts WHERE id IN (SELECT id FROM row_counts WHERE table_name = counted FOR UPDATE SKIP LOCKED) RETURNING delta) INSERT INTO row_counts (table_name, delta) SELECT counted, sum(delta) FROM folded HAVING count(*) > 0; END IF; END $$",
+    'CREATE OR REPLACE FUNCTION row_counts_add(counted text, change bigint) RETURNS void LANGUAGE plpgsql AS $$ BEGIN IF change <> 0 THEN INSERT INTO row_counts (table_name, delta) VALUES (counted, change); END IF; END $$',
+    'CREATE OR REPLACE FUNCTION row_counts_fold(counted text) RETURNS void LANGUAGE plpgsql AS $$ BEGIN IF (SELECT count(*) FROM row_counts WHERE table_name = counted) > 1 THEN WITH folded AS (DELETE FROM row_counts WHERE id IN (SELECT id FROM row_counts WHERE table_name = counted FOR UPDATE SKIP LOCKED) RETURNING delta) INSERT INTO row_counts (table_name, delta) SELECT counted, sum(delta) FROM folded HAVING count(*) > 0; END IF; END $$',
     'CREATE OR REPLACE FUNCTION row_counts_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM row_counts_add(TG_TABLE_NAME, (SELECT count(*) FROM inserted_rows)); RETURN NULL; END $$',
     'CREATE OR REPLACE FUNCTION row_counts_after_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM row_counts_add(TG_TABLE_NAME, -(SELECT count(*) FROM deleted_rows)); RETURN NULL; END $$',
     'CREATE OR REPLACE FUNCTION row_counts_after_truncate() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN DELETE FROM row_counts WHERE table_name = TG_TABLE_NAME; INSERT INTO row_counts (table_name, delta) VALUES (TG_TABLE_NAME, 0); RETURN NULL; END $$',
@@ -35,7 +36,7 @@ TABLE_STATEMENTS = (
 )
 DROP_STATEMENTS = (
     'DROP TABLE IF EXISTS row_counts',
-    'DROP FUNCTION IF EXISTS row_counts_after_insert, row_counts_after_delete, row_counts_after_truncate, row_counts_refresh, row_counts_add',
+    'DROP FUNCTION IF EXISTS row_counts_after_insert, row_counts_after_delete, row_counts_after_truncate, row_counts_refresh, row_counts_add, row_counts_fold',
 )
 
 

@@ -50,10 +50,12 @@ def test_counts_stay_exact_through_inserts_deletes_and_truncate(app: Flask, back
         assert kept_counts() == real_counts()
 
 
-def test_single_row_inserts_in_one_transaction_stay_few_rows_and_exact(app: Flask, backend: str) -> None:
-    # Each statement appends a delta; every 64th folds the table's deltas into one row, so
-    # a long transaction of single-row inserts leaves a handful of rows, not thousands.
-    from app.row_counts import FOLD_EVERY
+def test_writers_append_and_a_list_request_folds(
+    app: Flask, backend: str, call: Any, all_abilities_key: Any
+) -> None:
+    # A long transaction of single-row inserts appends one delta per statement (linear:
+    # nothing is updated or deleted inside it); the next list request folds them into one.
+    from app import row_counts
 
     brands = MODULES_BY_SLUG["brands"].model
     with app.app_context():
@@ -61,16 +63,31 @@ def test_single_row_inserts_in_one_transaction_stay_few_rows_and_exact(app: Flas
             db.session.execute(insert(brands).values(name=f"One by one {n}", country="US"))
         db.session.execute(delete(brands).where(brands.name.like("One by one 1%")))
         db.session.commit()
-        rows = db.session.scalar(text("SELECT count(*) FROM row_counts WHERE table_name = 'brands'"))
-        assert rows <= FOLD_EVERY + 1
         assert kept_counts()["brands"] == real_counts()["brands"] == 1_000 - 111
+        assert delta_rows("brands") == 1 + 1_000 + 1  # the first count, the inserts, the delete
+    row_counts._last_folds.clear()
+    body = call("/api/v1/brands", all_abilities_key.raw_key).get_json()
+    assert body["meta"]["total"] == 1_000 - 111
+    with app.app_context():
+        assert delta_rows("brands") == 1
+        assert kept_counts()["brands"] == 1_000 - 111
+        # Within FOLD_INTERVAL the same process does not fold the table again.
+        db.session.execute(insert(brands).values(name="After the fold", country="US"))
+        db.session.commit()
+    assert call("/api/v1/brands", all_abilities_key.raw_key).get_json()["meta"]["total"] == 1_000 - 110
+    with app.app_context():
+        assert delta_rows("brands") == 2
+
+
+def delta_rows(table_name: str) -> int:
+    return db.session.scalar(text("SELECT count(*) FROM row_counts WHERE table_name = :t"), {"t": table_name})
 
 
 def test_writers_under_repeatable_read_are_counted_too(app: Flask, backend: str) -> None:
     brands = MODULES_BY_SLUG["brands"].model
     with app.app_context():
         connection = db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        for n in range(130):  # past two fold points, which this isolation level skips
+        for n in range(130):
             connection.execute(insert(brands).values(name=f"Repeatable {n}", country="US"))
         db.session.commit()
         assert kept_counts()["brands"] == real_counts()["brands"] == 130

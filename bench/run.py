@@ -1,9 +1,10 @@
 """`make bench`: throughput, latency and memory of Stockgate, as ratios within one run.
 
 Serves the app with gunicorn in two shapes -- the embedded default (SQLite, memory://
-limits, one process) and production (PostgreSQL, Redis limits, two workers) -- loads it
-with wrk from a separate process on loopback, and prints one table. Absolute numbers drift
-on a shared machine; the ratio to ``/healthz`` on the same server in the same run does not.
+limits, one process) and production (PostgreSQL, Redis limits, two workers), each with 200
+and 100,000 products -- loads it with wrk from a separate process on loopback, in
+alternating healthz/list rounds, and prints one table. Absolute numbers drift on a shared
+machine; the ratio to ``/healthz`` on the same server in the same run does not.
 
 Usage: ``python bench/run.py [--seconds 5] [--rounds 3] [--connections 16] [--skip-large]
 [--skip-production]``

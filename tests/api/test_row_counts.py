@@ -121,7 +121,7 @@ def test_lists_read_the_counter_and_filtered_lists_count(
 
 
 def test_the_count_is_never_executed_when_a_counter_exists(app: Flask, backend: str) -> None:
-    from app.api.views import _list_statement
+    from app.api.listing import _list_statement
     from app.seed import seed_demo
 
     with app.app_context():

@@ -3,7 +3,7 @@
 from sqlalchemy import literal, select
 
 from app import seed
-from app.api.views import _as_stored
+from app.api.listing import _as_stored
 from app.catalogue import MODULES
 from app.extensions import db
 from app.schemas.dumping import compile_dumper, compile_row_dumper

@@ -84,7 +84,8 @@ def demo_admin() -> None:
         return
     password = accounts.generate_password()
     accounts.create_user(DEMO_ADMIN_EMAIL, "Demo Admin", password=password, is_admin=True)
-    click.echo("Demo admin created. Sign in at http://127.0.0.1:5000/login with:")
+    # The address depends on how the app is served (make run prints it): name the path only.
+    click.echo("Demo admin created. Sign in at /login with:")
     click.echo(f"  email:    {DEMO_ADMIN_EMAIL}")
     click.echo(f"  password: {password}")
 

@@ -138,8 +138,11 @@ def _read_in_autocommit() -> None:
     transaction buys nothing: under PostgreSQL's READ COMMITTED every statement takes its
     own snapshot anyway, and a list's page and total come from one statement. Autocommit
     drops the BEGIN and ROLLBACK round trips (2 of 4 per request). SQLite's driver
-    already reads outside a transaction, so nothing changes there.
+    already reads outside a transaction, so nothing changes there. A session that already
+    holds a transaction (a caller sharing its app context) keeps reading in it.
     """
+    if db.session().in_transaction():
+        return
     db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 

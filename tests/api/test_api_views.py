@@ -298,3 +298,16 @@ def test_last_used_at_is_written_at_most_once_a_minute(app: Flask, call: Any, ma
     call("/api/v1/brands", created.raw_key)
     with app.app_context():
         assert db.session.get(ApiKey, created.key.id).last_used_at > stale
+
+
+def test_a_request_sharing_an_open_transaction_reads_in_it(
+    app: Flask, client: Any, all_abilities_key: Any, seeded: dict[str, int]
+) -> None:
+    # A caller that shares its app context (and so its session) with the request, and has a
+    # transaction open, is not switched to autocommit under its feet: the request reads in it.
+    with app.app_context():
+        db.session.execute(select(1))
+        response = client.get("/api/v1/brands", headers={"X-API-Key": all_abilities_key.raw_key})
+        assert response.status_code == 200, response.get_json()
+        assert response.get_json()["meta"]["total"] == seeded["brands"]
+        db.session.rollback()

@@ -105,6 +105,9 @@ DROP_STATEMENTS = (
 )
 
 
+# Folds one table's deltas (``row_counts_fold``); bind ``t`` to the table's name.
+FOLD = text("SELECT row_counts_fold(:t)")
+
 _last_folds: dict[str, float] = {}
 _folds_lock = threading.Lock()
 
@@ -121,7 +124,7 @@ def fold_if_due(table_name: str) -> None:
     # answer is already read: a failed fold is logged, and the next one catches up.
     try:
         with db.engine.begin() as connection:
-            connection.execute(text("SELECT row_counts_fold(:t)"), {"t": table_name})
+            connection.execute(FOLD, {"t": table_name})
     except SQLAlchemyError:
         log.warning("Could not fold the row counts of %s; will retry", table_name, exc_info=True)
 

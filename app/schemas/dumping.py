@@ -136,8 +136,7 @@ def compile_row_dumper(schema_class: type[Schema], columns: tuple[str, ...]) -> 
         (field.attribute or name) in columns and not _is_nested(field)
         for name, field in fields_by_key.values()
     ):
-        by_attribute = compile_dumper(schema_class)
-        return lambda row: by_attribute(row)
+        return compile_dumper(schema_class)
     namespace: dict[str, Any] = {}
     items = []
     for key, (name, field) in fields_by_key.items():

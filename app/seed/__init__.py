@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
+from app import row_counts
 from app.errors import InvalidInput
 from app.extensions import db
 from app.models.catalog import Brand, Category, Product, Supplier, Warehouse
@@ -125,7 +126,7 @@ def _fold_row_counts() -> None:
     if db.session.get_bind().dialect.name != "postgresql":
         return
     for model in DOMAIN_MODELS:
-        db.session.execute(text("SELECT row_counts_fold(:t)"), {"t": model.__tablename__})
+        db.session.execute(row_counts.FOLD, {"t": model.__tablename__})
     db.session.commit()
 
 

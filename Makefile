@@ -26,7 +26,8 @@ run: $(VENV)/.runtime-installed
 	$(BIN)/flask seed-demo
 	$(BIN)/flask users demo-admin
 	@echo "Serving Stockgate on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
-	# One process (threads are fine): the default memory:// limit storage is per process.
+	# One process: the default memory:// limit storage is per process. Four threads wait for
+	# slow clients and bcrypt; on SQLite the app runs one request at a time (app/request_gate.py).
 	$(BIN)/gunicorn --workers 1 --threads 4 --bind $(HOST):$(PORT) --no-control-socket \
 		--access-logfile - wsgi:app
 

@@ -73,8 +73,11 @@ def engine_options(database_url: str) -> dict[str, Any]:
             "connect_args": {"connect_timeout": 3},
             "pool_timeout": 5,
         }
-    # SQLite is a file: nothing to ping; the busy timeout is set per connection.
-    return {}
+    # SQLite is a file: nothing to ping; the busy timeout is set per connection. A checkout
+    # never waits (no overflow limit): with the request gate (app.request_gate) a thread
+    # waiting for the gate keeps its connection, so a pool limit could leave the gate's
+    # holder waiting for a connection that only a thread behind the gate can give back.
+    return {"pool_size": 10, "max_overflow": -1}
 
 
 def load_config(instance_path: str) -> dict[str, Any]:

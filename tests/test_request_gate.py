@@ -121,3 +121,38 @@ def test_create_app_gates_sqlite_only(tmp_path, database_url, gated):
         return {"held": gate.held()}
 
     assert app.test_client().get("/_gate").get_json() == {"held": gated}
+
+
+def test_sqlite_statements_run_outside_the_gate(tmp_path):
+    """A long SQLite statement (no GIL) lets another request through the gate meanwhile."""
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    app = create_app(base_config(f"sqlite:///{tmp_path / 'slow.db'}"))
+    finished: dict[str, float] = {}
+
+    @app.get("/_slow")
+    def slow():
+        # A recursive count that keeps SQLite busy for a while inside one execute().
+        count = db.session.execute(
+            text(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000)"
+                " SELECT count(*) FROM n"
+            )
+        ).scalar_one()
+        finished["slow"] = time.monotonic()
+        return {"count": count}
+
+    @app.get("/_fast")
+    def fast():
+        finished["fast"] = time.monotonic()
+        return {"gate_held": gate.held()}
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        slow_response = pool.submit(lambda: app.test_client().get("/_slow"))
+        time.sleep(0.1)  # the slow statement is running now
+        fast_response = pool.submit(lambda: app.test_client().get("/_fast"))
+        assert fast_response.result(timeout=30).get_json() == {"gate_held": True}
+        assert slow_response.result(timeout=30).get_json() == {"count": 3_000_000}
+    assert finished["fast"] < finished["slow"], "the fast request waited for the statement"

@@ -10,6 +10,10 @@ served 58% more authenticated list requests per second than the same process wit
 (2.9 vs 4.9 ms of CPU per request: the threads mostly fight over the GIL). Sync workers handle
 one request at a time, so put a buffering reverse proxy (nginx, a cloud load balancer) in
 front, as gunicorn's documentation advises, and size ``WEB_CONCURRENCY`` for concurrency.
+
+The embedded default (``make run``: SQLite, one process, four threads) is different: there the
+app lets one request at a time run (``app/request_gate.py``), which removes the fight over
+the GIL while the threads still wait for slow clients and bcrypt.
 """
 
 import os

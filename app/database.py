@@ -1,7 +1,9 @@
-"""SQLite engine hooks: per-connection settings, and statements run outside the request gate."""
+"""SQLite engine hooks: per-connection settings, and slow statements run outside the request gate."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from time import thread_time
 from typing import Any
 
 from flask import Flask
@@ -27,22 +29,61 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _execute_outside_gate(cursor: Any, statement: str, parameters: Any, _context: Any) -> bool:
-    # SQLite runs a statement's heavy part (a count, a scan, a sort, a busy wait) in its first
-    # step, inside execute() and without the GIL: other requests may use the gate meanwhile.
-    # The rows are fetched back inside the gate, where their cheap steps hand the GIL to no one.
-    with gate.outside():
-        cursor.execute(statement, parameters)
+# A read whose execute() has so far taken less than this runs inside the gate: releasing the
+# gate costs two or three thread switches, more than such a statement takes (a key lookup or a
+# page of 25 rows: 20-50 us). Measured on the embedded list of 25 products at 16 connections:
+# 29 voluntary context switches per request with every statement outside, 17 with quick reads
+# inside, and 1.55 -> 1.37 ms of CPU per request.
+QUICK_READ_SECONDS = 0.0002
+_MAX_TRACKED_STATEMENTS = 2_000
+# Typical execute() time per SELECT text (a moving average of this thread's CPU time: wall time
+# would count the wait for the GIL after SQLite hands it back, which other threads' work sets).
+# Statements are built once per shape with bound parameters, so the texts are few; the cap
+# only guards against surprises.
+_typical_seconds: dict[str, float] = {}
+
+
+def _execute_outside_gate_unless_quick(statement: str, execute: Callable[[], object]) -> None:
+    """Run ``execute`` outside the request gate, unless ``statement`` is a read known to be quick.
+
+    SQLite runs a statement's heavy part (a count, a scan, a sort, a busy wait for a writer)
+    inside execute() and without the GIL, so other requests may use the gate meanwhile. The
+    rows are fetched back inside the gate. Writes always run outside: they may wait for another
+    process's write lock (busy_timeout).
+    """
+    if not statement.startswith("SELECT"):
+        with gate.outside():
+            execute()
+        return
+    typical = _typical_seconds.get(statement)
+    started = thread_time()
+    if typical is not None and typical < QUICK_READ_SECONDS:
+        execute()
+        elapsed = thread_time() - started
+    else:
+        with gate.outside():
+            started = thread_time()
+            execute()
+            elapsed = thread_time() - started
+    if typical is None:
+        if len(_typical_seconds) >= _MAX_TRACKED_STATEMENTS:
+            _typical_seconds.clear()
+        _typical_seconds[statement] = elapsed
+    else:
+        _typical_seconds[statement] = typical + (elapsed - typical) / 8
+
+
+def _do_execute(cursor: Any, statement: str, parameters: Any, _context: Any) -> bool:
+    _execute_outside_gate_unless_quick(statement, lambda: cursor.execute(statement, parameters))
     return True  # executed: SQLAlchemy must not run it again
 
 
-def _execute_no_params_outside_gate(cursor: Any, statement: str, _context: Any) -> bool:
-    with gate.outside():
-        cursor.execute(statement)
+def _do_execute_no_params(cursor: Any, statement: str, _context: Any) -> bool:
+    _execute_outside_gate_unless_quick(statement, lambda: cursor.execute(statement))
     return True
 
 
-def _executemany_outside_gate(cursor: Any, statement: str, parameters: Any, _context: Any) -> bool:
+def _do_executemany(cursor: Any, statement: str, parameters: Any, _context: Any) -> bool:
     with gate.outside():
         cursor.executemany(statement, parameters)
     return True
@@ -54,6 +95,6 @@ def init_app(app: Flask) -> None:
         engine: Engine = db.engine
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _configure_sqlite)
-        event.listen(engine, "do_execute", _execute_outside_gate)
-        event.listen(engine, "do_execute_no_params", _execute_no_params_outside_gate)
-        event.listen(engine, "do_executemany", _executemany_outside_gate)
+        event.listen(engine, "do_execute", _do_execute)
+        event.listen(engine, "do_execute_no_params", _do_execute_no_params)
+        event.listen(engine, "do_executemany", _do_executemany)

@@ -70,6 +70,45 @@ def test_outside_lets_another_request_in_and_comes_back():
     assert held_after == [True]
 
 
+def wait_until(condition, timeout: float = 5.0) -> None:
+    """Poll ``condition`` until it holds (threads take a moment to queue)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
+
+
+def test_gate_admits_waiters_first_come_first_served():
+    """Requests enter in the order they queued, and one leaving for a wait queues behind them."""
+    request_gate = RequestGate()
+    release_first = threading.Event()
+    order: list[str] = []
+
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        name = environ["PATH_INFO"].strip("/")
+        order.append(name)
+        if name == "first":
+            release_first.wait(5)
+            # A plain lock would be taken straight back here, ahead of the queued requests.
+            with request_gate.outside():
+                pass
+            order.append("first again")
+        return [b"ok"]
+
+    gated = request_gate.wrap(app)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = [pool.submit(call, gated, "/first")]
+        wait_until(lambda: order == ["first"])
+        for number, name in enumerate(("second", "third", "fourth"), start=1):
+            futures.append(pool.submit(call, gated, f"/{name}"))
+            wait_until(lambda number=number: request_gate.waiting() == number)
+        release_first.set()
+        assert [future.result(timeout=5) for future in futures] == [b"ok"] * 4
+    assert order == ["first", "second", "third", "fourth", "first again"]
+    assert request_gate.waiting() == 0
+
+
 def test_gate_is_released_when_the_app_raises():
     """An exception leaves the gate open for the next request."""
     request_gate = RequestGate()
@@ -156,3 +195,45 @@ def test_sqlite_statements_run_outside_the_gate(tmp_path):
         assert fast_response.result(timeout=30).get_json() == {"gate_held": True}
         assert slow_response.result(timeout=30).get_json() == {"count": 3_000_000}
     assert finished["fast"] < finished["slow"], "the fast request waited for the statement"
+
+
+def test_quick_reads_stay_inside_the_gate_and_slow_ones_and_writes_go_outside(tmp_path):
+    """A read known to be quick runs in the gate; a slow read or a write lets other requests in."""
+    from sqlalchemy import event, text
+
+    from app.extensions import db
+
+    app = create_app(base_config(f"sqlite:///{tmp_path / 'quick.db'}"))
+    with app.app_context():
+        # SQLite calls this back while it executes the statement: it reports where it ran.
+        event.listen(
+            db.engine,
+            "connect",
+            lambda dbapi_connection, _record: dbapi_connection.create_function(
+                "gate_held", 0, lambda: int(gate.held())
+            ),
+        )
+        db.engine.dispose()
+        with db.engine.begin() as connection:
+            connection.execute(text("CREATE TABLE seen (held INTEGER)"))
+
+    slow_read = (
+        "SELECT (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000)"
+        " SELECT count(*) FROM n), gate_held()"
+    )
+
+    @app.get("/_where")
+    def where():
+        quick = [db.session.execute(text("SELECT gate_held()")).scalar_one() for _ in range(3)]
+        slow = [db.session.execute(text(slow_read)).one()[1] for _ in range(2)]
+        db.session.execute(text("INSERT INTO seen (held) VALUES (gate_held())"))
+        written = db.session.execute(text("SELECT held FROM seen")).scalar_one()
+        db.session.rollback()
+        return {"quick": quick, "slow": slow, "write": written}
+
+    # The first run of a statement is timed outside the gate; once known quick it stays inside.
+    assert app.test_client().get("/_where").get_json() == {
+        "quick": [0, 1, 1],
+        "slow": [0, 0],
+        "write": 0,
+    }

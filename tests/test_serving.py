@@ -61,3 +61,17 @@ def test_forwarded_for_is_trusted_only_with_configured_hops(tmp_path, hops, expe
 
     response = app.test_client().get("/_whoami", headers={"X-Forwarded-For": "203.0.113.9"})
     assert response.get_data(as_text=True) == expected
+
+
+def test_workers_freeze_the_loaded_app_out_of_the_garbage_collector():
+    """gunicorn.conf.py's post_worker_init hides the loaded app from full collections."""
+    import gc
+    import runpy
+
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert gc.get_freeze_count() == 0
+    try:
+        settings["post_worker_init"](None)
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()

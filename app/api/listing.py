@@ -2,7 +2,7 @@
 
 Statements are built once per shape (module, sort, which filters) with the values as bound
 parameters; a flat module's page carries its total as a last column, so one round trip
-answers both. On PostgreSQL an unfiltered total is the trigger-kept row count
+answers both. An unfiltered total is the trigger-kept row count
 (``app.row_counts``). Rows are dumped by the module's compiled schema
 (``app.schemas.dumping``).
 """
@@ -50,7 +50,8 @@ class Page:
 
 def fetch_page(module: Module, args: ListArgs) -> Page:
     """Read the page ``args`` asks for, with its total, from the request's session."""
-    kept_counts = db.session.get_bind().dialect.name == "postgresql"
+    dialect = db.session.get_bind().dialect.name
+    kept_counts = dialect in KEPT_COUNT_DIALECTS
     statements = _list_statement(
         module, args.sort, args.q is not None, args.updated_since is not None, kept_counts
     )
@@ -60,7 +61,7 @@ def fetch_page(module: Module, args: ListArgs) -> Page:
     if args.updated_since is not None:
         params["since"] = args.updated_since
     rows, total = _page(statements, params)
-    if kept_counts:
+    if dialect == "postgresql":  # appended deltas; SQLite keeps one row per table
         row_counts.fold_if_due(module.model.__tablename__)
     dump = row_dumper(module, statements.columns) if statements.with_total else dumper(module)
     return Page(rows, total, dump)
@@ -79,6 +80,8 @@ def row_dumper(module: Module, columns: tuple[str, ...]) -> RowDumper:
 
 
 # Bound parameters of the cached list statements (``_list_statement``).
+# Databases whose tables carry trigger-kept row counts (app.row_counts): every one we support.
+KEPT_COUNT_DIALECTS = frozenset({"postgresql", "sqlite"})
 _LIMIT = bindparam("limit", type_=Integer)
 _OFFSET = bindparam("offset", type_=Integer)
 _SEARCH = bindparam("search", type_=String)
@@ -146,7 +149,7 @@ def _as_stored(column: Column[Any]) -> ColumnElement[Any]:
 
 
 def _total(module: Module, conditions: list[ColumnElement[bool]], kept_counts: bool) -> ColumnElement[int]:
-    """The list's total: the trigger-kept row count when unfiltered (PostgreSQL), else COUNT(*)."""
+    """The list's total: the trigger-kept row count when unfiltered, else COUNT(*)."""
     counted = select(func.count()).select_from(module.model).where(*conditions).scalar_subquery()
     if conditions or not kept_counts:
         return counted

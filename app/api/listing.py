@@ -50,18 +50,14 @@ class Page:
 
 def fetch_page(module: Module, args: ListArgs) -> Page:
     """Read the page ``args`` asks for, with its total, from the request's session."""
-    dialect = db.session.get_bind().dialect.name
-    kept_counts = dialect in KEPT_COUNT_DIALECTS
-    statements = _list_statement(
-        module, args.sort, args.q is not None, args.updated_since is not None, kept_counts
-    )
+    statements = _list_statement(module, args.sort, args.q is not None, args.updated_since is not None)
     params: dict[str, Any] = {"limit": args.per_page, "offset": (args.page - 1) * args.per_page}
     if args.q is not None:
         params["search"] = _like_pattern(args.q)
     if args.updated_since is not None:
         params["since"] = args.updated_since
     rows, total = _page(statements, params)
-    if dialect == "postgresql":  # appended deltas; SQLite keeps one row per table
+    if db.session.get_bind().dialect.name == "postgresql":  # appended deltas; SQLite keeps one row
         row_counts.fold_if_due(module.model.__tablename__)
     dump = row_dumper(module, statements.columns) if statements.with_total else dumper(module)
     return Page(rows, total, dump)
@@ -80,8 +76,6 @@ def row_dumper(module: Module, columns: tuple[str, ...]) -> RowDumper:
 
 
 # Bound parameters of the cached list statements (``_list_statement``).
-# Databases whose tables carry trigger-kept row counts (app.row_counts): every one we support.
-KEPT_COUNT_DIALECTS = frozenset({"postgresql", "sqlite"})
 _LIMIT = bindparam("limit", type_=Integer)
 _OFFSET = bindparam("offset", type_=Integer)
 _SEARCH = bindparam("search", type_=String)
@@ -148,10 +142,10 @@ def _as_stored(column: Column[Any]) -> ColumnElement[Any]:
     return column
 
 
-def _total(module: Module, conditions: list[ColumnElement[bool]], kept_counts: bool) -> ColumnElement[int]:
+def _total(module: Module, conditions: list[ColumnElement[bool]]) -> ColumnElement[int]:
     """The list's total: the trigger-kept row count when unfiltered, else COUNT(*)."""
     counted = select(func.count()).select_from(module.model).where(*conditions).scalar_subquery()
-    if conditions or not kept_counts:
+    if conditions:
         return counted
     # See app.row_counts: exact, and O(1) where COUNT(*) reads the whole table. COALESCE
     # evaluates lazily, so the COUNT(*) runs only if the table has no counter row.
@@ -164,19 +158,17 @@ def _total(module: Module, conditions: list[ColumnElement[bool]], kept_counts: b
 
 
 @cache
-def _list_statement(
-    module: Module, sort: str, searching: bool, since: bool, kept_counts: bool
-) -> _ListStatements:
+def _list_statement(module: Module, sort: str, searching: bool, since: bool) -> _ListStatements:
     """Build (once per shape) the count and page statements; values arrive as bound parameters."""
     # Building a Select costs ~0.1 ms of CPU; the values (page, search, since) vary per
     # request, the shape does not, so the statements are cached per shape.
     model = module.model
     conditions = _filters(module, searching, since)
-    count = select(_total(module, conditions, kept_counts))
+    count = select(_total(module, conditions))
     if module.query_options:
         page = select(model).where(*conditions).options(*module.query_options)
     else:
-        total = _total(module, conditions, kept_counts).label("list_total")
+        total = _total(module, conditions).label("list_total")
         page = select(*map(_as_stored, model.__table__.columns), total).where(*conditions)
     page = _ordered(module, page, sort).limit(_LIMIT).offset(_OFFSET)
     if module.query_options:

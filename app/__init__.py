@@ -8,6 +8,7 @@ from flask import Flask
 
 from app import cli, extensions
 from app.config import load_config
+from app.json_provider import OrjsonProvider
 from app.keys import verification
 
 
@@ -18,6 +19,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
 
+    app.json = OrjsonProvider(app)
     app.json.sort_keys = False  # keep "data", "meta", "links" in the documented order
     _wrap_proxy(app)
     _gate_requests(app)

@@ -235,6 +235,35 @@ def test_list_and_show_cost_no_extra_queries_and_no_writes_once_the_key_was_used
     assert show_statements == ["SELECT", "SELECT"]
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_api_reads_on_sqlite_run_no_statement_besides_their_own(
+    app: Flask, backend: str, call: Any, all_abilities_key: Any
+) -> None:
+    # Switching a SQLite connection to autocommit and back runs "PRAGMA read_uncommitted" on
+    # the raw connection, out of SQLAlchemy's sight: watch what SQLite itself executes.
+    raw = all_abilities_key.raw_key
+    assert call("/api/v1/brands", raw).status_code == 200  # proves the key, writes last_used_at
+    executed: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def trace(connection: Any, _record: Any, _proxy: Any) -> None:
+        connection.set_trace_callback(lambda sql: executed.append(sql.split()[0].upper()))
+
+    def untrace(connection: Any, _record: Any) -> None:
+        connection.set_trace_callback(None)
+
+    event.listen(engine, "checkout", trace)
+    event.listen(engine, "checkin", untrace)
+    try:
+        assert call("/api/v1/brands", raw).status_code == 200
+    finally:
+        event.remove(engine, "checkout", trace)
+        event.remove(engine, "checkin", untrace)
+    # The key, then the page and its total: reads only, nothing about isolation levels.
+    assert executed and set(executed) == {"SELECT"}, executed
+
+
 # SQLite's driver never opens a transaction for a SELECT: only PostgreSQL has round trips to save.
 @pytest.mark.parametrize("backend", ["postgresql"])
 def test_api_reads_run_outside_a_transaction_on_postgresql(

@@ -26,10 +26,10 @@ run: $(VENV)/.runtime-installed
 	$(BIN)/flask seed-demo
 	$(BIN)/flask users demo-admin
 	@echo "Serving Stockgate on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
-	# One process: the default memory:// limit storage is per process. Four threads wait for
-	# slow clients and bcrypt; on SQLite the app runs one request at a time (app/request_gate.py).
-	$(BIN)/gunicorn --workers 1 --threads 4 --bind $(HOST):$(PORT) --no-control-socket \
-		--access-logfile - wsgi:app
+	# One process: the default memory:// limit storage is per process. On SQLite one thread at
+	# a time serves and three stand in while it waits for bcrypt or a slow client
+	# (gunicorn.conf.py picks app.gate_worker.GateWorker for threads on SQLite).
+	WEB_CONCURRENCY=1 GUNICORN_THREADS=4 BIND=$(HOST):$(PORT) $(BIN)/gunicorn wsgi:app
 
 ## test: install test requirements and run the whole suite
 test: $(VENV)/.dev-installed

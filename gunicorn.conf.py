@@ -12,8 +12,12 @@ one request at a time, so put a buffering reverse proxy (nginx, a cloud load bal
 front, as gunicorn's documentation advises, and size ``WEB_CONCURRENCY`` for concurrency.
 
 The embedded default (``make run``: SQLite, one process, four threads) is different: there the
-app lets one request at a time run (``app/request_gate.py``), which removes the fight over
-the GIL while the threads still wait for slow clients and bcrypt.
+app lets one request at a time run (``app/request_gate.py``), and threads on SQLite run
+``app.gate_worker.GateWorker``: the thread holding that gate serves requests one after the
+other with no hand-over between threads (as fast as a sync worker), while spare threads carry
+on whenever it waits for bcrypt, a slow statement or a slow client. On PostgreSQL, threads run
+gunicorn's own threaded worker: there a query waits for the network, which other threads
+should be free to use.
 """
 
 import gc
@@ -23,7 +27,13 @@ import sys
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", str(2 * (os.cpu_count() or 1) + 1)))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
-worker_class = "gthread" if threads > 1 else "sync"
+
+if threads == 1:
+    worker_class = "sync"
+elif os.environ.get("DATABASE_URL", "sqlite:").startswith("sqlite:"):  # the default is SQLite
+    worker_class = "app.gate_worker.GateWorker"
+else:
+    worker_class = "gthread"
 # Load the app once in the master: faster forks, and configuration errors stop start-up.
 preload_app = True
 timeout = 30

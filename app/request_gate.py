@@ -33,9 +33,19 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class GateScheduler(Protocol):
+    """What a server that runs its own loop inside the gate (``app.gate_worker``) is told."""
+
+    def queued(self) -> None:
+        """A thread has queued for the gate: the holder should let it in soon."""
+
+    def left_to_wait(self, handed_over: bool) -> None:
+        """The holder left to wait (``outside()``); ``handed_over`` if a queued thread got the gate."""
 
 
 class RequestGate:
@@ -53,6 +63,8 @@ class RequestGate:
         self._busy = False
         self._queue: deque[threading.Lock] = deque()  # one locked "turn" per waiting thread
         self._holder = threading.local()
+        # Set by a server whose threads hold the gate while they wait for work (app.gate_worker).
+        self.scheduler: GateScheduler | None = None
 
     def held(self) -> bool:
         """True when the current thread is inside the gate."""
@@ -63,38 +75,45 @@ class RequestGate:
         with self._mutex:
             return len(self._queue)
 
-    def _enter(self) -> None:
+    def enter(self) -> None:
+        """Take the gate for the current thread, behind the threads that queued before it."""
         with self._mutex:
             if not self._busy:
                 self._busy = True
-                return
-            turn = threading.Lock()
-            turn.acquire()
-            self._queue.append(turn)
-        turn.acquire()  # _leave releases it: the gate is handed over and stays busy
-        # (no race: a turn released before this acquire simply does not block)
+                turn = None
+            else:
+                turn = threading.Lock()
+                turn.acquire()
+                self._queue.append(turn)
+        if turn is not None:
+            if self.scheduler is not None:
+                self.scheduler.queued()
+            turn.acquire()  # leave() releases it: the gate is handed over and stays busy
+            # (no race: a turn released before this acquire simply does not block)
+        self._holder.inside = True
 
-    def _leave(self) -> None:
+    def leave(self) -> bool:
+        """Hand the gate to the longest waiter (True) or, with nobody queued, free it (False)."""
+        self._holder.inside = False
         with self._mutex:
             if self._queue:
                 self._queue.popleft().release()
-            else:
-                self._busy = False
+                return True
+            self._busy = False
+            return False
 
     def wrap(self, wsgi_app: WsgiApp) -> WsgiApp:
         """Return ``wsgi_app`` behind the gate."""
 
         def gated(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-            if self.held():  # an application calling itself in the same thread
+            if self.held():  # the server already holds it, or the app calls itself
                 return wsgi_app(environ, start_response)
-            self._enter()
-            self._holder.inside = True
+            self.enter()
             try:
                 # Flask returns a finished response: writing it happens after the gate.
                 return wsgi_app(environ, start_response)
             finally:
-                self._holder.inside = False
-                self._leave()
+                self.leave()
 
         return gated
 
@@ -104,13 +123,13 @@ class RequestGate:
         if not self.held():
             yield
             return
-        self._holder.inside = False
-        self._leave()
+        handed_over = self.leave()
+        if self.scheduler is not None:
+            self.scheduler.left_to_wait(handed_over)
         try:
             yield
         finally:
-            self._enter()  # behind the requests that queued meanwhile
-            self._holder.inside = True
+            self.enter()  # behind the requests that queued meanwhile
 
 
 gate = RequestGate()

@@ -237,3 +237,44 @@ def test_quick_reads_stay_inside_the_gate_and_slow_ones_and_writes_go_outside(tm
         "slow": [0, 0],
         "write": 0,
     }
+
+
+class RecordingScheduler:
+    """What a gate-running server (app.gate_worker) would be told, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def queued(self) -> None:
+        self.events.append("queued")
+
+    def left_to_wait(self, handed_over: bool) -> None:
+        self.events.append(f"left_to_wait(handed_over={handed_over})")
+
+
+def test_a_scheduler_hears_who_waits_and_who_queues():
+    """Leaving with nobody queued, leaving to a queued thread, and queuing are each reported."""
+    request_gate = RequestGate()
+    scheduler = RecordingScheduler()
+    request_gate.scheduler = scheduler
+    request_gate.enter()
+    with request_gate.outside():  # nobody queued: the server must find someone to carry on
+        pass
+    assert scheduler.events == ["left_to_wait(handed_over=False)"]
+
+    second_inside = threading.Event()
+
+    def second() -> None:
+        request_gate.enter()  # the gate is held: this thread queues
+        second_inside.set()
+        request_gate.leave()
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    wait_until(lambda: request_gate.waiting() == 1)
+    assert scheduler.events[-1] == "queued"
+    with request_gate.outside():  # the queued thread takes over
+        assert second_inside.wait(5)
+    thread.join(5)
+    assert scheduler.events[1:] == ["queued", "left_to_wait(handed_over=True)"]
+    assert request_gate.held() and request_gate.leave() is False

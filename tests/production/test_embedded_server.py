@@ -64,3 +64,88 @@ def test_bcrypt_and_idle_connections_do_not_stall_other_requests(tmp_path: Path,
     assert health == [200] * 5
     assert statuses == [200]
     assert finished["health"] < finished["proof"], "health checks waited for bcrypt"
+
+
+def _embedded(tmp_path: Path, gunicorn, threads: int = 4):
+    database = f"sqlite:///{tmp_path / 'embedded.db'}"
+    app = create_app(base_config(database))
+    with app.app_context():
+        db.create_all()
+        db.engine.dispose()
+    return gunicorn(server_env(database, "memory://"), workers=1, threads=threads)
+
+
+def _read_response(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes (one request per connection)."""
+    sock.settimeout(10)
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_the_embedded_shape_runs_the_gate_worker(tmp_path: Path, gunicorn):
+    """SQLite with threads: app.gate_worker.GateWorker, one request per connection."""
+    server = _embedded(tmp_path, gunicorn)
+    assert "Using worker: app.gate_worker.GateWorker" in server.output()
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        response = _read_response(sock)
+    assert response.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"\r\nConnection: close\r\n" in response
+    assert response.endswith(b'{"status":"ok"}\n')
+
+
+def test_silent_connections_hold_no_thread(tmp_path: Path, gunicorn):
+    """Twice as many connections as threads send nothing: each request in between is served at once."""
+    server = _embedded(tmp_path, gunicorn)
+    silent = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(8)]
+    try:
+        answers = [get(server.port, "/healthz", timeout=3) for _ in range(5)]
+        # A silent connection that finally speaks is served like any other.
+        silent[0].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        late = _read_response(silent[0])
+    finally:
+        for sock in silent:
+            sock.close()
+    assert [status for status, _, _ in answers] == [200] * 5
+    assert max(seconds for _, _, seconds in answers) < 1.0, answers  # threads would wait up to 5 s
+    assert late.startswith(b"HTTP/1.1 200 OK")
+
+
+def test_half_sent_requests_wait_outside_the_gate(tmp_path: Path, gunicorn):
+    """Clients stalled mid-request (one per spare thread) hold no one up; each is answered later."""
+    server = _embedded(tmp_path, gunicorn)
+    body = b"email=a%40b.c&password=x"
+    stalled = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(3)]
+    try:
+        stalled[0].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # no blank line yet
+        stalled[1].sendall(b"GET /heal")
+        headers = f"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+        headers += "Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+        stalled[2].sendall(headers.encode() + body[:5])  # the form's body is still on its way
+        time.sleep(0.3)  # the server reads what it can and waits for the rest
+        answers = [get(server.port, "/healthz", timeout=3) for _ in range(5)]
+        stalled[0].sendall(b"\r\n")
+        stalled[1].sendall(b"thz HTTP/1.1\r\nHost: x\r\n\r\n")
+        stalled[2].sendall(body[5:])
+        finished = [_read_response(sock) for sock in stalled]
+    finally:
+        for sock in stalled:
+            sock.close()
+    assert [status for status, _, _ in answers] == [200] * 5
+    assert max(seconds for _, _, seconds in answers) < 1.0, answers
+    assert finished[0].startswith(b"HTTP/1.1 200 OK") and finished[1].startswith(b"HTTP/1.1 200 OK")
+    # The whole form arrived: a CSRF refusal (no token sent), not a broken or cut-off request.
+    assert finished[2].startswith(b"HTTP/1.1 400"), finished[2][:200]
+    assert b"expired" in finished[2] or b"CSRF" in finished[2], finished[2][-300:]
+
+
+def test_the_worker_stops_promptly_with_its_spare_threads_idle(tmp_path: Path, gunicorn):
+    """SIGTERM: the serving thread leaves its loop and the spares stop standing by."""
+    server = _embedded(tmp_path, gunicorn)
+    assert get(server.port, "/healthz")[0] == 200
+    started = time.monotonic()
+    server.__exit__(None, None, None)
+    assert server.process.returncode == 0
+    assert time.monotonic() - started < 5

@@ -1,0 +1,139 @@
+"""GateSocket: gunicorn's reads and writes on a non-blocking socket, every wait handed to the worker."""
+
+from __future__ import annotations
+
+import select
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from app.gate_worker import GateSocket, GateWorker
+from app.request_gate import gate
+
+
+class StubWorker:
+    """Records the waits GateSocket asks for; ``ready`` decides whether each one ends in time."""
+
+    def __init__(self, ready: bool = True, on_wait=None) -> None:
+        self.ready = ready
+        self.on_wait = on_wait
+        self.waits: list[int] = []
+        self.lingering: list[socket.socket] = []
+
+    def wait_for(self, sock: socket.socket, events: int, seconds: float) -> bool:
+        self.waits.append(events)
+        if self.on_wait is not None:
+            self.on_wait()
+        return self.ready
+
+    def linger(self, sock: socket.socket) -> None:
+        self.lingering.append(sock)
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    ours, theirs = socket.socketpair()
+    yield ours, theirs
+    ours.close()
+    theirs.close()
+
+
+def test_a_read_with_nothing_sent_yet_waits_through_the_worker(pair) -> None:
+    ours, theirs = pair
+    worker = StubWorker(on_wait=lambda: theirs.sendall(b"GET / HTTP/1.1\r\n"))
+    assert GateSocket(ours, worker).recv(1024) == b"GET / HTTP/1.1\r\n"
+    assert worker.waits == [select.POLLIN]
+    assert ours.getblocking() is False  # the thread itself never blocks on the socket
+
+
+def test_a_client_silent_too_long_is_treated_as_gone_or_timed_out(pair) -> None:
+    ours, _ = pair
+    assert GateSocket(ours, StubWorker(ready=False)).recv(1024) == b""  # the parser: "no more data"
+    timed = GateSocket(ours, StubWorker(ready=False))
+    timed.settimeout(0.5)  # what gunicorn's graceful close asks for
+    with pytest.raises(TimeoutError):
+        timed.recv(1024)
+    never_waits = GateSocket(ours, StubWorker())
+    never_waits.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        never_waits.recv(1024)
+
+
+def test_a_write_to_a_full_buffer_waits_until_the_client_reads(pair) -> None:
+    ours, theirs = pair
+    data = bytes(range(256)) * 8192  # 2 MiB: far more than the socket buffers hold
+    received = bytearray()
+
+    def client_reads() -> None:
+        theirs.setblocking(False)
+        try:
+            while chunk := theirs.recv(1 << 20):
+                received.extend(chunk)
+        except BlockingIOError:
+            pass
+
+    worker = StubWorker(on_wait=client_reads)
+    GateSocket(ours, worker).sendall(data)
+    client_reads()
+    assert bytes(received) == data
+    assert worker.waits and set(worker.waits) == {select.POLLOUT}
+
+
+def test_a_client_that_stops_reading_ends_the_write_with_a_broken_pipe(pair) -> None:
+    ours, _ = pair
+    with pytest.raises(BrokenPipeError):
+        GateSocket(ours, StubWorker(ready=False)).sendall(b"x" * (4 << 20))
+
+
+def test_closing_lingers_in_the_worker_while_the_client_has_not_closed(pair) -> None:
+    ours, _ = pair
+    worker = StubWorker()
+    closing = GateSocket(ours, worker)
+    closing.shutdown(socket.SHUT_WR)
+    with pytest.raises(TimeoutError):  # no waiting for the FIN in the serving thread
+        closing.recv(4096)
+    closing.close()
+    assert worker.lingering == [ours] and worker.waits == []
+    assert ours.fileno() != -1  # still open: the worker closes it once the FIN arrives
+
+
+def test_closing_after_the_client_closed_closes_at_once() -> None:
+    ours, theirs = socket.socketpair()
+    worker = StubWorker()
+    closing = GateSocket(ours, worker)
+    theirs.close()
+    closing.shutdown(socket.SHUT_WR)
+    assert closing.recv(4096) == b""  # the FIN is here already
+    closing.close()
+    assert worker.lingering == [] and ours.fileno() == -1
+
+
+def test_wait_for_lets_another_thread_through_the_gate_meanwhile(pair) -> None:
+    """The worker's wait leaves the gate: a second thread enters and leaves while it waits."""
+    ours, theirs = pair
+    worker = GateWorker.__new__(GateWorker)  # only wait_for and notify are used
+    worker.notify = lambda: None
+    entered = threading.Event()
+
+    def another_request() -> None:
+        gate.enter()
+        entered.set()
+        gate.leave()
+        theirs.sendall(b"x")
+
+    gate.enter()
+    try:
+        thread = threading.Thread(target=another_request)
+        thread.start()
+        assert worker.wait_for(ours, select.POLLIN, 5) is True
+        assert gate.held()
+        thread.join(5)
+    finally:
+        gate.leave()
+    assert entered.is_set()
+    assert worker.wait_for(ours, select.POLLOUT, 0.1) is True  # writable at once
+    quiet, other_end = socket.socketpair()
+    with quiet, other_end:
+        assert worker.wait_for(quiet, select.POLLIN, 0.2) is False

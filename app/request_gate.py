@@ -22,6 +22,12 @@ outside the gate:
   and 0.28-0.32x now). Reads known to be quick stay inside: leaving and re-entering costs
   more thread switches than they take.
 
+Under gunicorn, the embedded shape runs ``app.gate_worker.GateWorker``: there the thread that
+holds the gate also reads requests and writes answers, so a request passes between no threads
+at all, and ``outside()`` (through ``RequestGate.scheduler``) wakes a spare thread to carry on
+serving while the holder waits. Under other servers (gunicorn's threaded worker, the tests'
+threads) the gate is taken per request by ``wrap``.
+
 ``create_app`` installs the gate for SQLite only. On PostgreSQL every query waits for a
 network round trip, which other threads should be free to use; the production shape runs
 one thread per process anyway.

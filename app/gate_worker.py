@@ -240,9 +240,12 @@ class GateWorker(SyncWorker):
                 else:
                     served = self._resume(key.data) or served
             self._expire_parked()
-            if not self.is_parent_alive():
-                self.alive = False
-            timeout = 0.0 if served else self._idle_timeout()
+            if served:
+                timeout = 0.0
+            else:  # idle: a good moment for the checks a busy loop can skip
+                timeout = self._idle_timeout()
+                if not self.is_parent_alive():
+                    self.alive = False
 
     def wait_for(self, sock: socket.socket, events: int, seconds: float) -> bool:
         """Wait outside the gate until ``sock`` is ready for ``events``; False after ``seconds``."""

@@ -1,12 +1,15 @@
-"""Browser fixtures: a live server in a thread and Debian's chromium driven by Playwright.
+"""Browser fixtures: a live server and Debian's chromium driven by Playwright.
 
-The server uses a SQLite file in WAL mode (``:memory:`` is per connection, and the server
-thread and the test share nothing else). Without /usr/bin/chromium the suite skips
+Every browser test runs twice: on werkzeug in a thread of the test process, and on the server
+``make run`` starts -- gunicorn, one process, four threads, ``app.gate_worker.GateWorker`` --
+in a process of its own. Both use a SQLite file in WAL mode (``:memory:`` is per connection),
+which the test's own app reads to check what the panel did. Without /usr/bin/chromium the suite skips
 locally and fails under ``CI=true``, so CI can never pass with the browser tests left out.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,8 +24,10 @@ from app.extensions import db, limiter
 from app.keys import service
 from app.models.api_keys import ApiKey
 from app.models.types import utcnow
+from bench.harness import Server
 from tests.conftest import serve_in_thread
 
+SECRET_KEY = "browser-test-secret"
 ADMIN_EMAIL = "ada@example.com"
 ADMIN_PASSWORD = "correct horse battery"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
@@ -82,14 +87,16 @@ def _seed(app: Any) -> None:
         db.session.commit()
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The panel served by werkzeug on 127.0.0.1 (a free port), seeded with demo keys."""
+@pytest.fixture(scope="module", params=["werkzeug", "gunicorn"])
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[LiveServer]:
+    """The panel on 127.0.0.1 (a free port), seeded with demo keys, on werkzeug or gunicorn."""
     database = tmp_path_factory.mktemp("live") / "panel.db"
     app = create_app(
         {
             "TESTING": True,
-            "SECRET_KEY": "browser-test-secret",
+            "SECRET_KEY": SECRET_KEY,
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
             "API_KEY_BCRYPT_ROUNDS": 4,
             "PASSWORD_BCRYPT_ROUNDS": 4,
@@ -100,8 +107,24 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     _seed(app)
     with app.app_context():
         limiter.reset()
-    with serve_in_thread(app) as url:
-        yield LiveServer(url=url, app=app)
+    if request.param == "werkzeug":
+        with serve_in_thread(app) as url:
+            yield LiveServer(url=url, app=app)
+        return
+    environment = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "SECRET_KEY": SECRET_KEY,
+        "API_KEY_BCRYPT_ROUNDS": "4",
+        "PASSWORD_BCRYPT_ROUNDS": "4",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "STOCKGATE_ENV": "development",
+    }
+    with Server(environment, workers=1, threads=4) as server:  # what `make run` starts
+        assert "Using worker: app.gate_worker.GateWorker" in server.output()
+        yield LiveServer(url=server.url, app=app)
+    with app.app_context():
+        db.engine.dispose()
 
 
 @dataclass

@@ -298,6 +298,10 @@ class GateWorker(SyncWorker):
         del self._parked[parked.sock.fileno()]
 
     def _resume(self, parked: _Parked) -> bool:
+        if self._parked.get(parked.sock.fileno()) is not parked:
+            # A stale event: this thread left the gate to wait while handling an earlier event
+            # of the same batch, and the thread that stood in served this connection meanwhile.
+            return False
         if parked.listener is None:  # closing: read what is left, close at EOF
             if _drained(parked):
                 self._unpark(parked)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import select
 import socket
 import threading
+from collections import deque
 from collections.abc import Iterator
 
 import pytest
@@ -137,3 +138,23 @@ def test_wait_for_lets_another_thread_through_the_gate_meanwhile(pair) -> None:
     quiet, other_end = socket.socketpair()
     with quiet, other_end:
         assert worker.wait_for(quiet, select.POLLIN, 0.2) is False
+
+
+def test_an_event_for_a_connection_served_meanwhile_is_skipped() -> None:
+    """A batch of events can go stale while its thread waits outside the gate: no double serving."""
+    import selectors
+
+    from app.gate_worker import _Parked
+
+    worker = GateWorker.__new__(GateWorker)
+    worker._selector = selectors.DefaultSelector()
+    worker._parked, worker._silent, worker._closing = {}, deque(), deque()
+    served: list[object] = []
+    worker._handle = lambda listener, sock, addr: served.append(sock)
+    ours, theirs = socket.socketpair()
+    with ours, theirs, worker._selector:
+        parked = _Parked(ours, deadline=1e12, listener=theirs, addr=None)
+        worker._park(parked)
+        assert worker._resume(parked) is True  # the thread that stood in serves it
+        assert worker._resume(parked) is False  # the waiting thread's stale event for it
+        assert served == [ours]

@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
+THREADS ?= 4
 export FLASK_APP := wsgi.py
 
 .PHONY: run test lint format bench clean
@@ -27,9 +28,9 @@ run: $(VENV)/.runtime-installed
 	$(BIN)/flask users demo-admin
 	@echo "Serving Stockgate on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
 	# One process: the default memory:// limit storage is per process. On SQLite one thread at
-	# a time serves and three stand in while it waits for bcrypt or a slow client
+	# a time serves and the others stand in while it waits for bcrypt or a slow client
 	# (gunicorn.conf.py picks app.gate_worker.GateWorker for threads on SQLite).
-	WEB_CONCURRENCY=1 GUNICORN_THREADS=4 BIND=$(HOST):$(PORT) $(BIN)/gunicorn wsgi:app
+	WEB_CONCURRENCY=1 GUNICORN_THREADS=$(THREADS) BIND=$(HOST):$(PORT) $(BIN)/gunicorn wsgi:app
 
 ## test: install test requirements and run the whole suite
 test: $(VENV)/.dev-installed

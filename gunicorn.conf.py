@@ -24,9 +24,18 @@ import gc
 import os
 import sys
 
+
+def _count(name: str, default: int) -> int:
+    """A positive whole number from the environment, or stop with a one-line reason."""
+    raw = os.environ.get(name, "").strip() or str(default)
+    if not raw.isdigit() or int(raw) < 1:
+        sys.exit(f"Stockgate: {name} must be a whole number of at least 1, not {raw!r}.")
+    return int(raw)
+
+
 bind = os.environ.get("BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", str(2 * (os.cpu_count() or 1) + 1)))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+workers = _count("WEB_CONCURRENCY", 2 * (os.cpu_count() or 1) + 1)
+threads = _count("GUNICORN_THREADS", 1)
 
 if threads == 1:
     worker_class = "sync"

@@ -33,6 +33,29 @@ def test_gunicorn_refuses_memory_storage_with_several_workers(tmp_path):
     assert "memory://" in reason[0] and "2 workers" in reason[0]
 
 
+THREADS_REASON = "Stockgate: GUNICORN_THREADS must be a whole number of at least 1, not {!r}."
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("GUNICORN_THREADS", "abc", THREADS_REASON.format("abc")),
+        ("GUNICORN_THREADS", "0", THREADS_REASON.format("0")),
+        # gunicorn reads WEB_CONCURRENCY itself, before gunicorn.conf.py, and says so in one line
+        # (except for text that is no number at all: gunicorn 27 then fails with a traceback).
+        ("WEB_CONCURRENCY", "-2", "Error: Value must be positive: -2"),
+    ],
+)
+def test_a_bad_worker_or_thread_count_stops_start_up_with_one_line(tmp_path, name, value, reason):
+    """make run THREADS=abc and the like: a one-line reason, not a traceback."""
+    env = {**os.environ, name: value, "BIND": "127.0.0.1:0", "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    result = subprocess.run(
+        [GUNICORN, "wsgi:app"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert (result.stderr.strip(), result.stdout.strip()) == (reason, "")
+
+
 def test_production_without_secret_key_refuses_to_start(tmp_path):
     """STOCKGATE_ENV=production without SECRET_KEY fails with a one-line reason."""
     env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}

@@ -5,9 +5,9 @@ one request at a time run the app, so what threads buy is waiting, not parallel 
 gunicorn's threaded worker passes every request between threads -- the main loop to a pool
 thread, back to the main loop -- and each pass is a thread switch. Measured on the list of 25
 products at 16 connections (2 cores): 21 voluntary context switches and 2.1-2.7 ms of CPU per
-request on the threaded worker, 0.6 switches and 1.2 ms on this one, which matches gunicorn's
-single-threaded sync worker (0.2 switches, 1.2 ms). p99 fell from 62-67 ms to 26 ms on the
-same (slow) machine.
+request on the threaded worker, 0.2-0.6 switches and 1.2 ms on this one, which matches
+gunicorn's single-threaded sync worker (0.2 switches, 1.2 ms). p99 fell from 62-67 ms to
+24-26 ms in the same runs (on a machine running slow that day).
 
 How: the thread that holds the gate runs the loop -- accept a connection, read its request,
 run the app, write the answer, close -- so a request is never handed from thread to thread.

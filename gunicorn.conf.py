@@ -51,6 +51,8 @@ keepalive = 5
 # Several servers may run on one machine (tests, bench, `make run`): no shared control socket.
 control_socket_disable = True
 accesslog = "-"
+# Each atom worked out only when the format names it, credentials masked (app/access_log.py).
+logger_class = "app.access_log.AccessLogger"
 # No query strings in the access log: a key wrongly sent as ?api_key=... must not be logged.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
 

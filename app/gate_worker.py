@@ -52,6 +52,9 @@ CLIENT_WAIT_SECONDS = 10.0
 FIRST_BYTES_SECONDS = 5.0
 # How long a closed connection lingers for the client's FIN (gunicorn's close_graceful: 2 s).
 CLOSE_LINGER_SECONDS = 2.0
+# How often the worker tells the arbiter it is alive. gunicorn's heartbeat is a utime() on a
+# temp file, checked against ``timeout`` (30 s); once per loop pass it cost 1% of a request.
+HEARTBEAT_SECONDS = 1.0
 _DRAIN_LIMIT = 65536
 _LISTENER = "listener"
 _WAKE = "wake"
@@ -153,6 +156,8 @@ class GateSocket:
 class GateWorker(SyncWorker):
     """gunicorn's sync worker, run by whichever thread holds the request gate (see module doc)."""
 
+    _next_heartbeat = 0.0
+
     @classmethod
     def check_config(cls, cfg: Any, log: Any) -> None:
         """Refuse settings this worker cannot serve."""
@@ -197,6 +202,13 @@ class GateWorker(SyncWorker):
             for parked in list(self._parked.values()):
                 self._unpark(parked)
                 parked.sock.close()
+
+    def notify(self) -> None:
+        """Tell the arbiter this worker is alive, at most once per ``HEARTBEAT_SECONDS``."""
+        now = time.monotonic()
+        if now >= self._next_heartbeat:
+            self._next_heartbeat = now + HEARTBEAT_SECONDS
+            super().notify()
 
     # --- the gate's scheduler -----------------------------------------------------------------
 

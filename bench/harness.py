@@ -52,6 +52,7 @@ class Server:
     workers: int = 1
     threads: int = 4
     port: int = 0
+    access_log: str = "/dev/null"  # "-": into ``output()``
     process: subprocess.Popen[bytes] | None = None
     log: Any = None
 
@@ -71,7 +72,7 @@ class Server:
         # A file, not a pipe: a pipe nobody reads fills up and blocks the server's logging.
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--access-logfile", "/dev/null", "--error-logfile", "-", "wsgi:app"],
+            [str(BIN / "gunicorn"), "--access-logfile", self.access_log, "--error-logfile", "-", "wsgi:app"],
             cwd=ROOT,
             env=env,
             stdout=self.log,

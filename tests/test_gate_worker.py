@@ -158,3 +158,18 @@ def test_an_event_for_a_connection_served_meanwhile_is_skipped() -> None:
         assert worker._resume(parked) is True  # the thread that stood in serves it
         assert worker._resume(parked) is False  # the waiting thread's stale event for it
         assert served == [ours]
+
+
+def test_the_heartbeat_is_sent_at_most_once_per_interval(monkeypatch) -> None:
+    """The loop calls notify on every pass; the arbiter's file is touched once a second at most."""
+    import app.gate_worker as gate_worker
+
+    clock = [100.0]
+    monkeypatch.setattr(gate_worker.time, "monotonic", lambda: clock[0])
+    worker = GateWorker.__new__(GateWorker)
+    touched: list[float] = []
+    worker.tmp = type("Tmp", (), {"notify": lambda self: touched.append(clock[0])})()
+    for step in range(30):  # three seconds of loop passes, 0.1 s apart
+        clock[0] = 100.0 + step * 0.1
+        worker.notify()
+    assert touched == pytest.approx([100.0, 101.0, 102.0])

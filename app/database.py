@@ -1,4 +1,5 @@
-"""SQLite engine hooks: per-connection settings, and slow statements run outside the request gate."""
+"""Engine hooks: SQLite's per-connection settings and slow statements outside the request gate;
+PostgreSQL's ping of connections that sat idle (``app.pool_ping``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from app import (
     models,  # noqa: F401  (register every table on the metadata)
+    pool_ping,
     row_counts,  # noqa: F401  (the DDL events of the counted tables)
 )
 from app.extensions import db
@@ -90,9 +92,11 @@ def _do_executemany(cursor: Any, statement: str, parameters: Any, _context: Any)
 
 
 def init_app(app: Flask) -> None:
-    """Install the SQLite hooks on this app's engine (no-op elsewhere)."""
+    """Install the hooks for this app's engine: SQLite's, or PostgreSQL's idle ping."""
     with app.app_context():
         engine: Engine = db.engine
+    if engine.dialect.name == "postgresql":
+        pool_ping.install(engine)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "do_execute", _do_execute)

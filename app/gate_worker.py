@@ -17,13 +17,20 @@ When that thread has to wait, it leaves the gate and a spare thread carries on w
 * a client that has not finished sending its request, or reads the answer slowly, is waited
   for in ``gate.outside()`` too (``GateSocket``), at most ``CLIENT_WAIT_SECONDS`` per read or
   write;
-* a connection that has sent nothing yet, and one being closed (waiting for the client's FIN,
-  RFC 9112 section 9.6), is parked in the loop's selector and holds no thread.
+* a connection that has sent nothing yet, one kept alive between two requests, and one being
+  closed (waiting for the client's FIN, RFC 9112 section 9.6), is parked in the loop's selector
+  and holds no thread.
 
 When its wait is over, the thread queues for the gate and wakes the loop, which lets it in at
 the next request boundary; the thread that stood in goes back to standing by. ``threads`` is
-how many waits can overlap. One request per connection (``Connection: close``), as in
-gunicorn's sync worker. No TLS: terminate it in a proxy in front.
+how many waits can overlap. No TLS: terminate it in a proxy in front.
+
+HTTP keep-alive (gunicorn's ``keepalive`` seconds, 5 in gunicorn.conf.py) after a request with
+no body and nothing sent ahead of its answer: the next request then starts with the next byte
+the socket receives, so the kept connection waits in the selector like a new one. A form post
+or pipelined requests get ``Connection: close``, as from gunicorn's sync worker (a client sends
+an unanswered pipelined request again). Measured on the list of 25 products at 16 connections,
+6 alternating rounds: 783 against 758 req/s, 1.28 against 1.32 ms of CPU per request.
 """
 
 from __future__ import annotations
@@ -38,10 +45,13 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from gunicorn import util
 from gunicorn.errors import ConfigError
+from gunicorn.http import wsgi
+from gunicorn.http.body import LengthReader
 from gunicorn.workers.sync import SyncWorker
 
 from app.request_gate import gate
@@ -69,6 +79,7 @@ class _Parked:
     listener: socket.socket | None = None  # None: closing
     addr: Any = None
     drained: int = 0
+    kept: GateSocket | None = None  # between two requests of a kept-alive connection
 
 
 class GateSocket:
@@ -81,6 +92,8 @@ class GateSocket:
         self._timeout: float | None = None  # what gunicorn asked for with settimeout()
         self._closing = False
         self._eof = False
+        self.keep_alive = False  # set per request by GateWorker.handle_request
+        self.origin: tuple[Any, Any] = (None, None)  # the listener and client address
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
@@ -138,13 +151,20 @@ class GateSocket:
 
     def shutdown(self, how: int) -> None:
         """Half-close; after the write side is shut, reads no longer wait."""
+        if self.keep_alive:
+            # gunicorn's close_graceful() starts with this shutdown and, when it fails, goes
+            # straight to close(): which keeps the connection for its next request.
+            raise OSError(errno.EISCONN, "kept alive for the next request")
         if how in (socket.SHUT_WR, socket.SHUT_RDWR):
             self._closing = True
         self._sock.shutdown(how)
 
     def close(self) -> None:
-        """Close now, or let the loop linger for the client's FIN without holding a thread."""
-        if self._closing and not self._eof:
+        """Close now, keep for the next request, or linger for the client's FIN (no thread held)."""
+        if self.keep_alive:
+            self.keep_alive = False
+            self._worker.keep(self)
+        elif self._closing and not self._eof:
             self._worker.linger(self._sock)
         else:
             self._sock.close()
@@ -182,6 +202,7 @@ class GateWorker(SyncWorker):
         # Oldest first, one queue per wait (so deadlines are in order); served ones are skipped.
         self._silent: deque[_Parked] = deque()
         self._closing: deque[_Parked] = deque()
+        self._kept: deque[_Parked] = deque()
         gate.scheduler = self
         spares = [
             threading.Thread(target=self._serve, args=(False,), name=f"gate-spare-{n}", daemon=True)
@@ -288,9 +309,77 @@ class GateWorker(SyncWorker):
             self._park(_Parked(client, time.monotonic() + FIRST_BYTES_SECONDS, listener, addr))
         return True
 
-    def _handle(self, listener: Any, client: socket.socket, addr: Any) -> None:
-        # SyncWorker.handle parses, runs the app, writes the answer and closes (gracefully).
-        self.handle(listener, GateSocket(client, self), addr)
+    def _handle(self, listener: Any, client: socket.socket | GateSocket, addr: Any) -> None:
+        # SyncWorker.handle parses, runs the app, writes the answer and closes (gracefully), or
+        # keeps the connection for its next request (GateSocket.close).
+        conn = client if isinstance(client, GateSocket) else GateSocket(client, self)
+        self.handle(listener, conn, addr)
+
+    def handle_request(self, listener: Any, req: Any, client: GateSocket, addr: Any) -> None:
+        """gunicorn's SyncWorker.handle_request, with HTTP keep-alive where it is safe."""
+        # A copy of gunicorn 27.0.1's (pinned), changed where it forced every connection closed.
+        environ: dict[str, Any] = {}
+        resp = None
+        try:
+            self.cfg.pre_request(self, req)
+            request_start = datetime.now()
+            resp, environ = wsgi.create(req, client, addr, listener.getsockname(), self.cfg)
+            client.keep_alive = self._may_keep(req)
+            client.origin = (listener, addr)
+            if not client.keep_alive:
+                resp.force_close()
+            self.nr += 1
+            if self.nr >= self.max_requests:
+                self.log.info("Autorestarting worker after current request.")
+                self.alive = False
+            respiter = self.wsgi(environ, resp.start_response)
+            try:
+                if isinstance(respiter, environ["wsgi.file_wrapper"]):
+                    resp.write_file(respiter)
+                else:
+                    for item in respiter:
+                        resp.write(item)
+                resp.close()
+            finally:
+                request_time = datetime.now() - request_start
+                self.log.access(resp, req, environ, request_time)
+                if hasattr(respiter, "close"):
+                    respiter.close()
+            client.keep_alive = client.keep_alive and self.alive and not resp.should_close()
+        except OSError:
+            client.keep_alive = False
+            raise
+        except (Exception, SystemExit):
+            client.keep_alive = False
+            if resp and resp.headers_sent:
+                # As gunicorn: writing a 500 after the headers went out would corrupt the answer.
+                self.log.exception("Error handling request")
+                util.close_graceful(client)
+                raise StopIteration() from None
+            raise
+        finally:
+            try:
+                self.cfg.post_request(self, req, environ, resp)
+            except Exception:
+                self.log.exception("Exception in post_request hook")
+
+    def _may_keep(self, req: Any) -> bool:
+        """Keep the connection after this request? Only when nothing of it is left to read."""
+        if not (self.alive and self.cfg.keepalive) or len(self._parked) >= self.cfg.worker_connections:
+            return False
+        # No body (GET, HEAD) and nothing sent ahead: the next request starts with the next byte
+        # the socket receives, so the connection can wait in the selector like a new one.
+        body = req.body.reader
+        return isinstance(body, LengthReader) and body.length == 0 and not req.unreader.buf.getbuffer().nbytes
+
+    def keep(self, conn: GateSocket) -> None:
+        """Wait in the selector, no thread held, for the connection's next request."""
+        sock = conn._sock
+        listener, addr = conn.origin
+        parked = _Parked(sock, time.monotonic() + self.cfg.keepalive, listener, addr, kept=conn)
+        self._parked[sock.fileno()] = parked
+        self._kept.append(parked)
+        self._selector.register(sock, selectors.EVENT_READ, parked)
 
     def linger(self, sock: socket.socket) -> None:
         """Watch a half-closed connection until the client's FIN arrives, then close it."""
@@ -314,6 +403,10 @@ class GateWorker(SyncWorker):
             # A stale event: this thread left the gate to wait while handling an earlier event
             # of the same batch, and the thread that stood in served this connection meanwhile.
             return False
+        if parked.kept is not None:  # kept alive: its next request (or its close) has come
+            self._unpark(parked)
+            self._handle(parked.listener, parked.kept, parked.addr)
+            return True
         if parked.listener is None:  # closing: read what is left, close at EOF
             if _drained(parked):
                 self._unpark(parked)
@@ -325,7 +418,7 @@ class GateWorker(SyncWorker):
 
     def _expire_parked(self) -> None:
         now = time.monotonic()
-        for queue in (self._silent, self._closing):
+        for queue in (self._silent, self._closing, self._kept):
             while queue:
                 parked = queue[0]
                 if self._parked.get(parked.sock.fileno()) is not parked:
@@ -338,7 +431,7 @@ class GateWorker(SyncWorker):
                     break
 
     def _idle_timeout(self) -> float:
-        deadlines = [queue[0].deadline for queue in (self._silent, self._closing) if queue]
+        deadlines = [queue[0].deadline for queue in (self._silent, self._closing, self._kept) if queue]
         if not deadlines:
             return 1.0
         return min(max(min(deadlines) - time.monotonic(), 0.0), 1.0)

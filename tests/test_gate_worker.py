@@ -22,6 +22,7 @@ class StubWorker:
         self.on_wait = on_wait
         self.waits: list[int] = []
         self.lingering: list[socket.socket] = []
+        self.kept: list[GateSocket] = []
 
     def wait_for(self, sock: socket.socket, events: int, seconds: float) -> bool:
         self.waits.append(events)
@@ -31,6 +32,9 @@ class StubWorker:
 
     def linger(self, sock: socket.socket) -> None:
         self.lingering.append(sock)
+
+    def keep(self, conn: GateSocket) -> None:
+        self.kept.append(conn)
 
 
 @pytest.fixture
@@ -173,3 +177,20 @@ def test_the_heartbeat_is_sent_at_most_once_per_interval(monkeypatch) -> None:
         clock[0] = 100.0 + step * 0.1
         worker.notify()
     assert touched == pytest.approx([100.0, 101.0, 102.0])
+
+
+def test_gunicorns_graceful_close_of_a_kept_connection_keeps_it_open(pair) -> None:
+    """util.close_graceful() on a kept-alive connection hands it back, open, for the next request."""
+    from gunicorn import util
+
+    ours, theirs = pair
+    worker = StubWorker()
+    conn = GateSocket(ours, worker)  # type: ignore[arg-type]
+    conn.keep_alive = True
+    util.close_graceful(conn)
+    assert worker.kept == [conn] and worker.lingering == []
+    assert conn.keep_alive is False  # one request at a time: the next one decides again
+    theirs.sendall(b"next")
+    assert ours.recv(4) == b"next"  # neither shut down nor closed
+    util.close_graceful(conn)  # not kept this time: shut down, lingering for the FIN
+    assert worker.lingering == [ours]

@@ -85,15 +85,95 @@ def _read_response(sock: socket.socket) -> bytes:
 
 
 def test_the_embedded_shape_runs_the_gate_worker(tmp_path: Path, gunicorn):
-    """SQLite with threads: app.gate_worker.GateWorker, one request per connection."""
+    """SQLite with threads: app.gate_worker.GateWorker, which keeps connections alive."""
     server = _embedded(tmp_path, gunicorn)
     assert "Using worker: app.gate_worker.GateWorker" in server.output()
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        answers = []
+        for _ in range(3):
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            answers.append(_read_one(sock))
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        last = _read_response(sock)  # the server closes after it
+    for response in answers:
+        assert response.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert b"\r\nConnection: keep-alive\r\n" in response
+        assert response.endswith(b'{"status":"ok"}\n')
+    assert b"\r\nConnection: close\r\n" in last and last.endswith(b'{"status":"ok"}\n')
+
+
+def _read_one(sock: socket.socket) -> bytes:
+    """One response (headers and a Content-Length body) from a connection that stays open."""
+    sock.settimeout(10)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536) or _closed()
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(
+        next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")).split(b":")[
+            1
+        ]
+    )
+    while len(body) < length:
+        body += sock.recv(65536) or _closed()
+    return head + b"\r\n\r\n" + body
+
+
+def _closed() -> bytes:
+    raise AssertionError("the server closed the connection")
+
+
+def test_a_request_with_a_body_or_sent_ahead_closes_the_connection(tmp_path: Path, gunicorn):
+    """Keep-alive only when nothing of the request is left to read: a form post closes, and so
+    does a request with the next one pipelined behind it (the client sends that one again)."""
+    server = _embedded(tmp_path, gunicorn)
+    body = b"email=a%40b.c&password=x"
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        headers = f"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+        headers += "Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+        sock.sendall(headers.encode() + body)
+        posted = _read_response(sock)
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 2)
+        pipelined = _read_response(sock)
+    assert posted.startswith(b"HTTP/1.1 400") and b"\r\nConnection: close\r\n" in posted
+    assert pipelined.count(b"HTTP/1.1 200 OK") == 1 and b"\r\nConnection: close\r\n" in pipelined
+
+
+def test_idle_kept_connections_hold_no_thread_and_are_closed_after_the_keepalive_time(
+    tmp_path: Path, gunicorn, monkeypatch
+):
+    """Twice as many kept-alive connections as threads sit idle: others are served at once;
+    after gunicorn's keepalive seconds the server closes them."""
+    monkeypatch.setenv("GUNICORN_CMD_ARGS", "--keep-alive=1")
+    server = _embedded(tmp_path, gunicorn)
+    kept = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(8)]
+    try:
+        for sock in kept:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert b"Connection: keep-alive" in _read_one(sock)
+        answers = [get(server.port, "/healthz", timeout=3) for _ in range(5)]
+        started = time.monotonic()
+        closed = [_read_response(sock) for sock in kept]  # EOF: the server closed them
+        waited = time.monotonic() - started
+    finally:
+        for sock in kept:
+            sock.close()
+    assert [status for status, _, _ in answers] == [200] * 5
+    assert max(seconds for _, _, seconds in answers) < 1.0, answers
+    assert closed == [b""] * 8
+    assert waited < 3, waited
+
+
+def test_a_client_closing_a_kept_connection_is_no_error(tmp_path: Path, gunicorn):
+    """The client hangs up between requests: the server closes its side quietly."""
+    server = _embedded(tmp_path, gunicorn)
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        response = _read_response(sock)
-    assert response.startswith(b"HTTP/1.1 200 OK\r\n")
-    assert b"\r\nConnection: close\r\n" in response
-    assert response.endswith(b'{"status":"ok"}\n')
+        _read_one(sock)
+    time.sleep(0.2)
+    assert get(server.port, "/healthz")[0] == 200
+    assert "Traceback" not in server.output() and "Error" not in server.output()
 
 
 def test_silent_connections_hold_no_thread(tmp_path: Path, gunicorn):
@@ -103,7 +183,7 @@ def test_silent_connections_hold_no_thread(tmp_path: Path, gunicorn):
     try:
         answers = [get(server.port, "/healthz", timeout=3) for _ in range(5)]
         # A silent connection that finally speaks is served like any other.
-        silent[0].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        silent[0].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         late = _read_response(silent[0])
     finally:
         for sock in silent:
@@ -119,7 +199,7 @@ def test_half_sent_requests_wait_outside_the_gate(tmp_path: Path, gunicorn):
     body = b"email=a%40b.c&password=x"
     stalled = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(3)]
     try:
-        stalled[0].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # no blank line yet
+        stalled[0].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n")  # no blank line yet
         stalled[1].sendall(b"GET /heal")
         headers = f"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
         headers += "Content-Type: application/x-www-form-urlencoded\r\n\r\n"
@@ -127,7 +207,7 @@ def test_half_sent_requests_wait_outside_the_gate(tmp_path: Path, gunicorn):
         time.sleep(0.3)  # the server reads what it can and waits for the rest
         answers = [get(server.port, "/healthz", timeout=3) for _ in range(5)]
         stalled[0].sendall(b"\r\n")
-        stalled[1].sendall(b"thz HTTP/1.1\r\nHost: x\r\n\r\n")
+        stalled[1].sendall(b"thz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         stalled[2].sendall(body[5:])
         finished = [_read_response(sock) for sock in stalled]
     finally:

@@ -171,9 +171,17 @@ def _refuse_key_in_query() -> Auth | None:
     return None
 
 
+def _header(name: str) -> list[str]:
+    """The header's value, if sent. WSGI gives each header name one value (a server joins
+    repeated ones with commas, and such a joined key fails its format check); ``get`` reads it
+    straight from the environ, where ``getlist`` walks every header of the request."""
+    value = request.headers.get(name)
+    return [] if value is None else [value]
+
+
 def _presented_key() -> tuple[str | None, Auth | None]:
     presented: list[str] = []
-    for value in request.headers.getlist("Authorization"):
+    for value in _header("Authorization"):
         scheme, _, credentials = value.strip().partition(" ")
         if scheme.lower() != "bearer":
             return None, _refuse(
@@ -186,7 +194,7 @@ def _presented_key() -> tuple[str | None, Auth | None]:
         if not credentials:
             return None, _refuse(401, "missing_key", "The Authorization header says Bearer but holds no key.")
         presented.append(credentials)
-    for value in request.headers.getlist("X-API-Key"):
+    for value in _header("X-API-Key"):
         if not value.strip():
             return None, _refuse(401, "missing_key", "The X-API-Key header is empty.")
         presented.append(value.strip())

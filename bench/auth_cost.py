@@ -4,9 +4,9 @@ Runs in-process: the guard of ``GET /api/v1/products`` is called in a request co
 ``time.process_time`` is read around many calls. Each call is what a request pays before
 the view: authenticate (parse, key row, proven-key cache, status and expiry), count the hit
 in the key's bucket with its window stats for the headers, and the once-a-minute last-used
-check. The session's connection is returned to the pool after every call, as at the end of
-a request; the cost of that checkout alone is measured too and shown apart. With Redis the
-figure is this process's CPU only (Redis's own CPU is not in it).
+check. The request's read connection (``app.api.reads``) is returned to the pool after
+every call, as at the end of a request; the cost of that checkout alone is measured too and
+shown apart. With Redis the figure is this process's CPU only (Redis's own CPU is not in it).
 
 Usage: ``python bench/auth_cost.py DATABASE_URL STORAGE_URI RAW_KEY``.
 """
@@ -23,11 +23,11 @@ PATH = "/api/v1/products?per_page=25"
 
 
 def measure(database_url: str, storage_uri: str, raw_key: str, calls: int = 3000) -> tuple[float, float]:
-    """Return (guard ms CPU per call, session checkout + return ms CPU per call)."""
+    """Return (guard ms CPU per call, connection checkout + return ms CPU per call)."""
     from flask import g
 
     from app import create_app
-    from app.api import guard
+    from app.api import guard, reads
     from app.config import engine_options
     from app.extensions import db
 
@@ -44,10 +44,12 @@ def measure(database_url: str, storage_uri: str, raw_key: str, calls: int = 3000
         def one_guard() -> None:
             g.pop("_api_auth", None)
             guard.guard()
+            reads.close()  # as at the end of a request: the connection goes back to the pool
             db.session.remove()
 
         def one_checkout() -> None:
-            db.session.connection()
+            reads.connection()
+            reads.close()
             db.session.remove()
 
         results = []
@@ -63,4 +65,4 @@ def measure(database_url: str, storage_uri: str, raw_key: str, calls: int = 3000
 
 if __name__ == "__main__":
     guard_ms, checkout_ms = measure(*sys.argv[1:4])
-    print(f"guard {guard_ms:.3f} ms, of which session checkout {checkout_ms:.3f} ms")
+    print(f"guard {guard_ms:.3f} ms, of which connection checkout {checkout_ms:.3f} ms")

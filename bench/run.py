@@ -120,7 +120,7 @@ def guard_cost(env: dict[str, str], key: str) -> str:
         check=True,
     )
     guard_ms, checkout_ms = (float(x) for x in re.findall(r"([\d.]+) ms", result.stdout))
-    return f"{guard_ms:.2f} ms (of which session checkout {checkout_ms:.2f} ms)"
+    return f"{guard_ms:.2f} ms (of which connection checkout {checkout_ms:.2f} ms)"
 
 
 def timed_get(port: int, path: str, headers: dict[str, str]) -> tuple[float, int]:

@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 
 from app import row_counts
+from app.api import reads
 from app.api.params import ListArgs
 from app.catalogue import Module
 from app.extensions import db
@@ -181,9 +182,9 @@ def _list_statement(module: Module, sort: str, searching: bool, since: bool) -> 
 def _page(statements: _ListStatements, params: dict[str, Any]) -> tuple[list[Any], int]:
     """One page of records and the filtered total: plain rows for flat modules, else ORM objects."""
     if statements.with_total:
-        # Core execution on the session's connection: flat rows need no identity map, and
-        # the row dumper reads their values by position.
-        rows = list(db.session.connection().execute(statements.page, params))
+        # Core execution on the request's read connection: flat rows need no identity map,
+        # and the row dumper reads their values by position.
+        rows = list(reads.connection().execute(statements.page, params))
         if rows:
             return rows, rows[0][-1]
         # Past the last page (or nothing matches): the total still has to be told.
@@ -191,9 +192,10 @@ def _page(statements: _ListStatements, params: dict[str, Any]) -> tuple[list[Any
     total = _count(statements, params)
     if params["offset"] >= total:
         return [], total
-    return list(db.session.scalars(statements.page, params).unique()), total
+    scalars = db.session.scalars(statements.page, params, bind_arguments=reads.bind_arguments())
+    return list(scalars.unique()), total
 
 
 def _count(statements: _ListStatements, params: dict[str, Any]) -> int:
     values = {name: value for name, value in params.items() if name not in ("limit", "offset")}
-    return db.session.connection().execute(statements.count, values).scalar_one()
+    return reads.connection().execute(statements.count, values).scalar_one()

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
 
-from app.api import listing
+from app.api import listing, reads
 from app.api.errors import ApiError
 from app.api.params import parse_list_args
 from app.catalogue import MODULES, Module
@@ -114,7 +114,12 @@ def _make_show_view(module: Module) -> Callable[[int], Response]:
 def _show(module: Module, record_id: int) -> Response:
     record = None
     if 1 <= record_id <= MAX_ID:
-        record = db.session.get(module.model, record_id, options=list(module.query_options))
+        record = db.session.get(
+            module.model,
+            record_id,
+            options=list(module.query_options),
+            bind_arguments=reads.bind_arguments(),
+        )
     if record is None:
         raise ApiError(
             404, "not_found", f"No record with id {record_id} in {module.name}.", {"id": record_id}

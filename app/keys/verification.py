@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import Select, bindparam, or_, select, update
+from sqlalchemy.engine import Connection
 
 from app.extensions import db
 from app.keys.cache import ProvenKeyCache
@@ -96,17 +97,21 @@ def verify(
     *,
     now: datetime | None = None,
     may_check_secret: Callable[[], bool] | None = None,
+    connection: Connection | None = None,
 ) -> Verification:
     """Check a presented key; return the row when usable, else a reason code.
 
     ``may_check_secret`` is asked just before bcrypt would run (never for a proven key):
     returning False refuses with ``THROTTLED`` instead, so a caller can cap failed
-    attempts per client without slowing down keys already proven.
+    attempts per client without slowing down keys already proven. ``connection`` is what
+    the key row is read through (the API passes its request's read connection; by default
+    the session's).
     """
     parsed = parse_key(raw_key)
     if parsed is None:
         return Verification(None, INVALID_KEY)
-    row = db.session.connection().execute(_key_by_prefix(), {"prefix": parsed.prefix}).first()
+    connection = connection if connection is not None else db.session.connection()
+    row = connection.execute(_key_by_prefix(), {"prefix": parsed.prefix}).first()
     if row is None:
         return Verification(None, INVALID_KEY)
     key = KeyState(*row)

@@ -340,3 +340,31 @@ def test_a_request_sharing_an_open_transaction_reads_in_it(
         assert response.status_code == 200, response.get_json()
         assert response.get_json()["meta"]["total"] == seeded["brands"]
         db.session.rollback()
+
+
+@pytest.mark.parametrize("path", ["/api/v1/brands", "/api/v1/sales-orders", "/api/v1/sales-orders/1"])
+def test_an_api_request_reads_through_one_connection_and_returns_it(
+    app: Flask, call: Any, all_abilities_key: Any, seeded: dict[str, int], path: str
+) -> None:
+    # The key, the page and the ORM loads of nested lines all read through the request's one
+    # connection (app.api.reads), which is back in the pool when the request ends.
+    raw = all_abilities_key.raw_key
+    assert call(path, raw).status_code == 200  # proves the key, writes last_used_at
+    with app.app_context():
+        engine = db.engine
+    events: list[str] = []
+
+    def checkout(*_: Any) -> None:
+        events.append("checkout")
+
+    def checkin(*_: Any) -> None:
+        events.append("checkin")
+
+    event.listen(engine, "checkout", checkout)
+    event.listen(engine, "checkin", checkin)
+    try:
+        assert call(path, raw).status_code == 200
+    finally:
+        event.remove(engine, "checkout", checkout)
+        event.remove(engine, "checkin", checkin)
+    assert events == ["checkout", "checkin"]

@@ -376,10 +376,7 @@ class GateWorker(SyncWorker):
         """Wait in the selector, no thread held, for the connection's next request."""
         sock = conn._sock
         listener, addr = conn.origin
-        parked = _Parked(sock, time.monotonic() + self.cfg.keepalive, listener, addr, kept=conn)
-        self._parked[sock.fileno()] = parked
-        self._kept.append(parked)
-        self._selector.register(sock, selectors.EVENT_READ, parked)
+        self._park(_Parked(sock, time.monotonic() + self.cfg.keepalive, listener, addr, kept=conn))
 
     def linger(self, sock: socket.socket) -> None:
         """Watch a half-closed connection until the client's FIN arrives, then close it."""
@@ -391,7 +388,10 @@ class GateWorker(SyncWorker):
 
     def _park(self, parked: _Parked) -> None:
         self._parked[parked.sock.fileno()] = parked
-        (self._silent if parked.listener is not None else self._closing).append(parked)
+        if parked.kept is not None:
+            self._kept.append(parked)
+        else:
+            (self._silent if parked.listener is not None else self._closing).append(parked)
         self._selector.register(parked.sock, selectors.EVENT_READ, parked)
 
     def _unpark(self, parked: _Parked) -> None:

@@ -13,15 +13,9 @@ import pytest
 from gunicorn.config import Config
 from gunicorn.glogging import Logger
 
-from app import create_app
 from app.access_log import MASK, AccessLogger
-from app.accounts import create_user
-from app.catalogue import ALL_ABILITIES
-from app.extensions import db
-from app.keys import service as keys_service
 from bench.harness import Server
-from tests.conftest import base_config
-from tests.production.conftest import server_env
+from tests.production.conftest import seed_key, server_env
 
 KEY = "sgk_AbCdEfGh_" + "x" * 32 + "Y" * 6
 PLAIN_ATOMS = "hlutrsmUqHbBfaTDMLp"
@@ -165,14 +159,7 @@ def test_an_unknown_atom_is_reported_not_raised(capsys):
 def test_a_served_key_never_reaches_gunicorns_access_log(tmp_path: Path, monkeypatch):
     """Live: gunicorn told to log the key header and the request line writes neither key."""
     database = f"sqlite:///{tmp_path / 'log.db'}"
-    app = create_app(base_config(database))
-    with app.app_context():
-        db.create_all()
-        create_user("sync@example.com", "Sync", is_system=True)
-        key = keys_service.create_key(
-            owner="sync@example.com", name="Logged", abilities=list(ALL_ABILITIES)
-        ).raw_key
-        db.engine.dispose()
+    key = seed_key(database, create_schema=True, name="Logged")
     env = {
         **server_env(database, "memory://"),
         "GUNICORN_CMD_ARGS": "--access-logformat='%(r)s|%({x-api-key}i)s|%({authorization}i)s'",

@@ -44,6 +44,14 @@ def _terminate(pid: int) -> None:
     other.dispose()
 
 
+def _pooled_connection_ended_by_the_server() -> int:
+    """Use a connection, return it to the pool, then end its backend; return the backend's pid."""
+    pid = _backend_pid()
+    db.session.remove()
+    _terminate(pid)
+    return pid
+
+
 def _backend_pid() -> int:
     return db.session.execute(text("SELECT pg_backend_pid()")).scalar_one()
 
@@ -77,9 +85,7 @@ def test_a_connection_cut_while_idle_is_replaced_before_use(pg_app, monkeypatch)
     """The server ends the pooled connection (as a restart would): the next request still works."""
     monkeypatch.setattr(pool_ping, "IDLE_SECONDS", 0.0)
     with pg_app.app_context():
-        first = _backend_pid()
-        db.session.remove()
-        _terminate(first)
+        first = _pooled_connection_ended_by_the_server()
         second = _backend_pid()  # would raise OperationalError without the ping
         db.session.remove()
     assert second != first
@@ -91,9 +97,7 @@ def test_without_the_ping_a_cut_connection_fails_the_request(pg_app, monkeypatch
 
     monkeypatch.setattr(pool_ping, "IDLE_SECONDS", 3600.0)
     with pg_app.app_context():
-        first = _backend_pid()
-        db.session.remove()
-        _terminate(first)
+        first = _pooled_connection_ended_by_the_server()
         with pytest.raises(OperationalError):
             _backend_pid()
         db.session.remove()

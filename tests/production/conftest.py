@@ -98,11 +98,18 @@ def private_redis() -> Iterator[RedisServer]:
     server.stop()
 
 
-def seed_key(database_url: str, **kwargs: Any) -> str:
-    """Create an owner (once) and a key in ``database_url``; return the full key."""
-    app = create_app(base_config(database_url))
+def seed_key(database_url: str, *, create_schema: bool = False, bcrypt_rounds: int = 4, **kwargs: Any) -> str:
+    """Create an owner (once) and a key in ``database_url``; return the full key.
+
+    ``create_schema`` first creates the tables (a fresh SQLite file); ``bcrypt_rounds`` is the
+    key hash's cost.
+    """
+    app = create_app({**base_config(database_url), "API_KEY_BCRYPT_ROUNDS": bcrypt_rounds})
     with app.app_context():
         from app.accounts import find_user_by_email
+
+        if create_schema:
+            db.create_all()
 
         if find_user_by_email("sync@example.com") is None:
             create_user("sync@example.com", "Amazon SP-API sync", is_system=True)

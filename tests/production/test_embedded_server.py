@@ -12,12 +12,9 @@ import time
 from pathlib import Path
 
 from app import create_app
-from app.accounts import create_user
-from app.catalogue import ALL_ABILITIES
 from app.extensions import db
-from app.keys import service as keys_service
 from tests.conftest import base_config
-from tests.production.conftest import server_env
+from tests.production.conftest import seed_key, server_env
 from tests.production.test_cluster import PRODUCTS, get
 
 # bcrypt cost 14 takes about a second here: long enough to send other requests meanwhile.
@@ -26,15 +23,7 @@ SLOW_ROUNDS = 14
 
 def slow_key(database_url: str) -> str:
     """A fresh SQLite database with one key hashed at ``SLOW_ROUNDS``; return the key."""
-    app = create_app({**base_config(database_url), "API_KEY_BCRYPT_ROUNDS": SLOW_ROUNDS})
-    with app.app_context():
-        db.create_all()
-        create_user("sync@example.com", "Amazon SP-API sync", is_system=True)
-        raw = keys_service.create_key(
-            owner="sync@example.com", name="Slow proof", abilities=list(ALL_ABILITIES)
-        ).raw_key
-        db.engine.dispose()
-    return raw
+    return seed_key(database_url, create_schema=True, bcrypt_rounds=SLOW_ROUNDS, name="Slow proof")
 
 
 def test_bcrypt_and_idle_connections_do_not_stall_other_requests(tmp_path: Path, gunicorn):

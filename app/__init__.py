@@ -22,7 +22,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json = OrjsonProvider(app)
     app.json.sort_keys = False  # keep "data", "meta", "links" in the documented order
     _wrap_proxy(app)
-    _gate_requests(app)
     _init_extensions(app)
     _register_blueprints(app)
     cli.init_app(app)
@@ -61,16 +60,6 @@ def _wrap_proxy(app: Flask) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
-
-
-def _gate_requests(app: Flask) -> None:
-    """On SQLite, one request at a time runs the application (see app.request_gate)."""
-    from sqlalchemy.engine import make_url
-
-    from app.request_gate import gate
-
-    if make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() == "sqlite":
-        app.wsgi_app = gate.wrap(app.wsgi_app)  # type: ignore[method-assign]
 
 
 def _migrations_dir() -> str:

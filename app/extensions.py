@@ -13,8 +13,6 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from app import memory_storage  # noqa: F401 -- registers memory:// before any limiter starts
-
 
 class Base(DeclarativeBase):
     """Declarative base with a naming convention, so migrations name constraints stably."""

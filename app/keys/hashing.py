@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import bcrypt
 
-from app.request_gate import gate
-
 BCRYPT_MAX_BYTES = 72
 
 
@@ -14,9 +12,7 @@ def hash_secret(secret: str, rounds: int) -> str:
     data = secret.encode("utf-8")
     if len(data) > BCRYPT_MAX_BYTES:
         raise ValueError(f"must be at most {BCRYPT_MAX_BYTES} bytes")
-    # bcrypt releases the GIL for its whole run: let other requests work meanwhile.
-    with gate.outside():
-        return bcrypt.hashpw(data, bcrypt.gensalt(rounds=rounds)).decode("ascii")
+    return bcrypt.hashpw(data, bcrypt.gensalt(rounds=rounds)).decode("ascii")
 
 
 def check_secret(secret: str, hashed: str) -> bool:
@@ -24,5 +20,4 @@ def check_secret(secret: str, hashed: str) -> bool:
     data = secret.encode("utf-8")
     if len(data) > BCRYPT_MAX_BYTES:
         return False
-    with gate.outside():
-        return bcrypt.checkpw(data, hashed.encode("ascii"))
+    return bcrypt.checkpw(data, hashed.encode("ascii"))

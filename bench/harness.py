@@ -1,4 +1,4 @@
-"""Benchmark plumbing: a gunicorn server in a subprocess, wrk as the load, RSS and CPU readings."""
+"""Benchmark plumbing: the app (or the bare reference) served in a subprocess, wrk as the load, RSS and CPU."""
 
 from __future__ import annotations
 
@@ -44,15 +44,32 @@ def flask(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     return result.stdout
 
 
+# The embedded default, as ``make run`` serves it: waitress as it ships (it buffers slow clients
+# itself), one process. Kept here so tests and the bench start exactly what the Makefile starts.
+WAITRESS = "waitress"
+GUNICORN = "gunicorn"
+
+
+def waitress_command(listen: str, app: str = "wsgi:app") -> list[str]:
+    """The command ``make run`` serves with: ``waitress-serve`` with its defaults (4 threads)."""
+    return [str(BIN / "waitress-serve"), f"--listen={listen}", app]
+
+
 @dataclass
 class Server:
-    """A gunicorn process serving the app with the given environment."""
+    """A gunicorn or waitress process serving ``app`` (default: Stockgate) with the given environment.
+
+    ``kind`` is ``"gunicorn"`` (production: ``gunicorn.conf.py`` with ``workers`` x ``threads``) or
+    ``"waitress"`` (the embedded default: one process, waitress as it ships).
+    """
 
     env: dict[str, str]
     workers: int = 1
-    threads: int = 4
+    threads: int = 1
     port: int = 0
-    access_log: str = "/dev/null"  # "-": into ``output()``
+    access_log: str = "/dev/null"  # "-": into ``output()`` (gunicorn only)
+    kind: str = GUNICORN
+    app: str = "wsgi:app"
     process: subprocess.Popen[bytes] | None = None
     log: Any = None
 
@@ -69,10 +86,21 @@ class Server:
             "GUNICORN_THREADS": str(self.threads),
             "BIND": f"127.0.0.1:{self.port}",
         }
+        if self.kind == WAITRESS:
+            command = waitress_command(f"127.0.0.1:{self.port}", self.app)
+        else:
+            command = [
+                str(BIN / "gunicorn"),
+                "--access-logfile",
+                self.access_log,
+                "--error-logfile",
+                "-",
+                self.app,
+            ]
         # A file, not a pipe: a pipe nobody reads fills up and blocks the server's logging.
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--access-logfile", self.access_log, "--error-logfile", "-", "wsgi:app"],
+            command,
             cwd=ROOT,
             env=env,
             stdout=self.log,
@@ -81,7 +109,7 @@ class Server:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {self.output()[-2000:]}")
+                raise RuntimeError(f"{self.kind} exited: {self.output()[-2000:]}")
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
                     if response.status == 200 and len(self.worker_pids()) >= self.workers:
@@ -89,7 +117,7 @@ class Server:
             except OSError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError("gunicorn did not become ready within 60 s")
+        raise RuntimeError(f"{self.kind} did not become ready within 60 s")
 
     def __exit__(self, *exc: object) -> None:
         if self.process and self.process.poll() is None:
@@ -110,8 +138,10 @@ class Server:
         return self.log.read().decode(errors="replace")
 
     def worker_pids(self) -> list[int]:
-        """PIDs of the gunicorn workers (children of the master)."""
+        """PIDs of the processes serving requests: gunicorn's workers, or waitress itself."""
         assert self.process is not None
+        if self.kind == WAITRESS:
+            return [self.process.pid]
         path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         try:
             return [int(pid) for pid in path.read_text().split()]

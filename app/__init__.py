@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from flask_orjson import OrjsonProvider
 
 from app import cli, extensions
 from app.config import load_config
-from app.json_provider import OrjsonProvider
 from app.keys import verification
 
 
@@ -19,8 +19,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
 
-    app.json = OrjsonProvider(app)
-    app.json.sort_keys = False  # keep "data", "meta", "links" in the documented order
+    app.json = OrjsonProvider(app)  # keeps "data", "meta", "links" in the documented order
     _wrap_proxy(app)
     _init_extensions(app)
     _register_blueprints(app)
@@ -29,10 +28,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
-    from app import accounts, database
+    from app import accounts, db
 
     extensions.db.init_app(app)
-    database.init_app(app)
+    db.init_app(app)
     extensions.migrate.init_app(app, extensions.db, directory=_migrations_dir())
     extensions.csrf.init_app(app)
     extensions.login_manager.init_app(app)

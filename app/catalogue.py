@@ -8,15 +8,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from marshmallow import Schema
 from sqlalchemy.orm import selectinload
 
-from app.models import catalog, orders, organisation, stock
-from app.schemas import catalog as catalog_schemas
+from app.models import orders, organisation, products, stock
+from app.models.mixins import DomainRecord
 from app.schemas import orders as order_schemas
 from app.schemas import organisation as organisation_schemas
+from app.schemas import products as product_schemas
 from app.schemas import stock as stock_schemas
 
 ACTIONS: tuple[str, ...] = ("list", "show")
+# The API blueprint's name: endpoints are "api.<slug>_<action>" (``Module.endpoint``).
+API_BLUEPRINT = "api"
 
 
 @dataclass(frozen=True)
@@ -25,11 +29,11 @@ class Module:
 
     name: str
     slug: str
-    # SQLAlchemy model class and marshmallow schema *class* (dump only). ``searchable``: text
-    # columns ``q`` matches (case-insensitive substring, any of them); ``sortable``: columns
-    # ``sort`` accepts, each indexed, always including ``id`` and ``updated_at``.
-    model: Any = None
-    schema: Any = None
+    # The SQLAlchemy model and the marshmallow schema (dump only) that serve the module.
+    model: type[DomainRecord]
+    schema: type[Schema]
+    # ``searchable``: text columns ``q`` matches (case-insensitive substring, any of them);
+    # ``sortable``: columns ``sort`` accepts, each indexed, always including ``id`` and ``updated_at``.
     searchable: tuple[str, ...] = field(default=())
     sortable: tuple[str, ...] = field(default=())
     # SQLAlchemy loader options (e.g. selectinload of order lines) for list and show queries.
@@ -48,13 +52,17 @@ class Module:
         """Both ability strings of this module, in ACTIONS order."""
         return tuple(self.ability(action) for action in ACTIONS)
 
+    def endpoint(self, action: str) -> str:
+        """The endpoint name of ``action`` within the API blueprint, e.g. ``products_list``."""
+        return f"{self.slug}_{action}"
+
 
 MODULES: tuple[Module, ...] = (
     Module(
         "Products",
         "products",
-        model=catalog.Product,
-        schema=catalog_schemas.ProductSchema,
+        model=products.Product,
+        schema=product_schemas.ProductSchema,
         searchable=("sku", "asin", "fnsku", "name"),
         sortable=(
             "id",
@@ -117,16 +125,16 @@ MODULES: tuple[Module, ...] = (
     Module(
         "Suppliers",
         "suppliers",
-        model=catalog.Supplier,
-        schema=catalog_schemas.SupplierSchema,
+        model=products.Supplier,
+        schema=product_schemas.SupplierSchema,
         searchable=("code", "name", "contact_name", "email"),
         sortable=("id", "code", "name", "country", "lead_time_days", "updated_at"),
     ),
     Module(
         "Warehouses",
         "warehouses",
-        model=catalog.Warehouse,
-        schema=catalog_schemas.WarehouseSchema,
+        model=products.Warehouse,
+        schema=product_schemas.WarehouseSchema,
         searchable=("code", "name", "city"),
         sortable=("id", "code", "name", "kind", "updated_at"),
     ),
@@ -143,16 +151,16 @@ MODULES: tuple[Module, ...] = (
     Module(
         "Categories",
         "categories",
-        model=catalog.Category,
-        schema=catalog_schemas.CategorySchema,
+        model=products.Category,
+        schema=product_schemas.CategorySchema,
         searchable=("name",),
         sortable=("id", "name", "parent_id", "updated_at"),
     ),
     Module(
         "Brands",
         "brands",
-        model=catalog.Brand,
-        schema=catalog_schemas.BrandSchema,
+        model=products.Brand,
+        schema=product_schemas.BrandSchema,
         searchable=("name",),
         sortable=("id", "name", "updated_at"),
     ),
@@ -225,3 +233,10 @@ MODULES_BY_SLUG: dict[str, Module] = {module.slug: module for module in MODULES}
 # Every ability string, in display order: products:list, products:show, inventory:list, ...
 ALL_ABILITIES: tuple[str, ...] = tuple(a for module in MODULES for a in module.abilities)
 ABILITY_SET: frozenset[str] = frozenset(ALL_ABILITIES)
+# Full endpoint name ("api.products_list") -> the ability it requires ("products:list"): what the
+# API guard enforces, deny by default for any endpoint not listed.
+ENDPOINT_ABILITIES: dict[str, str] = {
+    f"{API_BLUEPRINT}.{module.endpoint(action)}": module.ability(action)
+    for module in MODULES
+    for action in ACTIONS
+}

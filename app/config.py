@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from app.db.engine import engine_options
+
 
 class ConfigError(RuntimeError):
     """An unsafe or invalid configuration; the message is one line for the operator."""
@@ -61,24 +63,6 @@ def _dev_secret_key(instance_path: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
     return key
-
-
-def engine_options(database_url: str) -> dict[str, Any]:
-    """SQLAlchemy engine options per database: bounded waits when a server goes away."""
-    if database_url.startswith("postgresql"):
-        return {
-            # No pool_pre_ping: app.pool_ping pings only connections that sat idle, so a cut
-            # one is replaced before use and recovery needs no restart, without a round trip
-            # on every request.
-            # Never hang a request on an unreachable server: fail fast, answer 503.
-            "connect_args": {"connect_timeout": 3},
-            "pool_timeout": 5,
-        }
-    # SQLite is a file: nothing to ping; the busy timeout is set per connection. A checkout
-    # never waits (no overflow limit): with the request gate (app.request_gate) a thread
-    # waiting for the gate keeps its connection, so a pool limit could leave the gate's
-    # holder waiting for a connection that only a thread behind the gate can give back.
-    return {"pool_size": 10, "max_overflow": -1}
 
 
 def load_config(instance_path: str) -> dict[str, Any]:

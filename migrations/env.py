@@ -56,11 +56,8 @@ def render_item(type_, obj, autogen_context):
 
 def include_name(name, type_, parent_names):
     """Skip what migrations manage by hand: the trigram search indexes (SQLite FTS5 tables,
-    pg_trgm indexes; b7e31f0a9c42) and the row counts table (d4a1c9e7b2f0)."""
+    pg_trgm indexes; b7e31f0a9c42)."""
     if type_ == "table" and name and name.startswith("api_keys_fts"):
-        return False
-    # PostgreSQL's trigger-kept row counts: migration d4a1c9e7b2f0 manages them by hand.
-    if type_ == "table" and name == "row_counts":
         return False
     return not (type_ == "index" and name and name.endswith("_trgm"))
 

@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from app import create_app
-from app.config import engine_options
+from app.db.engine import engine_options
 from app.extensions import db, limiter
 from app.keys import service as keys_service
 from app.models.users import User

@@ -42,7 +42,7 @@ def test_cache_is_keyed_by_sha256_never_the_key(app, make_key):
     created = make_key()
     _verify(app, created.raw_key)
     with app.app_context():
-        entries = list(proven_keys()._entries)
+        entries = proven_keys().fingerprints()
     assert len(entries) == 1
     assert isinstance(entries[0], bytes) and len(entries[0]) == 32
     assert created.raw_key.encode() not in entries[0]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from app.api import errors, guard, reads, views
+from app.api import errors, guard, views
 from app.api.cookieless import CookielessApiSessions
 from app.extensions import csrf
 
@@ -23,7 +23,6 @@ views.register_views(bp)
 def init_app(app: Flask) -> None:
     """Register the API blueprint, the JSON handlers for ``/api/`` routing errors, no API cookies."""
     errors.init_app(app)
-    reads.init_app(app)
     app.session_interface = CookielessApiSessions(f"{bp.url_prefix}/")
     app.register_blueprint(bp)
 

@@ -31,10 +31,8 @@ Refused requests never touch a key's bucket; they count against their address in
 ``X-RateLimit-*`` headers go on every response of the blueprint: the key's bucket once the
 key is known, the address's failure bucket otherwise.
 
-``authenticate()`` runs steps 1-5 once per request and caches the outcome on ``g``: anything
-that needs the key before the guard (a limit callable, a log filter) gets the same answer.
-Unexpected failures inside it (database or limiter storage down) are kept and re-raised by
-the guard, so they become a JSON 503, not a half-authenticated request.
+Unexpected failures (database or limiter storage down) propagate to the API's error handlers,
+which answer a JSON 503.
 """
 
 from __future__ import annotations
@@ -45,9 +43,9 @@ from dataclasses import dataclass, field
 
 from flask import Blueprint, Response, g, request
 
-from app.api import ratelimit, reads
+from app.api import ratelimit
 from app.api.errors import ApiError
-from app.extensions import limiter
+from app.catalogue import ENDPOINT_ABILITIES
 from app.keys import verification
 from app.keys.format import PREFIX_PATTERN
 
@@ -71,7 +69,6 @@ QUERY_KEY_NAMES = frozenset(
     }
 )
 _KEY_LIKE = re.compile(PREFIX_PATTERN.pattern)
-API_BLUEPRINT = "api"
 
 _MESSAGES = {
     verification.INVALID_KEY: "The API key is not valid. Check that it was copied completely.",
@@ -90,38 +87,19 @@ class Auth:
     rate_limit: int = 0
     abilities: frozenset[str] = frozenset()
     error: ApiError | None = None
-    # An unexpected failure (database or limiter storage down), kept so that a caller
-    # running before the guard never sees it raise; the guard re-raises it (JSON 503/500).
-    exception: Exception | None = None
     # X-RateLimit-* of the bucket this request counted against.
     headers: dict[str, str] = field(default_factory=dict)
 
 
 def authenticate() -> Auth:
-    """Authenticate the current request once (steps 1-5) and cache the outcome on ``g``."""
-    current = request._get_current_object()  # type: ignore[attr-defined]
-    cached = g.get("_api_auth")
-    # Compare the request too: a test may run several requests in one app context.
-    if cached is not None and cached[0] is current:
-        return cached[1]
-    try:
-        auth = _authenticate()
-    except Exception as exc:  # re-raised by ``guard``
-        auth = Auth(exception=exc)
-    g._api_auth = (current, auth)
-    return auth
-
-
-def _authenticate() -> Auth:
+    """Authenticate the current request (steps 1-5): the key, or the error to answer with."""
     refusal = _refuse_key_in_query()
     if refusal is not None:
         return refusal
     presented, refusal = _presented_key()
     if refusal is not None:
         return refusal
-    result = verification.verify(
-        presented, may_check_secret=ratelimit.failure_budget_left, connection=reads.connection()
-    )
+    result = verification.verify(presented, may_check_secret=ratelimit.failure_budget_left)
     if result.reason == verification.THROTTLED:
         return _throttled()
     if not result.ok:
@@ -219,33 +197,21 @@ def _throttled() -> Auth:
 
 def install(bp: Blueprint) -> None:
     """Attach the guard and the rate-limit headers to the API blueprint."""
-    # The guard counts API requests itself. A request filter (not ``limiter.exempt``) keeps
-    # any default limits the app may configure off the API and makes Flask-Limiter's own
-    # before_request return at once (exempt still resolves every limit: ~0.1 ms CPU).
-    limiter.request_filter(_is_api_blueprint_request)
     bp.before_request(guard)
     bp.after_request(_add_rate_limit_headers)
 
 
-def _is_api_blueprint_request() -> bool:
-    return request.blueprint == API_BLUEPRINT
-
-
 def guard() -> None:
     """Refuse the request unless its key is valid, within its limit and holds the ability."""
-    from app.api.views import required_ability
-
     auth = authenticate()
-    if auth.exception is not None:
-        raise auth.exception
     if auth.error is not None:
-        g._api_rate_headers = auth.headers
+        g.api_rate_headers = auth.headers
         raise auth.error
     assert auth.key is not None and auth.prefix is not None
     g.api_key = auth.key
     window = ratelimit.hit_key(auth.prefix, auth.rate_limit)
     if window is not None:
-        g._api_rate_headers = window.headers()
+        g.api_rate_headers = window.headers()
         if not window.allowed:
             raise ApiError(
                 429,
@@ -254,7 +220,7 @@ def guard() -> None:
                 f"retry in {window.retry_after} seconds.",
                 {"limit": window.limit, "window_seconds": 60, "scope": "key"},
             )
-    ability = required_ability(request.endpoint or "")
+    ability = ENDPOINT_ABILITIES.get(request.endpoint or "")
     if ability is None:
         # Deny by default: an API endpoint without a declared ability serves nobody.
         raise ApiError(404, "not_found", "No such endpoint.")
@@ -269,7 +235,7 @@ def guard() -> None:
 
 def _add_rate_limit_headers(response: Response) -> Response:
     """Put the ``X-RateLimit-*`` headers of this request's bucket on the response."""
-    for name, value in g.pop("_api_rate_headers", {}).items():
+    for name, value in g.pop("api_rate_headers", {}).items():
         response.headers[name] = value
     # Answers depend on the key: no shared cache may keep them.
     response.headers.setdefault("Cache-Control", "no-store")

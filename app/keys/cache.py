@@ -44,6 +44,11 @@ class ProvenKeyCache:
             while len(self._entries) > self.max_size:
                 self._entries.popitem(last=False)
 
+    def fingerprints(self) -> list[bytes]:
+        """The fingerprints remembered, least recently used first (what the cache holds)."""
+        with self._lock:
+            return list(self._entries)
+
     def clear(self) -> None:
         """Forget every proven key."""
         with self._lock:

@@ -9,14 +9,13 @@ so a deactivation or revocation is seen by the very next request in every worker
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import Select, bindparam, or_, select, update
-from sqlalchemy.engine import Connection
 
 from app.extensions import db
 from app.keys.cache import ProvenKeyCache
@@ -88,7 +87,7 @@ def _key_by_prefix() -> Select[Any]:
     # The columns of ``KeyState`` as a plain row: no ORM entity, no identity map, so state
     # is always read fresh and loading it costs a fraction of an ORM load.
     table = ApiKey.__table__
-    columns = [table.c[name] for name in KeyState.__dataclass_fields__]
+    columns = [table.c[item.name] for item in fields(KeyState)]
     return select(*columns).where(table.c.prefix == bindparam("prefix"))
 
 
@@ -97,21 +96,17 @@ def verify(
     *,
     now: datetime | None = None,
     may_check_secret: Callable[[], bool] | None = None,
-    connection: Connection | None = None,
 ) -> Verification:
     """Check a presented key; return the row when usable, else a reason code.
 
     ``may_check_secret`` is asked just before bcrypt would run (never for a proven key):
     returning False refuses with ``THROTTLED`` instead, so a caller can cap failed
-    attempts per client without slowing down keys already proven. ``connection`` is what
-    the key row is read through (the API passes its request's read connection; by default
-    the session's).
+    attempts per client without slowing down keys already proven.
     """
     parsed = parse_key(raw_key)
     if parsed is None:
         return Verification(None, INVALID_KEY)
-    connection = connection if connection is not None else db.session.connection()
-    row = connection.execute(_key_by_prefix(), {"prefix": parsed.prefix}).first()
+    row = db.session.execute(_key_by_prefix(), {"prefix": parsed.prefix}).first()
     if row is None:
         return Verification(None, INVALID_KEY)
     key = KeyState(*row)

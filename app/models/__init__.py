@@ -1,7 +1,6 @@
 """Database models. Import from here so Alembic sees every table."""
 
 from app.models.api_keys import ApiKey, KeyStatus
-from app.models.catalog import Brand, Category, Product, Supplier, Warehouse
 from app.models.orders import (
     Customer,
     PurchaseOrder,
@@ -12,6 +11,7 @@ from app.models.orders import (
     SalesOrderLine,
 )
 from app.models.organisation import Department, Employee, Setting
+from app.models.products import Brand, Category, Product, Supplier, Warehouse
 from app.models.stock import InventoryLevel, LedgerEntry, ReplenishmentPlan
 from app.models.users import User
 

@@ -10,8 +10,8 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.catalog import Money
 from app.models.mixins import DomainRecord, str_enum
+from app.models.products import Money
 from app.models.types import UTCDateTime
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Integer, String
+from sqlalchemy import Boolean, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -16,6 +16,8 @@ class User(UserMixin, db.Model):
     """A person (who may sign in as an admin) or a system account such as a sync job."""
 
     __tablename__ = "users"
+    # The panel sorts keys by their owner's name.
+    __table_args__ = (Index("ix_users_name", "name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True, index=True)

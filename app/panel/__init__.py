@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from app.extensions import login_manager
-from app.panel import auth, filters, guards, search_index, views  # noqa: F401  (search_index: DDL)
+from app.panel import auth, filters, guards, views
 
 
 def init_app(app: Flask) -> None:

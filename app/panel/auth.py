@@ -12,6 +12,7 @@ from werkzeug.exceptions import TooManyRequests
 from app import accounts
 from app.extensions import limiter
 from app.keys.hashing import BCRYPT_MAX_BYTES
+from app.panel import guards
 from app.panel.forms import LoginForm
 
 bp = Blueprint("auth", __name__)
@@ -74,8 +75,9 @@ def login() -> Response | str | tuple[str, int]:
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
     """Sign out and end every session of this admin: old cookies stop working."""
-    if current_user.is_authenticated:
-        accounts.rotate_session_token(current_user._get_current_object())
+    user = guards.signed_in_user()
+    if user is not None:
+        accounts.rotate_session_token(user)
     logout_user()
     session.clear()
     flash("You are signed out.", "info")

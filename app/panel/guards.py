@@ -7,10 +7,18 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import Forbidden
 
+from app import accounts
 from app.extensions import login_manager
+from app.models.users import User
 from app.panel.htmx import htmx, htmx_redirect, message_response
 
 SESSION_EXPIRED = "Your session has expired or the page is out of date. Reload the page and try again."
+
+
+def signed_in_user() -> User | None:
+    """The signed-in user as a model instance (``current_user`` is only a proxy to it)."""
+    session_id = current_user.get_id()
+    return accounts.load_session_user(session_id) if session_id else None
 
 
 def require_admin() -> Response | None:

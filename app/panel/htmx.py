@@ -12,7 +12,6 @@ class HtmxDetails:
     """What htmx told us about this request (django-htmx style)."""
 
     request: bool
-    target: str | None
     history_restore: bool
 
     @classmethod
@@ -20,7 +19,6 @@ class HtmxDetails:
         """Read the ``HX-*`` headers of ``req``."""
         return cls(
             request=req.headers.get("HX-Request") == "true",
-            target=req.headers.get("HX-Target"),
             history_restore=req.headers.get("HX-History-Restore-Request") == "true",
         )
 

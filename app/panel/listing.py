@@ -11,11 +11,11 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, false
 
+from app.db import dialect, key_search
 from app.extensions import db
 from app.keys.service import STATUS_FILTERS, search_keys
 from app.models.api_keys import ApiKey
 from app.models.users import User
-from app.panel import search_index
 
 PER_PAGE = 25
 MAX_PAGE = 10_000
@@ -118,7 +118,7 @@ def _filtered(params: ListParams) -> Select[tuple[ApiKey]]:
     if len(query) > LONGEST_SEARCHABLE:
         return search_keys("", params.status).where(false())
     if query:
-        sparse = search_index.sparse_matches(query, db.session)
+        sparse = key_search.sparse_matches(query, db.session, dialect())
         if sparse is not None:
             return search_keys("", params.status).where(sparse)
     return search_keys(query, params.status)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Blueprint, Response, abort, make_response, render_template, request, url_for
-from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
@@ -87,7 +86,7 @@ def create_key() -> Response:
                 abilities=form.abilities.data,
                 rate_limit=form.rate_limit.data,
                 expires_at=as_utc(form.expires_at.data),
-                created_by=current_user._get_current_object(),
+                created_by=guards.signed_in_user(),
             )
         except ServiceError as exc:
             apply_service_errors(form, exc.errors, exc.message)

@@ -14,10 +14,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app import row_counts
+from app.db import dialect
 from app.errors import InvalidInput
 from app.extensions import db
-from app.models.catalog import Brand, Category, Product, Supplier, Warehouse
 from app.models.orders import (
     Customer,
     PurchaseOrder,
@@ -28,14 +27,15 @@ from app.models.orders import (
     SalesOrderLine,
 )
 from app.models.organisation import Department, Employee, Setting
+from app.models.products import Brand, Category, Product, Supplier, Warehouse
 from app.models.stock import InventoryLevel, LedgerEntry, ReplenishmentPlan
-from app.seed.catalog import write_catalog
 from app.seed.codes import amazon_order_id_for, asin_for, fnsku_for
 from app.seed.context import ANCHOR, SEED, Loader, Progress, SeedContext
 from app.seed.ledger import write_ledger
 from app.seed.orders import write_orders
 from app.seed.organisation import write_organisation
 from app.seed.plan import DEFAULT_SCALE, LEDGER_ENTRIES_PER_PRODUCT, MAX_SCALE, SeedPlan, plan_for
+from app.seed.products import write_catalog
 
 # Every back-office table, parents before children.
 DOMAIN_MODELS: tuple[type[Any], ...] = (
@@ -116,23 +116,13 @@ def seed_demo(scale: int = DEFAULT_SCALE, progress: Progress = _no_progress) -> 
     except BaseException:
         db.session.rollback()
         raise
-    _fold_row_counts()
     rows = {model.__tablename__: ctx.loader.rows.get(model.__tablename__, 0) for model in DOMAIN_MODELS}
     return SeedResult(seeded=True, rows=rows, seconds=perf_counter() - started)
 
 
-def _fold_row_counts() -> None:
-    """Fold the deltas the load appended (one per insert statement), as a list request would."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        return
-    for model in DOMAIN_MODELS:
-        db.session.execute(row_counts.FOLD, {"t": model.__tablename__})
-    db.session.commit()
-
-
 def _advance_id_sequences() -> None:
     """Rows carry explicit ids; PostgreSQL's sequences must then continue after them."""
-    if db.session.get_bind().dialect.name != "postgresql":
+    if dialect() != "postgresql":
         return
     for model in DOMAIN_MODELS:
         sequence = func.pg_get_serial_sequence(model.__tablename__, "id")

@@ -10,8 +10,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import event, func, select
 
-from app.api.views import ENDPOINT_ABILITIES
-from app.catalogue import MODULES, MODULES_BY_SLUG
+from app.catalogue import ENDPOINT_ABILITIES, MODULES, MODULES_BY_SLUG
 from app.extensions import db
 from app.models.api_keys import ApiKey
 from app.models.types import utcnow
@@ -264,47 +263,6 @@ def test_api_reads_on_sqlite_run_no_statement_besides_their_own(
     assert executed and set(executed) == {"SELECT"}, executed
 
 
-# SQLite's driver never opens a transaction for a SELECT: only PostgreSQL has round trips to save.
-@pytest.mark.parametrize("backend", ["postgresql"])
-def test_api_reads_run_outside_a_transaction_on_postgresql(
-    app: Flask, backend: str, call: Any, all_abilities_key: Any, seeded: dict[str, int]
-) -> None:
-    # Autocommit saves the BEGIN and ROLLBACK round trips; every SELECT must find the
-    # server connection idle (not "in transaction") right after it ran.
-    from psycopg.pq import TransactionStatus
-
-    raw = all_abilities_key.raw_key
-    assert call("/api/v1/sales-orders", raw).status_code == 200  # proves the key
-    states: list[TransactionStatus] = []
-    with app.app_context():
-        engine = db.engine
-
-    folds: list[TransactionStatus] = []
-
-    def record(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        status = conn.connection.dbapi_connection.info.transaction_status
-        # Folding row counts is a write, made in a short transaction of its own.
-        (folds if "row_counts_fold" in statement else states).append(status)
-
-    from app import row_counts
-
-    row_counts._last_folds.clear()  # make the products list fold now
-    event.listen(engine, "after_cursor_execute", record)
-    try:
-        for path in ("/api/v1/products", "/api/v1/sales-orders", "/api/v1/brands/1"):
-            assert call(path, raw).status_code == 200
-    finally:
-        event.remove(engine, "after_cursor_execute", record)
-    assert len(states) >= 7 and set(states) == {TransactionStatus.IDLE}
-    assert folds and set(folds) == {TransactionStatus.INTRANS}
-    # The panel and the CLI still write in transactions: the setting is per API request.
-    with app.app_context():
-        db.session.execute(select(1))
-        assert db.session.connection().connection.dbapi_connection.info.transaction_status == (
-            TransactionStatus.INTRANS
-        )
-        db.session.rollback()
-
 
 def test_last_used_at_is_written_at_most_once_a_minute(app: Flask, call: Any, make_key: Any) -> None:
     created = make_key(abilities=["brands:list"])
@@ -333,7 +291,7 @@ def test_a_request_sharing_an_open_transaction_reads_in_it(
     app: Flask, client: Any, all_abilities_key: Any, seeded: dict[str, int]
 ) -> None:
     # A caller that shares its app context (and so its session) with the request, and has a
-    # transaction open, is not switched to autocommit under its feet: the request reads in it.
+    # transaction open: the request reads in it.
     with app.app_context():
         db.session.execute(select(1))
         response = client.get("/api/v1/brands", headers={"X-API-Key": all_abilities_key.raw_key})
@@ -347,7 +305,7 @@ def test_an_api_request_reads_through_one_connection_and_returns_it(
     app: Flask, call: Any, all_abilities_key: Any, seeded: dict[str, int], path: str
 ) -> None:
     # The key, the page and the ORM loads of nested lines all read through the request's one
-    # connection (app.api.reads), which is back in the pool when the request ends.
+    # session's connection, which is back in the pool when the request ends.
     raw = all_abilities_key.raw_key
     assert call(path, raw).status_code == 200  # proves the key, writes last_used_at
     with app.app_context():

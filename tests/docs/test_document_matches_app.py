@@ -8,10 +8,9 @@ from typing import Any
 from flask import Flask
 from werkzeug.routing import Rule
 
-from app.api.views import ENDPOINT_ABILITIES
-from app.catalogue import ALL_ABILITIES
+from app.catalogue import ALL_ABILITIES, ENDPOINT_ABILITIES
 
-_FLASK_ARG = re.compile(r"<(?:([a-z]+):)?[^<>]+>")
+_FLASK_ARG = re.compile(r"<(?:([a-z]+)(?:\([^)]*\))?:)?[^<>:]+>")
 _OPENAPI_ARG = re.compile(r"\{[^{}]+\}")
 
 

@@ -16,9 +16,9 @@ from app import seed
 from app.catalogue import MODULES
 from app.extensions import db
 from app.models import Product, SalesOrder, SalesOrderLine
-from app.schemas.catalog import ProductSchema
 from app.schemas.fields import UTCTimestamp
 from app.schemas.orders import SalesOrderSchema
+from app.schemas.products import ProductSchema
 
 MONEY = re.compile(r"^-?\d+\.\d{2}$")
 UTC_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")

@@ -18,7 +18,7 @@ from app.models.users import User
 
 ADMIN_PASSWORD = "correct horse battery"
 _FORM_TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-_HEADER_TOKEN = re.compile(r'"X-CSRFToken": "([^"]+)"')
+_HEADER_TOKEN = re.compile(r'"X-CSRFToken": ?"([^"]+)"')
 
 
 def form_csrf_token(html: str) -> str:

@@ -8,26 +8,18 @@ Trigram indexes answer it from an index for queries of 3+ characters:
 - PostgreSQL: pg_trgm GIN indexes on name and prefix, which the ``ILIKE`` that
   ``icontains`` compiles to there uses as it is.
 
-``create_all`` builds them through the DDL events below; migration ``b7e31f0a9c42`` builds
-them for deployed databases (and env.py keeps autogenerate away from them).
+``create_all`` builds them through the DDL events that ``register_ddl`` attaches (called by
+``app.db.init_app``); migration ``b7e31f0a9c42`` builds them for deployed databases (and
+env.py keeps autogenerate away from them).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import DDL, ColumnElement, Index, Integer, Select, column, event, or_, select, text, union_all
+from sqlalchemy import DDL, ColumnElement, Integer, Select, column, event, or_, select, text, union_all
 from sqlalchemy.orm import Session
 
 from app.models.api_keys import ApiKey
 from app.models.users import User
-
-# Sort indexes: ORDER BY ... LIMIT 26 then walks an index instead of sorting every key.
-SORT_INDEXES = (
-    Index("ix_api_keys_name", ApiKey.name),
-    Index("ix_api_keys_rate_limit", ApiKey.rate_limit),
-    Index("ix_api_keys_expires_at", ApiKey.expires_at),
-    Index("ix_api_keys_last_used_at", ApiKey.last_used_at),
-    Index("ix_users_name", User.name),
-)
 
 # Trigrams need 3 characters; shorter queries use LIKE (they match many keys, so the
 # ordered scan stops early anyway).
@@ -66,13 +58,32 @@ PG_DROP_STATEMENTS = (
     "DROP INDEX IF EXISTS ix_api_keys_prefix_trgm",
 )
 
-event.listen(User.__table__, "before_create", DDL(PG_EXTENSION_STATEMENT).execute_if(dialect="postgresql"))
-for _statement in PG_CREATE_STATEMENTS:
-    event.listen(ApiKey.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql"))
-for _statement in CREATE_STATEMENTS:
-    event.listen(ApiKey.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
-for _statement in DROP_STATEMENTS:
-    event.listen(ApiKey.__table__, "before_drop", DDL(_statement).execute_if(dialect="sqlite"))
+
+def _ddl_events() -> list[tuple[object, str, DDL]]:
+    """(table, event, DDL) for every statement above, each run only on its own database."""
+    events: list[tuple[object, str, DDL]] = [
+        (User.__table__, "before_create", DDL(PG_EXTENSION_STATEMENT).execute_if(dialect="postgresql"))
+    ]
+    events += [
+        (ApiKey.__table__, "after_create", DDL(sql).execute_if(dialect="postgresql"))
+        for sql in PG_CREATE_STATEMENTS
+    ]
+    events += [
+        (ApiKey.__table__, "after_create", DDL(sql).execute_if(dialect="sqlite")) for sql in CREATE_STATEMENTS
+    ]
+    events += [
+        (ApiKey.__table__, "before_drop", DDL(sql).execute_if(dialect="sqlite")) for sql in DROP_STATEMENTS
+    ]
+    return events
+
+
+def register_ddl() -> None:
+    """Make ``create_all``/``drop_all`` build and drop the search indexes (idempotent)."""
+    if ApiKey.__table__.info.get("search_ddl_registered"):
+        return
+    for target, name, ddl in _ddl_events():
+        event.listen(target, name, ddl)
+    ApiKey.__table__.info["search_ddl_registered"] = True
 
 
 def fts_phrase(query: str) -> str:
@@ -114,13 +125,12 @@ def _matching_ids(query: str, dialect_name: str) -> Select[tuple[int]]:
     return select(matching.c.id)
 
 
-def sparse_matches(query: str, session: Session) -> ColumnElement[bool] | None:
+def sparse_matches(query: str, session: Session, dialect_name: str) -> ColumnElement[bool] | None:
     """``id IN (...)`` for the keys matching ``query`` when there are few of them, else None.
 
     Few matches: sorting just those is fastest. Many matches (None): the caller's plain
     ``LIKE`` walking the sort order finds a page's worth after a short stretch and stops.
     """
-    dialect_name = session.get_bind().dialect.name
     ids = set(session.scalars(_matching_ids(query, dialect_name).limit(SPARSE_LIMIT + 1)))
     if len(ids) > SPARSE_LIMIT:
         return None

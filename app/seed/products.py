@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from app.models.catalog import Brand, Category, Product, Supplier, Warehouse
+from app.models.products import Brand, Category, Product, Supplier, Warehouse
 from app.models.stock import InventoryLevel, ReplenishmentPlan
 from app.seed import words
 from app.seed.codes import Weighted, asin_for, fnsku_for, initials, money

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.models.catalog import ProductStatus, WarehouseKind
+from app.models.products import ProductStatus, WarehouseKind
 from app.schemas import fields as f
 from app.schemas.base import RecordSchema
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, text
 
-from app import create_app, pool_ping
-from app.config import engine_options
+from app import create_app
+from app.db import pool_ping
+from app.db.engine import engine_options
 from app.extensions import db
 from tests.conftest import base_config
 

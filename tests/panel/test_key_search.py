@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app.panel import search_index
+from app.db import key_search
 from tests.panel.conftest import PanelClient
 
 
@@ -71,7 +71,7 @@ def test_owner_matches_join_name_and_prefix_matches(
 def test_dense_and_sparse_plans_agree(
     signed_in: PanelClient, make_key: Any, monkeypatch: pytest.MonkeyPatch, sparse_limit: int
 ) -> None:
-    monkeypatch.setattr(search_index, "SPARSE_LIMIT", sparse_limit)
+    monkeypatch.setattr(key_search, "SPARSE_LIMIT", sparse_limit)
     for n in range(4):
         make_key(name=f"Batch job {n}")
     revoked = make_key(name="Batch job revoked").key

@@ -9,7 +9,6 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 
 from app.api import errors, guard, views
-from app.api.cookieless import CookielessApiSessions
 from app.extensions import csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -21,9 +20,8 @@ views.register_views(bp)
 
 
 def init_app(app: Flask) -> None:
-    """Register the API blueprint, the JSON handlers for ``/api/`` routing errors, no API cookies."""
+    """Register the API blueprint and the JSON handlers for ``/api/`` routing errors."""
     errors.init_app(app)
-    app.session_interface = CookielessApiSessions(f"{bp.url_prefix}/")
     app.register_blueprint(bp)
 
 

@@ -1,6 +1,6 @@
 """Docs views: the OpenAPI document as JSON or YAML, and the HTML page rendered from it.
 
-All three are public (no key) and exempt from rate limits. The page carries its own strict
+All three are public (no key) and not rate-limited. The page carries its own strict
 Content-Security-Policy, so it stays safe even where the panel's security headers are absent.
 """
 
@@ -10,12 +10,11 @@ from flask import Blueprint, Response, current_app, render_template, request
 
 from app.docs import page, spec
 from app.docs.cli import openapi_cli
-from app.extensions import limiter
 
 # cli_group=None: ``flask openapi ...`` sits at the top level, not under ``flask docs``.
 bp = Blueprint("docs", __name__, url_prefix="/api", cli_group=None)
 bp.cli.add_command(openapi_cli)
-limiter.exempt(bp)
+
 bp.add_app_template_filter(page.prose, "docs_prose")
 
 CSP = (

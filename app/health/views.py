@@ -11,14 +11,12 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
-@limiter.exempt
 def healthz() -> Response:
     """Liveness: the process answers. No auth, no database."""
     return jsonify(status="ok")
 
 
 @bp.get("/readyz")
-@limiter.exempt
 def readyz() -> tuple[Response, int]:
     """Readiness: the database answers a query and the rate-limit storage is reachable."""
     checks: dict[str, str] = {}

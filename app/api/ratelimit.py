@@ -9,35 +9,15 @@
 
 Both use ``limiter.limiter``: the strategy object Flask-Limiter builds from
 ``RATELIMIT_STRATEGY`` over the storage of ``RATELIMIT_STORAGE_URI`` (``limiter.reset()``,
-``/readyz`` and the storage options all apply). We call it from the guard rather than through
-a ``limiter.limit(...)`` decorator on the blueprint: the decorator machinery re-resolves
-limits, exemptions and scopes on every request, which measured 0.28 ms CPU per request here
-(memory://) on top of the 0.013 ms the storage operations themselves take -- half of the API's
-0.6 ms budget for auth + limit. Calling the strategy directly also makes the order explicit
-(authenticate, then count against the key) instead of hiding authentication inside a limit
-callable that Flask-Limiter evaluates in its ``before_request``.
+``/readyz`` and the storage options all apply). The guard calls it after authenticating rather
+than through a ``limiter.limit(...)`` decorator, so the order is explicit (authenticate, then
+count against the key) and the decorator's per-request resolution of limits is not paid.
 
-**Strategy: moving window** (``RATELIMIT_STRATEGY = "moving-window"``, set in
-``app.config``). It is exact: a key limited to N/minute never gets more than N requests in any
-60 seconds, also across the minute boundary, where fixed-window lets up to 2N through and
-sliding-window-counter only approximates. Measured here (limits 5.8, warm, best of 3 x 1,000;
-one ``hit`` plus one ``get_window_stats`` for the headers, CPU per request):
-
-=====================  ==========  ==========================
-strategy               memory://   Redis (client CPU / wall)
-=====================  ==========  ==========================
-fixed-window           6.8 µs      145 µs / 268 µs
-moving-window          7.1 µs      142 µs / 385 µs
-sliding-window-counter 11.1 µs     122 µs / 327 µs
-=====================  ==========  ==========================
-
-With 50,000 entries already in a moving window: 19 µs (memory), 115 µs / 195 µs (Redis).
-Wall times on Redis are noisy on a shared machine. Exactness costs nothing measurable; the
-price is memory: the bucket keeps one timestamp per request in the window (up to the key's
-limit, at most 100,000). On Redis the hit and the window stats travel in one pipelined round
-trip (``app.api.redis_window``, limits' own scripts). End to end, auth + limit + last-used
-for a proven key measured 0.14 ms CPU (SQLite, memory://) and 0.37 ms (PostgreSQL, Redis;
-this process only) per request in ``make bench``, session checkout included.
+**Strategy: moving window** (``RATELIMIT_STRATEGY``, set in ``app.config``): exact, a key
+limited to N/minute never gets more than N requests in any 60 seconds, also across the minute
+boundary, where fixed-window lets up to 2N through. The price is memory: the bucket keeps one
+timestamp per request in the window (at most the key's limit). See
+``docs/decisions/002-rate-limit-strategy.md`` for the measurements.
 
 **Redis down: fail closed.** Storage errors surface as ``limits.errors.StorageError``
 (``wrap_exceptions``) and the API answers 503 ``service_unavailable`` with ``Retry-After``;
@@ -60,7 +40,6 @@ from flask import current_app
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, RateLimitItemPerMinute, parse
 
-from app.api import redis_window
 from app.extensions import limiter
 
 PER_KEY_SCOPE = "api"
@@ -106,7 +85,8 @@ def per_minute(amount: int) -> RateLimitItem:
 
 
 @lru_cache(maxsize=16)
-def _parsed(limit: str) -> RateLimitItem:
+def parsed(limit: str) -> RateLimitItem:
+    """The limit item of a limit string such as ``20/minute`` (cached: parsing is slow)."""
     return parse(limit)
 
 
@@ -120,16 +100,12 @@ def hit_key(prefix: str, rate_limit: int) -> Window | None:
     if not enabled():
         return None
     item = per_minute(rate_limit)
-    strategy = limiter.limiter
-    if redis_window.supports(strategy):
-        allowed, reset, remaining = redis_window.hit_with_stats(strategy, item, prefix, PER_KEY_SCOPE)
-        return Window(allowed, item.amount, remaining, reset)
-    allowed = strategy.hit(item, prefix, PER_KEY_SCOPE)
+    allowed = limiter.limiter.hit(item, prefix, PER_KEY_SCOPE)
     return _window(item, allowed, prefix, PER_KEY_SCOPE)
 
 
 def _failure_item() -> RateLimitItem:
-    return _parsed(current_app.config.get("API_AUTH_FAILURE_LIMIT", DEFAULT_FAILURE_LIMIT))
+    return parsed(current_app.config.get("API_AUTH_FAILURE_LIMIT", DEFAULT_FAILURE_LIMIT))
 
 
 def failure_budget_left() -> bool:

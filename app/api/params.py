@@ -17,6 +17,7 @@ document exactly its fields. Decisions:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from datetime import UTC, datetime
 
 from flask import request
@@ -82,18 +83,9 @@ def _sort_values(module: Module) -> list[str]:
     return [value for name in module.sortable for value in (name, f"-{name}")]
 
 
-_schemas: dict[str, Schema] = {}
-
-
+@cache
 def list_args_schema(module: Module) -> Schema:
     """Return the marshmallow schema of ``module``'s list query arguments (shared with the docs)."""
-    schema = _schemas.get(module.slug)
-    if schema is None:
-        schema = _schemas[module.slug] = _build_schema(module)
-    return schema
-
-
-def _build_schema(module: Module) -> Schema:
     extra: dict[str, fields.Field] = {
         "sort": fields.String(
             load_default=module.default_sort,

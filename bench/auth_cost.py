@@ -1,68 +1,73 @@
-"""CPU of the API guard alone -- auth + per-key rate limit + last-used -- for a proven key.
+"""CPU of the API guard (auth + per-key limit + last-used) and of a whole list request, in-process.
 
-Runs in-process: the guard of ``GET /api/v1/products`` is called in a request context, and
-``time.process_time`` is read around many calls. Each call is what a request pays before
-the view: authenticate (parse, key row, proven-key cache, status and expiry), count the hit
-in the key's bucket with its window stats for the headers, and the once-a-minute last-used
-check. The request's read connection (``app.api.reads``) is returned to the pool after
-every call, as at the end of a request; the cost of that checkout alone is measured too and
-shown apart. With Redis the figure is this process's CPU only (Redis's own CPU is not in it).
+Uses public entry points only: the app as ``wsgi.py`` builds it from the environment
+(``DATABASE_URL``, ``RATELIMIT_STORAGE_URI``, ...), the guard's ``app.api.guard.guard``
+called inside a request context, and the Flask test client. Times are this process's CPU
+(``time.process_time``); with Redis, Redis's own CPU is not in them.
 
-Usage: ``python bench/auth_cost.py DATABASE_URL STORAGE_URI RAW_KEY``.
+Usage: ``python bench/auth_cost.py RAW_KEY`` (the environment picks the database and storage).
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 PATH = "/api/v1/products?per_page=25"
 
 
-def measure(database_url: str, storage_uri: str, raw_key: str, calls: int = 3000) -> tuple[float, float]:
-    """Return (guard ms CPU per call, connection checkout + return ms CPU per call)."""
-    from flask import g
+def cpu_ms(step: Callable[[], None], calls: int, warm: int = 100) -> float:
+    """Milliseconds of CPU per call of ``step``, after ``warm`` untimed calls."""
+    for _ in range(warm):
+        step()
+    started = time.process_time()
+    for _ in range(calls):
+        step()
+    return (time.process_time() - started) * 1000 / calls
 
-    from app import create_app
-    from app.api import guard, reads
-    from app.config import engine_options
-    from app.extensions import db
 
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "SQLALCHEMY_ENGINE_OPTIONS": engine_options(database_url),
-            "RATELIMIT_STORAGE_URI": storage_uri,
-        }
-    )
+def measure(raw_key: str, calls: int = 2000) -> dict[str, float]:
+    """CPU ms per call: ``guard`` alone, the request context it runs in, a whole list request."""
+    from wsgi import app  # the app exactly as the servers load it
+
     headers = {"X-API-Key": raw_key}
-    with app.test_request_context(PATH, headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"}):
+    environ = {"REMOTE_ADDR": "127.0.0.1"}
+    client = app.test_client()
 
-        def one_guard() -> None:
-            g.pop("_api_auth", None)
-            guard.guard()
-            reads.close()  # as at the end of a request: the connection goes back to the pool
-            db.session.remove()
+    def request() -> None:
+        response = client.get(PATH, headers=headers, environ_base=environ)
+        assert response.status_code == 200, (response.status_code, response.get_data(as_text=True)[:300])
 
-        def one_checkout() -> None:
-            reads.connection()
-            reads.close()
-            db.session.remove()
+    def context() -> None:
+        # Pushing and popping the context runs the app's teardown (the connection goes back).
+        with app.test_request_context(PATH, headers=headers, environ_base=environ):
+            pass
 
-        results = []
-        for step in (one_guard, one_checkout):
-            for _ in range(200):  # warm: proves the key, fills caches
-                step()
-            started = time.process_time()
-            for _ in range(calls):
-                step()
-            results.append((time.process_time() - started) * 1000 / calls)
-    return results[0], results[1]
+    results = {"request": cpu_ms(request, calls // 4)}
+    try:
+        from app.api.guard import guard
+    except ImportError:  # the guard moved: only the whole request is measured
+        return results
+
+    def guarded() -> None:
+        with app.test_request_context(PATH, headers=headers, environ_base=environ):
+            guard()
+
+    results["context"] = cpu_ms(context, calls)
+    results["guard"] = max(0.0, cpu_ms(guarded, calls) - results["context"])
+    return results
+
+
+def main() -> None:
+    """Print ``name value ms`` lines for bench/run.py."""
+    for name, value in measure(sys.argv[1]).items():
+        print(f"{name} {value:.3f} ms")
 
 
 if __name__ == "__main__":
-    guard_ms, checkout_ms = measure(*sys.argv[1:4])
-    print(f"guard {guard_ms:.3f} ms, of which connection checkout {checkout_ms:.3f} ms")
+    main()

@@ -1,4 +1,4 @@
-"""Benchmark plumbing: the app (or the bare reference) served in a subprocess, wrk as the load, RSS and CPU."""
+"""Benchmark plumbing: the app or the bare reference served in a subprocess, wrk, RSS and CPU."""
 
 from __future__ import annotations
 

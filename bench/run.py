@@ -1,21 +1,18 @@
-"""`make bench`: throughput, latency and memory of Stockgate, as ratios within one run.
+"""`make bench`: Stockgate's throughput, latency and memory as ratios to a bare Flask app (SPEC §10-§11).
 
-Serves the app with gunicorn in two shapes -- the embedded default (SQLite, memory://
-limits, one process) and production (PostgreSQL, Redis limits, two workers), each with 200
-and 100,000 products -- loads it with wrk from a separate process on loopback, in
-alternating healthz/list rounds, and prints one table. Absolute numbers drift on a shared
-machine; the ratio to ``/healthz`` on the same server in the same run does not.
-
-Usage: ``python bench/run.py [--seconds 5] [--rounds 3] [--connections 16] [--skip-large]
-[--skip-production]``
+For each shape (embedded, production) and size (200 and 100,000 products), serves the app as
+that shape is deployed and the bare Flask app (bench/bare_app.py) on the same server with the
+same workers, loads both with wrk from a separate process in alternating rounds, and prints
+one table. See bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import http.client
 import os
-import re
+import random
 import shutil
 import statistics
 import subprocess
@@ -23,20 +20,31 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import search_keys
-from bench.harness import ROOT, LoadResult, Server, flask, percentile, wrk
+from bench.harness import GUNICORN, ROOT, WAITRESS, LoadResult, Server, flask, percentile, wrk
 
 CACHE = ROOT / "bench" / ".cache"
+APP = "wsgi:app"
+BARE = "bench.bare_app:app"
+LIST_PATH = "/api/v1/products?per_page=25"
+OWNER = "bench@example.com"
+# SPEC §11: minimum ratios to the bare Flask app, by (shape, endpoint).
+TARGETS = {("production", "healthz"): 0.85, ("production", "list"): 0.25, ("embedded", "list"): 0.15}
 
 
 def log(message: str) -> None:
     """Progress on stderr, so the table on stdout stays clean."""
     print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+# --- data: seeded once, cached until the migrations or the seed code change -------------------
 
 
 def sqlite_env(path: Path) -> dict[str, str]:
@@ -59,16 +67,17 @@ def prepare_database(env: dict[str, str], scale: int) -> None:
 
 
 def seed_tag() -> str:
-    """A tag that changes with the migrations and the seed code: cached data is kept until then."""
-    heads = "".join(sorted(p.name for p in (ROOT / "migrations" / "versions").glob("*.py")))
-    seed_sources = "".join(
-        str(p.stat().st_mtime_ns) for p in sorted((ROOT / "app").rglob("*.py")) if "seed" in str(p)
-    )
-    return uuid.uuid5(uuid.NAMESPACE_URL, heads + seed_sources).hex[:10]
+    """A hash of the migrations and the seed code: cached data is kept until either changes."""
+    digest = hashlib.sha256()
+    sources = sorted((ROOT / "migrations" / "versions").glob("*.py"))
+    sources += sorted(p for p in (ROOT / "app").rglob("*.py") if "seed" in str(p.relative_to(ROOT)))
+    for path in sources:
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:10]
 
 
 def cached_sqlite(scale: int) -> Path:
-    """A seeded SQLite file at ``scale``, reused across runs while migrations are unchanged."""
+    """A seeded SQLite file at ``scale``, reused across runs while its tag is unchanged."""
     path = CACHE / f"scale-{scale}-{seed_tag()}.db"
     if not path.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
@@ -76,256 +85,10 @@ def cached_sqlite(scale: int) -> Path:
             old.unlink()
         partial = path.with_suffix(".partial.db")
         partial.unlink(missing_ok=True)
+        log(f"seeding a SQLite file with {scale:,} products (cached in bench/.cache)")
         prepare_database(sqlite_env(partial), scale)
         partial.rename(path)
     return path
-
-
-def create_key(env: dict[str, str], owner: str, rate_limit: int = 100_000) -> str:
-    """Create a system owner (once) and an all-abilities key; return the key."""
-    try:
-        flask(env, "users", "create", owner, "--name", "Bench sync", "--system")
-    except RuntimeError as exc:
-        if "already exists" not in str(exc):
-            raise
-    out = flask(
-        env,
-        "keys",
-        "create",
-        "--name",
-        f"bench {uuid.uuid4().hex[:6]}",
-        "--owner",
-        owner,
-        "--all-abilities",
-        "--rate-limit",
-        str(rate_limit),
-    )
-    return out.strip().splitlines()[-1]
-
-
-def guard_cost(env: dict[str, str], key: str) -> str:
-    """The guard's CPU per request for a proven key, measured in-process (bench/auth_cost.py)."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "auth_cost.py"),
-            env["DATABASE_URL"],
-            env["RATELIMIT_STORAGE_URI"],
-            key,
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    guard_ms, checkout_ms = (float(x) for x in re.findall(r"([\d.]+) ms", result.stdout))
-    return f"{guard_ms:.2f} ms (of which connection checkout {checkout_ms:.2f} ms)"
-
-
-def timed_get(port: int, path: str, headers: dict[str, str]) -> tuple[float, int]:
-    """One GET on a new connection; return (milliseconds, status)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    started = time.perf_counter()
-    conn.request("GET", path, headers=headers)
-    response = conn.getresponse()
-    response.read()
-    elapsed = (time.perf_counter() - started) * 1000
-    conn.close()
-    return elapsed, response.status
-
-
-def first_vs_later(server: Server, key: str) -> tuple[float, float]:
-    """Latency of a new key's first request (bcrypt) and the median of the next 30."""
-    path = "/api/v1/products?per_page=25"
-    first, status = timed_get(server.port, path, {"X-API-Key": key})
-    assert status == 200, status
-    later = [timed_get(server.port, path, {"X-API-Key": key})[0] for _ in range(30)]
-    return first, percentile(later, 50)
-
-
-def admin_search(work: Path, keys: int) -> tuple[float, float]:
-    """Median and p95 (ms) of the API Keys search fragment over ``keys`` keys (SQLite)."""
-    import random
-
-    app = search_keys.make_app(f"sqlite:///{work / f'keys-{keys}.db'}")
-    prefixes = search_keys.seed(app, keys, random.Random(20261127))
-    return search_keys.summary(search_keys.measure(app, prefixes, rounds=3))
-
-
-class Table:
-    """Rows of the report, printed as one aligned table."""
-
-    def __init__(self) -> None:
-        self.rows: list[tuple[str, ...]] = []
-
-    def load(
-        self, label: str, result: LoadResult, baseline: LoadResult | None, rss: float | None = None
-    ) -> None:
-        """Add a wrk result with its ratio to the baseline."""
-        ratio = f"{result.rps / baseline.rps:.2f}x" if baseline else "1.00x"
-        errors = f" ({result.non_2xx} non-2xx)" if result.non_2xx else ""
-        self.rows.append(
-            (
-                label,
-                f"{result.rps:,.0f}",
-                ratio,
-                f"{result.p50_ms:.2f}",
-                f"{result.p99_ms:.2f}",
-                f"{result.cpu_ms_per_request:.2f}",
-                f"{rss:.0f}" if rss else "",
-                errors,
-            )
-        )
-
-    def note(self, label: str, value: str) -> None:
-        """Add a free-form measurement."""
-        self.rows.append((label, value, "", "", "", "", "", ""))
-
-    def print(self) -> None:
-        """Print the table to stdout."""
-        header = ("measurement", "req/s", "vs healthz", "p50 ms", "p99 ms", "cpu ms/req", "peak RSS MiB", "")
-        rows = [header, *self.rows]
-        # Free-form notes (only a label and a value) span the columns: they set no widths.
-        measured = [r for r in rows if any(r[2:])]
-        widths = [max(len(r[i]) for r in measured) for i in range(len(header))]
-        widths[0] = max(len(r[0]) for r in rows)
-        for index, row in enumerate(rows):
-            print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
-            if index == 0:
-                print("  ".join("-" * w for w in widths))
-
-
-def main() -> int:
-    """Run every measurement and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=5, help="wrk duration per round and endpoint")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating healthz/list rounds per shape")
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--skip-large", action="store_true", help="skip the 100,000-product and -key runs")
-    parser.add_argument("--skip-production", action="store_true", help="skip PostgreSQL + Redis + 2 workers")
-    args = parser.parse_args()
-    if args.seconds < 1 or args.connections < 1 or args.rounds < 1:
-        parser.error("--seconds, --connections and --rounds must be positive")
-    if shutil.which("wrk") is None:
-        parser.error("wrk is not installed: apt-get install -y wrk")
-
-    table = Table()
-    work = Path(tempfile.mkdtemp(prefix="stockgate-bench-"))
-    load = {"seconds": args.seconds, "connections": args.connections, "rounds": args.rounds}
-    path = "/api/v1/products?per_page=25"
-
-    log("embedded shape: SQLite + memory://, 1 worker")
-    env = sqlite_env(work / "small.db")
-    shutil.copy(cached_sqlite(200), work / "small.db")
-    key = create_key(env, "bench@example.com")
-    with Server(env, workers=1, threads=4) as server:
-        first, later = first_vs_later(server, key)
-        load_pair(table, server, "embedded", path, key, load)
-        table.note("embedded  new key: first request / later median (ms)", f"{first:.1f} / {later:.2f}")
-    table.note("embedded: auth + limit + last-used CPU per request (in-process)", guard_cost(env, key))
-
-    if not args.skip_large:
-        log("embedded shape with 100,000 products")
-        env = sqlite_env(work / "large.db")
-        shutil.copy(cached_sqlite(100_000), work / "large.db")
-        key = create_key(env, "bench@example.com")
-        with Server(env, workers=1, threads=4) as server:
-            timed_get(server.port, path, {"X-API-Key": key})
-            load_pair(table, server, "embedded 100k products", path, key, load)
-
-    if not args.skip_production:
-        production(table, load, path, large=not args.skip_large)
-
-    for keys in (1_000,) if args.skip_large else (1_000, 100_000):
-        log(f"admin search over {keys:,} keys")
-        p50, p95 = admin_search(work, keys)
-        table.note(f"admin search fragment, {keys:,} keys: p50 / p95 (ms)", f"{p50:.1f} / {p95:.1f}")
-
-    table.print()
-    shutil.rmtree(work, ignore_errors=True)
-    return 0
-
-
-def load_pair(table: Table, server: Server, shape: str, path: str, key: str, load: dict[str, int]) -> None:
-    """Load /healthz and ``path`` on one server in alternating rounds; add both rows (medians)."""
-    # Alternating rounds (health, list, health, list, ...) and medians: a burst of noise
-    # on the shared machine then hits one round of each, not the whole of one measurement.
-    rounds = load["rounds"]
-    timing = {"seconds": load["seconds"], "connections": load["connections"]}
-    wrk(server, "/healthz", seconds=1, connections=timing["connections"])  # warm up
-    health_runs, list_runs = [], []
-    for _ in range(rounds):
-        health_runs.append(wrk(server, "/healthz", **timing))
-        list_runs.append(wrk(server, path, headers={"X-API-Key": key}, **timing))
-    health, result = median_result(health_runs), median_result(list_runs)
-    table.load(f"{shape}: GET /healthz", health, None)
-    table.load(f"{shape}: GET {path}", result, health, server.peak_rss_mib())
-    ratios = sorted(run.rps / base.rps for run, base in zip(list_runs, health_runs, strict=True))
-    table.note(f"{shape}: list / healthz per round", " ".join(f"{r:.2f}x" for r in ratios))
-    table.note(
-        f"{shape}: auth + limit + list CPU over /healthz (ms/req)",
-        f"{result.cpu_ms_per_request - health.cpu_ms_per_request:.2f}",
-    )
-
-
-def median_result(runs: list[LoadResult]) -> LoadResult:
-    """The per-field median of several wrk runs (error counts are summed)."""
-
-    def mid(values: list[float]) -> float:
-        return statistics.median(values)
-
-    return LoadResult(
-        rps=mid([r.rps for r in runs]),
-        p50_ms=mid([r.p50_ms for r in runs]),
-        p99_ms=mid([r.p99_ms for r in runs]),
-        requests=sum(r.requests for r in runs),
-        non_2xx=sum(r.non_2xx for r in runs),
-        cpu_ms_per_request=mid([r.cpu_ms_per_request for r in runs]),
-    )
-
-
-def production(table: Table, load: dict[str, int], path: str, large: bool) -> None:
-    """PostgreSQL + Redis + two gunicorn workers, at 200 and 100,000 products (needs both servers)."""
-    from sqlalchemy import create_engine
-
-    server_url = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    try:
-        for scale, label in ((200, ""), *(((100_000, " 100k products"),) if large else ())):
-            name = f"stockgate_bench_{uuid.uuid4().hex[:8]}"
-            template = cached_postgres(admin, server_url, scale)
-            sql(admin, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-            try:
-                env = {
-                    **os.environ,
-                    "DATABASE_URL": database_url(server_url, name),
-                    "RATELIMIT_STORAGE_URI": redis_url,
-                    "SECRET_KEY": "bench-secret",
-                }
-                production_shape(table, env, redis_url, path, load, f"production{label}")
-            finally:
-                sql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
-
-
-def production_shape(
-    table: Table, env: dict[str, str], redis_url: str, path: str, load: dict[str, int], shape: str
-) -> None:
-    """Serve one PostgreSQL database with two sync workers and Redis limits; add its rows."""
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()
-    key = create_key(env, "bench@example.com")
-    log(f"{shape} shape: PostgreSQL + Redis, 2 workers")
-    # The production default of gunicorn.conf.py: sync workers (one thread each).
-    with Server(env, workers=2, threads=1) as server:
-        for _ in range(20):  # prove the key (bcrypt) in both workers before loading
-            timed_get(server.port, path, {"X-API-Key": key})
-        load_pair(table, server, f"{shape} (PostgreSQL, Redis, 2 workers)", path, key, load)
-    table.note(f"{shape}: auth + limit + last-used CPU per request (in-process)", guard_cost(env, key))
 
 
 def cached_postgres(admin: Any, server_url: str, scale: int) -> str:
@@ -335,18 +98,23 @@ def cached_postgres(admin: Any, server_url: str, scale: int) -> str:
     prefix = f"stockgate_bench_tpl_{scale}_"
     name = prefix + seed_tag()
     with admin.connect() as conn:
-        existing = conn.execute(
-            text("SELECT datname FROM pg_database WHERE datname LIKE :p"), {"p": prefix + "%"}
-        ).scalars()
-        existing = list(existing)
+        existing = list(
+            conn.execute(
+                text("SELECT datname FROM pg_database WHERE datname LIKE :p ORDER BY oid DESC"),
+                {"p": prefix + "%"},
+            ).scalars()
+        )
     if name in existing:
         return name
-    for old in existing:
+    # Keep the newest other template: a checkout of another commit (a before/after comparison
+    # in a git worktree) then does not seed again after this one.
+    for old in existing[1:]:
         sql(admin, f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
     partial = f"stockgate_bench_partial_{uuid.uuid4().hex[:8]}"
     sql(admin, f'CREATE DATABASE "{partial}"')
     try:
         url = database_url(server_url, partial)
+        log(f"seeding a PostgreSQL template with {scale:,} products ({name})")
         prepare_database({**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-secret"}, scale)
         # What autovacuum does soon after a load: visibility map and statistics in place.
         engine = create_engine(url, isolation_level="AUTOCOMMIT")
@@ -371,6 +139,330 @@ def sql(admin: Any, statement: str) -> None:
 
     with admin.connect() as conn:
         conn.execute(text(statement))
+
+
+def create_key(env: dict[str, str], rate_limit: int = 100_000) -> str:
+    """Create the bench's system owner (once) and an all-abilities key; return the key."""
+    try:
+        flask(env, "users", "create", OWNER, "--name", "Bench sync", "--system")
+    except RuntimeError as exc:
+        if "already exists" not in str(exc):
+            raise
+    name = f"bench {uuid.uuid4().hex[:6]}"
+    out = flask(
+        env,
+        "keys",
+        "create",
+        "--name",
+        name,
+        "--owner",
+        OWNER,
+        "--all-abilities",
+        "--rate-limit",
+        str(rate_limit),
+    )
+    return out.strip().splitlines()[-1]
+
+
+# --- the report ---------------------------------------------------------------------------------
+
+
+class Table:
+    """Sections of load rows and notes, printed as one aligned table."""
+
+    HEADER = (
+        "measurement",
+        "req/s",
+        "vs bare",
+        "target",
+        "met",
+        "p50 ms",
+        "p99 ms",
+        "cpu ms/req",
+        "peak RSS MiB",
+    )
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, Any]] = []
+
+    def section(self, title: str) -> None:
+        """Start a section (a shape and a size, how it is served)."""
+        self.rows.append(("section", title))
+
+    def load(
+        self, label: str, result: LoadResult, bare: LoadResult, target: float | None, rss: float
+    ) -> None:
+        """Add a wrk result with its ratio to the bare Flask app (and its target, if it has one)."""
+        ratio = result.rps / bare.rps
+        met = "" if target is None else ("yes" if ratio >= target else "NO")
+        errors = f"{result.non_2xx} non-2xx!" if result.non_2xx else ""
+        cells = (
+            f"  {label}",
+            f"{result.rps:,.0f}",
+            f"{ratio:.2f}x",
+            "" if target is None else f">= {target:.2f}x",
+            met,
+            f"{result.p50_ms:.2f}",
+            f"{result.p99_ms:.2f}",
+            f"{result.cpu_ms_per_request:.2f}",
+            f"{rss:.0f}",
+            errors,
+        )
+        self.rows.append(("load", cells))
+
+    def note(self, label: str, value: str) -> None:
+        """Add a free-form measurement."""
+        self.rows.append(("note", (f"  {label}", value)))
+
+    def print(self) -> None:
+        """Print the table to stdout."""
+        loads = [cells for kind, cells in self.rows if kind == "load"]
+        widths = [max(len(r[i]) for r in [self.HEADER, *loads]) for i in range(len(self.HEADER))]
+        # Notes' labels line up with the measurements; section titles set no widths.
+        widths[0] = max([widths[0], *(len(cells[0]) for kind, cells in self.rows if kind == "note")])
+        print("  ".join(h.ljust(w) for h, w in zip(self.HEADER, widths, strict=True)).rstrip())
+        print("  ".join("-" * w for w in widths))
+        for kind, cells in self.rows:
+            if kind == "section":
+                print(f"{cells}")
+            elif kind == "load":
+                print("  ".join(c.ljust(w) for c, w in zip(cells, [*widths, 0], strict=True)).rstrip())
+            else:
+                label, value = cells
+                print(f"{label.ljust(widths[0])}  {value}")
+
+
+# --- measurements -------------------------------------------------------------------------------
+
+
+@dataclass
+class Shape:
+    """How one shape is deployed: its name, description and server."""
+
+    name: str  # "embedded" or "production": the key of TARGETS
+    served: str  # for the section title
+    server: Callable[[dict[str, str], str], Server]  # (environment, WSGI app) -> server
+
+
+def embedded_shape(kind: str) -> Shape:
+    """The embedded default: ``waitress`` as ``make run`` serves it, or the old gunicorn with threads."""
+    if kind == "waitress":
+        return Shape(
+            "embedded", "waitress as shipped, 1 process", lambda env, app: Server(env, kind=WAITRESS, app=app)
+        )
+    return Shape(
+        "embedded",
+        "gunicorn, 1 worker x 4 threads (gunicorn.conf.py)",
+        lambda env, app: Server(env, kind=GUNICORN, workers=1, threads=4, app=app),
+    )
+
+
+PRODUCTION = Shape(
+    "production",
+    "gunicorn, 2 sync workers (gunicorn.conf.py)",
+    lambda env, app: Server(env, kind=GUNICORN, workers=2, threads=1, app=app),
+)
+
+
+def timed_get(port: int, path: str, headers: dict[str, str]) -> tuple[float, int]:
+    """One GET on a new connection; return (milliseconds, status)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    started = time.perf_counter()
+    conn.request("GET", path, headers=headers)
+    response = conn.getresponse()
+    response.read()
+    elapsed = (time.perf_counter() - started) * 1000
+    conn.close()
+    return elapsed, response.status
+
+
+def first_vs_later(server: Server, key: str) -> tuple[float, float]:
+    """Latency of a new key's first request (bcrypt) and the median of the next 30."""
+    first, status = timed_get(server.port, LIST_PATH, {"X-API-Key": key})
+    if status != 200:
+        raise RuntimeError(f"GET {LIST_PATH} answered {status}: {server.output()[-2000:]}")
+    later = [timed_get(server.port, LIST_PATH, {"X-API-Key": key})[0] for _ in range(30)]
+    return first, percentile(later, 50)
+
+
+def median_result(runs: list[LoadResult]) -> LoadResult:
+    """The per-field median of several wrk runs (error counts are summed)."""
+    mid = statistics.median
+    return LoadResult(
+        rps=mid([r.rps for r in runs]),
+        p50_ms=mid([r.p50_ms for r in runs]),
+        p99_ms=mid([r.p99_ms for r in runs]),
+        requests=sum(r.requests for r in runs),
+        non_2xx=sum(r.non_2xx for r in runs),
+        cpu_ms_per_request=mid([r.cpu_ms_per_request for r in runs]),
+    )
+
+
+def in_process_cost(env: dict[str, str], key: str) -> str:
+    """The guard's and a whole list request's CPU, in-process (bench/auth_cost.py)."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "auth_cost.py"), key],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        return "failed: " + (result.stderr.strip().splitlines() or ["?"])[-1][:200]
+    cost = {name: float(value) for name, value, _ in (line.split() for line in result.stdout.splitlines())}
+    guard = f"guard {cost['guard']:.2f} ms, " if "guard" in cost else "guard n/a (no app.api.guard.guard), "
+    return guard + f"whole list request (test client) {cost['request']:.2f} ms"
+
+
+def measure_shape(
+    table: Table, shape: Shape, size: str, env: dict[str, str], load: dict[str, int], *, first_request: bool
+) -> None:
+    """Serve the bare Flask app and Stockgate the same way; load them in alternating rounds; add rows."""
+    key = create_key(env)
+    table.section(f"{shape.name}, {size}: {shape.served}")
+    log(f"{shape.name}, {size}: {shape.served}")
+    timing = {"seconds": load["seconds"], "connections": load["connections"]}
+    headers = {"X-API-Key": key}
+    with shape.server(env, BARE) as bare, shape.server(env, APP) as server:
+        if first_request:
+            first, later = first_vs_later(server, key)
+        for _ in range(20):  # prove the key (bcrypt) in every worker before loading
+            timed_get(server.port, LIST_PATH, headers)
+        wrk(bare, "/healthz", seconds=1, connections=timing["connections"])  # warm up
+        wrk(server, "/healthz", seconds=1, connections=timing["connections"])
+        wrk(server, LIST_PATH, seconds=1, connections=timing["connections"], headers=headers)
+        # Alternating rounds and medians: a burst of noise on the shared machine hits one
+        # round of each, not the whole of one measurement.
+        runs: dict[str, list[LoadResult]] = {"bare": [], "healthz": [], "list": []}
+        for _ in range(load["rounds"]):
+            runs["bare"].append(wrk(bare, "/healthz", **timing))
+            runs["healthz"].append(wrk(server, "/healthz", **timing))
+            runs["list"].append(wrk(server, LIST_PATH, headers=headers, **timing))
+        base = median_result(runs["bare"])
+        health, listing = median_result(runs["healthz"]), median_result(runs["list"])
+        table.load("bare Flask GET /healthz", base, base, None, bare.peak_rss_mib())
+        rss = server.peak_rss_mib()
+        table.load("GET /healthz", health, base, TARGETS.get((shape.name, "healthz")), rss)
+        table.load(f"GET {LIST_PATH} (X-API-Key)", listing, base, TARGETS.get((shape.name, "list")), rss)
+    for endpoint in ("healthz", "list"):
+        ratios = sorted(r.rps / b.rps for r, b in zip(runs[endpoint], runs["bare"], strict=True))
+        table.note(f"{endpoint} / bare, each round", " ".join(f"{r:.2f}x" for r in ratios))
+    table.note(
+        "CPU over bare /healthz (ms/req): healthz / list",
+        f"{health.cpu_ms_per_request - base.cpu_ms_per_request:.2f} / "
+        f"{listing.cpu_ms_per_request - base.cpu_ms_per_request:.2f}",
+    )
+    if first_request:
+        table.note("new key: first request (bcrypt) / later median (ms)", f"{first:.1f} / {later:.2f}")
+    table.note("in-process CPU per request (bench/auth_cost.py)", in_process_cost(env, key))
+
+
+def embedded(table: Table, shape: Shape, work: Path, load: dict[str, int], large: bool) -> None:
+    """SQLite + memory:// limits, at 200 and 100,000 products."""
+    for scale in (200, 100_000) if large else (200,):
+        path = work / f"embedded-{scale}.db"
+        shutil.copy(cached_sqlite(scale), path)
+        env = sqlite_env(path)
+        measure_shape(table, shape, f"{scale:,} products", env, load, first_request=scale == 200)
+
+
+def production(table: Table, load: dict[str, int], large: bool) -> None:
+    """PostgreSQL + Redis + two gunicorn sync workers, at 200 and 100,000 products."""
+    import redis
+    from sqlalchemy import create_engine
+
+    server_url = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        for scale in (200, 100_000) if large else (200,):
+            template = cached_postgres(admin, server_url, scale)
+            name = f"stockgate_bench_{uuid.uuid4().hex[:8]}"
+            sql(admin, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            try:
+                redis.Redis.from_url(redis_url).flushdb()
+                # The bare app gets the same environment: gunicorn.conf.py refuses memory://
+                # with two workers, whatever the app.
+                env = {
+                    **os.environ,
+                    "DATABASE_URL": database_url(server_url, name),
+                    "RATELIMIT_STORAGE_URI": redis_url,
+                    "SECRET_KEY": "bench-secret",
+                }
+                size = f"{scale:,} products, PostgreSQL + Redis"
+                measure_shape(table, PRODUCTION, size, env, load, first_request=scale == 200)
+            finally:
+                sql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()
+
+
+def admin_search(work: Path, keys: int) -> tuple[float, float]:
+    """Median and p95 (ms) of the API Keys search fragment over ``keys`` keys (SQLite)."""
+    app = search_keys.make_app(f"sqlite:///{work / f'keys-{keys}.db'}")
+    prefixes = search_keys.seed(app, keys, random.Random(20261127))
+    return search_keys.summary(search_keys.measure(app, prefixes, rounds=3))
+
+
+def main() -> int:
+    """Run every measurement and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=5, help="wrk duration per round and endpoint")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating bare/healthz/list rounds")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--skip-large", action="store_true", help="skip the 100,000-product and -key runs")
+    parser.add_argument("--skip-production", action="store_true", help="skip PostgreSQL + Redis + 2 workers")
+    parser.add_argument(
+        "--embedded-server",
+        choices=("waitress", "gunicorn-threads"),
+        default="waitress",
+        help="waitress as shipped (make run), or gunicorn with 1 worker x 4 threads (the old make run)",
+    )
+    args = parser.parse_args()
+    if args.seconds < 1 or args.connections < 1 or args.rounds < 1:
+        parser.error("--seconds, --connections and --rounds must be positive")
+    if shutil.which("wrk") is None:
+        parser.error("wrk is not installed: apt-get install -y wrk")
+
+    started, started_at = time.monotonic(), time.strftime("%Y-%m-%d %H:%M %Z")
+    table = Table()
+    work = Path(tempfile.mkdtemp(prefix="stockgate-bench-"))
+    load = {"seconds": args.seconds, "connections": args.connections, "rounds": args.rounds}
+    large = not args.skip_large
+    try:
+        embedded(table, embedded_shape(args.embedded_server), work, load, large)
+        if not args.skip_production:
+            production(table, load, large)
+        table.section("admin: API Keys search fragment (SQLite, in-process test client)")
+        for keys in (1_000, 100_000) if large else (1_000,):
+            log(f"admin search over {keys:,} keys")
+            p50, p95 = admin_search(work, keys)
+            table.note(f"{keys:,} keys: p50 / p95 (ms)", f"{p50:.1f} / {p95:.1f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(
+        f"make bench, started {started_at}: {os.cpu_count()} cores, wrk 1 thread x "
+        f"{args.connections} connections, {args.rounds} rounds x {args.seconds} s, medians; "
+        f"commit {git_commit()}"
+    )
+    table.print()
+    print(f"(whole run: {(time.monotonic() - started) / 60:.1f} min)")
+    return 0
+
+
+def git_commit() -> str:
+    """The checked-out commit, with ``+changes`` when the tree differs from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "app"], cwd=ROOT, capture_output=True, text=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" + uncommitted app/ changes" if dirty.stdout.strip() else "")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
-THREADS ?= 4
 export FLASK_APP := wsgi.py
 
 .PHONY: run test lint format bench clean
@@ -22,15 +21,14 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $@ $(VENV)/.runtime-installed
 
 ## run: set up from nothing (venv, migrations, demo data, demo admin) and serve on $(HOST):$(PORT)
+# waitress as it ships: one process (memory:// limits are per process), and it buffers slow
+# clients itself, so no proxy is needed in front.
 run: $(VENV)/.runtime-installed
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo
 	$(BIN)/flask users demo-admin
 	@echo "Serving Stockgate on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
-	# One process: the default memory:// limit storage is per process. On SQLite one thread at
-	# a time serves and the others stand in while it waits for bcrypt or a slow client
-	# (gunicorn.conf.py picks app.gate_worker.GateWorker for threads on SQLite).
-	WEB_CONCURRENCY=1 GUNICORN_THREADS=$(THREADS) BIND=$(HOST):$(PORT) $(BIN)/gunicorn wsgi:app
+	$(BIN)/waitress-serve --listen=$(HOST):$(PORT) wsgi:app
 
 ## test: install test requirements and run the whole suite
 test: $(VENV)/.dev-installed

@@ -1,10 +1,10 @@
 """Browser fixtures: a live server and Debian's chromium driven by Playwright.
 
 Every browser test runs twice: on werkzeug in a thread of the test process, and on the server
-``make run`` starts -- gunicorn, one process, four threads, ``app.gate_worker.GateWorker`` --
-in a process of its own. Both use a SQLite file in WAL mode (``:memory:`` is per connection),
-which the test's own app reads to check what the panel did. Without /usr/bin/chromium the suite skips
-locally and fails under ``CI=true``, so CI can never pass with the browser tests left out.
+``make run`` starts -- waitress as it ships, one process -- in a process of its own. Both use a
+SQLite file in WAL mode (``:memory:`` is per connection), which the test's own app reads to
+check what the panel did. Without /usr/bin/chromium the suite skips locally and fails under
+``CI=true``, so CI can never pass with the browser tests left out.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from app.extensions import db, limiter
 from app.keys import service
 from app.models.api_keys import ApiKey
 from app.models.types import utcnow
-from bench.harness import Server
+from bench.harness import WAITRESS, Server
 from tests.conftest import serve_in_thread
 
 SECRET_KEY = "browser-test-secret"
@@ -87,11 +87,11 @@ def _seed(app: Any) -> None:
         db.session.commit()
 
 
-@pytest.fixture(scope="module", params=["werkzeug", "gunicorn"])
+@pytest.fixture(scope="module", params=["werkzeug", "waitress"])
 def live_server(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[LiveServer]:
-    """The panel on 127.0.0.1 (a free port), seeded with demo keys, on werkzeug or gunicorn."""
+    """The panel on 127.0.0.1 (a free port), seeded with demo keys, on werkzeug or waitress."""
     database = tmp_path_factory.mktemp("live") / "panel.db"
     app = create_app(
         {
@@ -120,8 +120,7 @@ def live_server(
         "RATELIMIT_STORAGE_URI": "memory://",
         "STOCKGATE_ENV": "development",
     }
-    with Server(environment, workers=1, threads=4) as server:  # what `make run` starts
-        assert "Using worker: app.gate_worker.GateWorker" in server.output()
+    with Server(environment, kind=WAITRESS) as server:  # what `make run` starts
         yield LiveServer(url=server.url, app=app)
     with app.app_context():
         db.engine.dispose()

@@ -1,4 +1,4 @@
-"""Production shape: PostgreSQL + Redis under several gunicorn workers.
+"""Production shape: PostgreSQL + Redis under several gunicorn workers (stock sync workers).
 
 Limits stay exact across workers, revocation reaches every worker on the next request,
 and the faults we plan for (Redis stopped, database unreachable, SQLite write contention)
@@ -17,9 +17,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from bench.harness import BIN, ROOT
-from tests.production.conftest import seed_key, server_env
-from tests.production.tcp_proxy import TcpProxy
+from bench.harness import BIN, ROOT, WAITRESS, Server
+from tests.serving.conftest import seed_key, server_env
+from tests.serving.tcp_proxy import TcpProxy
 
 PRODUCTS = "/api/v1/products?per_page=5"
 
@@ -149,35 +149,26 @@ print(count)
 """
 
 
-def test_sqlite_under_concurrent_writes_and_api_reads_never_locks(tmp_path: Path, gunicorn):
-    """Keys created and switched in another process while the API is read: no 'database is locked'."""
+def test_sqlite_under_concurrent_writes_and_api_reads_never_locks(tmp_path: Path):
+    """Keys created and switched in another process while make run's server is read: never locked."""
     database = f"sqlite:///{tmp_path / 'busy.db'}"
-    from app import create_app
-    from app.extensions import db
-    from tests.conftest import base_config
-
-    app = create_app(base_config(database))
-    with app.app_context():
-        db.create_all()
-        db.engine.dispose()
-    key = seed_key(database, rate_limit=100_000)
-    # 16 threads, bursts of 32: more threads than the SQLite pool's base size, so a pool that
-    # made checkouts wait would deadlock with the request gate (seen: every burst timed out).
-    server = gunicorn(server_env(database, "memory://"), workers=1, threads=16)
-    writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, "4"],
-        cwd=ROOT,
-        env=server_env(database, "memory://"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    statuses: list[int] = []
-    deadline = time.monotonic() + 4
-    while time.monotonic() < deadline:
-        statuses += burst(server.port, key, 32)
-    out, err = writer.communicate(timeout=60)
+    key = seed_key(database, create_schema=True, rate_limit=100_000)
+    with Server(server_env(database, "memory://"), kind=WAITRESS) as server:
+        writer = subprocess.Popen(
+            [sys.executable, "-c", WRITER, "4"],
+            cwd=ROOT,
+            env=server_env(database, "memory://"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        statuses: list[int] = []
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            statuses += burst(server.port, key, 32)
+        out, err = writer.communicate(timeout=60)
+        log = server.output()
     assert writer.returncode == 0, err
     assert int(out.strip()) > 0
     assert set(statuses) == {200}, {s: statuses.count(s) for s in set(statuses)}
-    assert "database is locked" not in server.output()
+    assert "database is locked" not in log

@@ -1,17 +1,27 @@
-"""Serving settings: gunicorn refuses unsafe start-ups; proxies are trusted only when told."""
+"""gunicorn.conf.py: stock workers, unsafe start-ups refused; proxies are trusted only when told."""
 
+import gc
 import os
+import runpy
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from app import create_app
+from bench.harness import BIN, ROOT
 from tests.conftest import base_config
 
-ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+GUNICORN = str(BIN / "gunicorn")
+
+
+@pytest.mark.parametrize(("threads", "worker_class"), [("", "sync"), ("1", "sync"), ("4", "gthread")])
+def test_production_runs_gunicorns_stock_workers(monkeypatch, threads, worker_class):
+    """One thread per worker is gunicorn's sync worker; more threads, its threaded worker."""
+    monkeypatch.setenv("GUNICORN_THREADS", threads)
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert settings["worker_class"] == worker_class
+    assert settings["control_socket_disable"] is True
 
 
 def test_gunicorn_refuses_memory_storage_with_several_workers(tmp_path):
@@ -47,7 +57,7 @@ THREADS_REASON = "Stockgate: GUNICORN_THREADS must be a whole number of at least
     ],
 )
 def test_a_bad_worker_or_thread_count_stops_start_up_with_one_line(tmp_path, name, value, reason):
-    """make run THREADS=abc and the like: a one-line reason, not a traceback."""
+    """GUNICORN_THREADS=abc and the like: a one-line reason, not a traceback."""
     env = {**os.environ, name: value, "BIND": "127.0.0.1:0", "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
     result = subprocess.run(
         [GUNICORN, "wsgi:app"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
@@ -88,9 +98,6 @@ def test_forwarded_for_is_trusted_only_with_configured_hops(tmp_path, hops, expe
 
 def test_workers_freeze_the_loaded_app_out_of_the_garbage_collector():
     """gunicorn.conf.py's post_worker_init hides the loaded app from full collections."""
-    import gc
-    import runpy
-
     settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert gc.get_freeze_count() == 0
     try:

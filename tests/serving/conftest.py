@@ -1,7 +1,7 @@
-"""Fixtures for production-shape tests: gunicorn workers, PostgreSQL, Redis, and faults.
+"""Fixtures for serving tests: real servers (gunicorn, waitress, nginx), PostgreSQL, Redis, faults.
 
-These start real processes (gunicorn, a private redis-server) and need ``TEST_DATABASE_URL``
-and ``TEST_REDIS_URL``; like every suite, they fail rather than skip under ``CI=true``.
+Tests that need ``TEST_DATABASE_URL``, ``TEST_REDIS_URL`` or a binary (redis-server, nginx)
+skip locally without it and fail under ``CI=true``, like every suite.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def seed_key(database_url: str, *, create_schema: bool = False, bcrypt_rounds: i
 
 
 def server_env(database_url: str, storage_uri: str) -> dict[str, str]:
-    """Environment for a gunicorn server of the app."""
+    """Environment for a server (gunicorn or waitress) of the app."""
     return {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -133,10 +133,10 @@ def server_env(database_url: str, storage_uri: str) -> dict[str, str]:
 
 @pytest.fixture
 def gunicorn() -> Iterator[Any]:
-    """Factory: ``gunicorn(env, workers=4)`` starts a server, stopped after the test."""
+    """Factory: ``gunicorn(env, workers=4)`` starts gunicorn (stock workers), stopped after the test."""
     servers: list[Server] = []
 
-    def start(env: dict[str, str], workers: int = 4, threads: int = 4) -> Server:
+    def start(env: dict[str, str], workers: int = 4, threads: int = 1) -> Server:
         server = Server(env, workers=workers, threads=threads).__enter__()
         servers.append(server)
         return server

@@ -17,8 +17,8 @@ document exactly its fields. Decisions:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from datetime import UTC, datetime
+from functools import cache
 
 from flask import request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate

@@ -263,7 +263,6 @@ def test_api_reads_on_sqlite_run_no_statement_besides_their_own(
     assert executed and set(executed) == {"SELECT"}, executed
 
 
-
 def test_last_used_at_is_written_at_most_once_a_minute(app: Flask, call: Any, make_key: Any) -> None:
     created = make_key(abilities=["brands:list"])
     with app.app_context():

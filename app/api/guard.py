@@ -46,6 +46,7 @@ from flask import Blueprint, Response, g, request
 from app.api import ratelimit
 from app.api.errors import ApiError
 from app.catalogue import ENDPOINT_ABILITIES
+from app.db import read_without_transaction
 from app.keys import verification
 from app.keys.format import PREFIX_PATTERN
 
@@ -203,6 +204,7 @@ def install(bp: Blueprint) -> None:
 
 def guard() -> None:
     """Refuse the request unless its key is valid, within its limit and holds the ability."""
+    read_without_transaction()  # the API only reads; Last Used At has a connection of its own
     auth = authenticate()
     if auth.error is not None:
         g.api_rate_headers = auth.headers

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from marshmallow import Schema
 from sqlalchemy import ColumnElement, Integer, Select, String, bindparam, func, or_, select
 
 from app.api.params import ListArgs
 from app.catalogue import Module
 from app.extensions import db
+from app.schemas.fast_dump import compile_dumper
 
 # ``q`` is matched with LIKE ... ESCAPE '/': a literal %, _ or / in the search is escaped.
 LIKE_ESCAPE = "/"
@@ -53,15 +53,10 @@ def fetch_one(module: Module, record_id: int) -> Any:
     return db.session.get(module.model, record_id, options=list(module.query_options))
 
 
-@cache
-def schema(module: Module) -> Schema:
-    """The module's output schema, built once (building one copies every declared field)."""
-    return module.schema()
-
-
 def dump(module: Module, records: list[Any]) -> list[dict[str, Any]]:
-    """The records as the module's schema dumps them."""
-    return schema(module).dump(records, many=True)
+    """The records as the module's schema dumps them (``app.schemas.fast_dump``)."""
+    dump_one = compile_dumper(module.schema)
+    return [dump_one(record) for record in records]
 
 
 def like_pattern(q: str) -> str:

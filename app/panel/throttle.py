@@ -18,8 +18,8 @@ anyone lock the real admin out by typing her email with wrong passwords. So:
   address can cause.
 
 Every attempt is counted **before** the password is checked, through ``limiter.limiter.hit``
-(the limits strategy and storage Flask-Limiter built; atomic in Redis and in memory), so N
-concurrent attempts cannot get past a limit of N - 1. A successful sign-in clears its email's
+(the limits strategy and storage Flask-Limiter built; atomic in Redis and in memory), so
+concurrent attempts never get more than the limit through. A successful sign-in clears its email's
 slow-down and its (email, address) count; the per-address count stays, so signing in to one's
 own account does not buy more guesses at another. A form that does not validate costs nothing:
 no password is checked. With the storage down, ``hit`` raises ``limits.errors.StorageError``

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -149,36 +148,6 @@ def test_a_form_that_does_not_validate_costs_no_attempt(panel: PanelClient, admi
 # --- concurrency: the attempt is counted before the password is checked -----------------------
 
 
-@pytest.fixture
-def redis_app_config(app_config: dict[str, Any], redis_url: str) -> dict[str, Any]:
-    """Limits in Redis, as in production; no CSRF so threads can post without a page first."""
-    return {**app_config, "RATELIMIT_STORAGE_URI": redis_url, "WTF_CSRF_ENABLED": False}
-
-
-@pytest.fixture
-def redis_app(redis_app_config: dict[str, Any], backend: str) -> Iterator[Flask]:
-    """An app whose limits live in Redis (TEST_REDIS_URL)."""
-    from app.extensions import limiter
-
-    application = create_app(redis_app_config)
-    with application.app_context():
-        if backend == "sqlite":
-            db.create_all()
-        limiter.reset()
-        create_user("admin@example.com", "Ada Admin", password=ADMIN_PASSWORD, is_admin=True)
-    yield application
-    with application.app_context():
-        limiter.reset()
-        db.session.remove()
-        if backend == "postgresql":
-            from sqlalchemy import text
-
-            tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-            with db.engine.begin() as conn:
-                conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        db.engine.dispose()
-
-
 def post_at_once(app: Flask, forms: list[dict[str, str]], address: str) -> list[int]:
     """POST every form to /login from its own thread, all released together; the statuses."""
     barrier = threading.Barrier(len(forms))
@@ -198,14 +167,21 @@ def post_at_once(app: Flask, forms: list[dict[str, str]], address: str) -> list[
     return sorted(statuses)
 
 
-def test_concurrent_attempts_for_one_email_and_address_never_exceed_the_limit(redis_app: Flask) -> None:
-    forms = [{"email": "admin@example.com", "password": "wrong password"}] * 12
-    assert post_at_once(redis_app, forms, "10.6.0.1") == [401] * 3 + [429] * 9
+class TestConcurrentAttemptsOnRedis:
+    """Threads released together against a Redis-backed app (TEST_REDIS_URL), as in production."""
 
+    @pytest.fixture
+    def app_config(self, app_config: dict[str, Any], redis_url: str) -> dict[str, Any]:
+        """Limits in Redis; no CSRF, so threads can post without fetching a page first."""
+        return {**app_config, "RATELIMIT_STORAGE_URI": redis_url, "WTF_CSRF_ENABLED": False}
 
-def test_concurrent_attempts_from_one_address_never_exceed_the_limit(redis_app: Flask) -> None:
-    forms = [{"email": f"guess{n}@example.com", "password": "wrong password"} for n in range(16)]
-    assert post_at_once(redis_app, forms, "10.6.0.2") == [401] * 8 + [429] * 8
+    def test_one_email_and_address_never_exceed_the_limit(self, app: Flask, admin: User) -> None:
+        forms = [{"email": admin.email, "password": "wrong password"}] * 12
+        assert post_at_once(app, forms, "10.6.0.1") == [401] * 3 + [429] * 9
+
+    def test_one_address_never_exceeds_the_limit(self, app: Flask, admin: User) -> None:
+        forms = [{"email": f"guess{n}@example.com", "password": "wrong password"} for n in range(16)]
+        assert post_at_once(app, forms, "10.6.0.2") == [401] * 8 + [429] * 8
 
 
 # --- Redis down -------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,25 @@ def _dev_secret_key(instance_path: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
     return key
+
+
+def _panel_sign_in_settings() -> dict[str, Any]:
+    """Sign-in throttling and panel session lifetimes (``app.panel.throttle``, ``.session_lifetime``)."""
+    max_hours = _int_env("SESSION_MAX_HOURS", 12, 1, 12)
+    return {
+        # Hard limits, counted before the password is checked (429 beyond them).
+        "SIGN_IN_LIMIT_PER_ADDRESS": _limit_env("SIGN_IN_LIMIT_PER_ADDRESS", "30 per 10 minutes"),
+        "SIGN_IN_LIMIT_PER_EMAIL_ADDRESS": _limit_env("SIGN_IN_LIMIT_PER_EMAIL_ADDRESS", "5 per 10 minutes"),
+        # Per email from any address: slow down, never refuse (see app.panel.throttle).
+        "SIGN_IN_SLOWDOWN_AFTER": _limit_env("SIGN_IN_SLOWDOWN_AFTER", "5 per 10 minutes"),
+        "SIGN_IN_SLOWDOWN_STEP_MS": _int_env("SIGN_IN_SLOWDOWN_STEP_MS", 250, 0, 10_000),
+        "SIGN_IN_SLOWDOWN_MAX_MS": _int_env("SIGN_IN_SLOWDOWN_MAX_MS", 3000, 0, 10_000),
+        "SESSION_IDLE_MINUTES": _int_env("SESSION_IDLE_MINUTES", 30, 1, 12 * 60),
+        "SESSION_MAX_HOURS": max_hours,
+        # Enforced on the server; these only keep any cookie from outliving a session.
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=max_hours),
+        "REMEMBER_COOKIE_DURATION": timedelta(hours=max_hours),
+    }
 
 
 def load_config(instance_path: str) -> dict[str, Any]:
@@ -125,4 +145,5 @@ def load_config(instance_path: str) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,
         # Reverse proxies in front of the app: 0 trusts no X-Forwarded-* header at all.
         "PROXY_FIX_HOPS": _int_env("PROXY_FIX_HOPS", 0, 0, 10),
+        **_panel_sign_in_settings(),
     }

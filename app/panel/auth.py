@@ -4,32 +4,37 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import TooManyRequests
+from limits.errors import StorageError
 
-from app import accounts
-from app.extensions import limiter
+from app import accounts, security_events
 from app.keys.hashing import BCRYPT_MAX_BYTES
-from app.panel import guards
+from app.panel import guards, session_lifetime, throttle
 from app.panel.forms import LoginForm
 
 bp = Blueprint("auth", __name__)
 
-# Only failed sign-ins count (status 401), per address and per email address tried.
-FAILED_SIGN_INS_PER_ADDRESS = "20 per 10 minutes"
-FAILED_SIGN_INS_PER_EMAIL = "5 per 10 minutes"
+BAD_CREDENTIALS = "Email or password is not right, or this account cannot sign in."
+TOO_MANY = "Too many sign-in attempts. Wait a few minutes and try again."
+UNAVAILABLE = "Sign-in is unavailable right now. Please try again in a minute."
+# Seconds a client should wait when the rate-limit storage is down (it answers within 0.5 s).
+UNAVAILABLE_RETRY_AFTER = 30
 
 
-def _tried_email() -> str:
-    """Rate-limit key: the email being tried, normalised, so spreading over addresses fails."""
-    email = request.form.get("email", "") if request.method == "POST" else ""
-    return "login-email:" + email.strip().lower()[:254]
-
-
-def _failed(response: Response) -> bool:
-    return response.status_code == 401
+def _client_address() -> str:
+    return request.remote_addr or ""
 
 
 def safe_next(target: str | None) -> str | None:
@@ -49,26 +54,35 @@ def index() -> Response:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(FAILED_SIGN_INS_PER_ADDRESS, methods=["POST"], deduct_when=_failed)
-@limiter.limit(FAILED_SIGN_INS_PER_EMAIL, key_func=_tried_email, methods=["POST"], deduct_when=_failed)
 def login() -> Response | str | tuple[str, int]:
-    """Show the sign-in form; sign an admin in."""
+    """Show the sign-in form; sign an admin in (limits in ``app.panel.throttle``)."""
     if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next")) or url_for("panel.api_keys"))
     form = LoginForm(next=request.args.get("next", ""))
     if not form.validate_on_submit():
         status = 400 if form.is_submitted() else 200
         return render_template("auth/login.html", form=form), status
+    email = (form.email.data or "").strip().lower()
+    address = _client_address()
+    refusal = throttle.before_password_check(email, address)
+    if refusal is not None:
+        return _sign_in_page(TOO_MANY, 429, {"Retry-After": str(refusal.retry_after)})
     password = form.password.data or ""
     user = None
     if len(password.encode("utf-8")) <= BCRYPT_MAX_BYTES:
-        user = accounts.authenticate(form.email.data or "", password)
+        user = accounts.authenticate(email, password)
     if user is None:
-        form.form_errors.append("Email or password is not right, or this account cannot sign in.")
+        security_events.record(
+            "session.sign_in_failed", email=throttle.loggable_email(email), address=address
+        )
+        form.form_errors.append(BAD_CREDENTIALS)
         return render_template("auth/login.html", form=form), 401
+    throttle.forget_failures(email, address)
     # A fresh session on sign-in: nothing from before (CSRF token, flashes) carries over.
     session.clear()
     login_user(user)
+    session_lifetime.start()
+    security_events.record("session.signed_in", email=user.email, address=address)
     return redirect(safe_next(form.next.data) or url_for("panel.api_keys"))
 
 
@@ -78,25 +92,29 @@ def logout() -> Response:
     user = guards.signed_in_user()
     if user is not None:
         accounts.rotate_session_token(user)
+        security_events.record("session.signed_out", email=user.email, address=_client_address())
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
 
 
-def too_many_sign_ins(error: TooManyRequests) -> tuple[str, int]:
-    """The sign-in page with a message, when failed sign-ins hit their limit."""
+def _sign_in_page(message: str, status: int, headers: dict[str, str] | None = None) -> Response:
+    """The sign-in form again with one message above it."""
     form = LoginForm(next=request.args.get("next", ""))
-    form.form_errors.append("Too many failed sign-ins. Wait a few minutes and try again.")
-    return render_template("auth/login.html", form=form), 429
+    form.form_errors.append(message)
+    return make_response(render_template("auth/login.html", form=form), status, headers or {})
 
 
-def stale_sign_in_form(error: CSRFError) -> tuple[str, int]:
+def sign_in_unavailable(error: StorageError) -> Response:
+    """The sign-in page with a 503 when the rate-limit storage is down (fail closed)."""
+    return _sign_in_page(UNAVAILABLE, 503, {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)})
+
+
+def stale_sign_in_form(error: CSRFError) -> Response:
     """The sign-in page again, saying why, when its CSRF token was missing or stale."""
-    form = LoginForm(next=request.args.get("next", ""))
-    form.form_errors.append("This page was out of date. Please sign in again.")
-    return render_template("auth/login.html", form=form), 400
+    return _sign_in_page("This page was out of date. Please sign in again.", 400)
 
 
-bp.register_error_handler(429, too_many_sign_ins)
+bp.register_error_handler(StorageError, sign_in_unavailable)
 bp.register_error_handler(CSRFError, stale_sign_in_form)

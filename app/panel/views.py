@@ -25,6 +25,8 @@ from app.panel.listing import ListParams, list_keys
 
 bp = Blueprint("panel", __name__, url_prefix="/settings")
 bp.before_request(guards.require_admin)
+# Signed-in pages and fragments hold the admin's data: no browser or proxy cache may keep them.
+bp.after_request(no_store)
 bp.register_error_handler(CSRFError, guards.csrf_failed)
 bp.register_error_handler(403, guards.forbidden)
 

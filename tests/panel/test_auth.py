@@ -140,28 +140,7 @@ def test_session_cookie_is_http_only_and_same_site_lax(panel: PanelClient, admin
     assert "SameSite=Lax" in set_cookie
 
 
-def test_failed_sign_ins_are_limited_per_email_across_addresses(panel: PanelClient, admin: User) -> None:
-    for attempt in range(5):
-        panel.remote_addr = f"10.0.0.{attempt + 1}"
-        assert panel.login(admin.email, "wrong password").status_code == 401
-    panel.remote_addr = "10.0.0.99"
-    blocked = panel.login(admin.email, ADMIN_PASSWORD)
-    assert blocked.status_code == 429
-    assert "Too many failed sign-ins" in blocked.text
-    # Another email from the same address is not blocked by this email's failures.
-    assert panel.login("other@example.com", "wrong password").status_code == 401
-
-
-def test_failed_sign_ins_are_limited_per_address_across_emails(panel: PanelClient, admin: User) -> None:
-    panel.remote_addr = "10.1.1.1"
-    for attempt in range(20):
-        assert panel.login(f"guess{attempt}@example.com", "wrong password").status_code == 401
-    assert panel.login(admin.email, ADMIN_PASSWORD).status_code == 429
-    panel.remote_addr = "10.1.1.2"
-    assert panel.login(admin.email, ADMIN_PASSWORD).status_code == 302
-
-
-def test_successful_sign_ins_do_not_count_towards_the_limit(panel: PanelClient, admin: User) -> None:
+def test_an_admin_can_sign_in_and_out_again_and_again(panel: PanelClient, admin: User) -> None:
     for _ in range(8):
         assert panel.login(admin.email).status_code == 302
         panel.client.post("/logout", data={"csrf_token": panel.csrf_token})

@@ -21,7 +21,8 @@ Order of checks for every request routed to the ``api`` blueprint:
    with it, so the answers tell nothing about which prefixes exist; an unknown prefix is
    checked against a dummy hash, so it costs what a wrong secret costs. Keys already proven
    need no bcrypt and are not counted, so a legitimate client behind the same address keeps
-   working during a flood. The address is ``request.remote_addr``: behind a reverse proxy,
+   working during a flood (a proven key refused for its state keeps its 401 reason: only
+   the holder of the secret sees it). The address is ``request.remote_addr``: behind a reverse proxy,
    wrap the app in ``werkzeug.middleware.proxy_fix.ProxyFix``.
 5. **Concurrent bcrypt checks** are capped per process (``API_BCRYPT_CONCURRENCY``): beyond
    the cap, 503 ``service_unavailable`` with ``Retry-After`` instead of a queue.
@@ -49,7 +50,7 @@ which answer a JSON 503.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from flask import Blueprint, Response, g, request
 
@@ -123,7 +124,9 @@ def authenticate() -> Auth:
             # The attempt was counted (and allowed) before bcrypt ran: do not count it twice.
             headers = gate.window.headers() if gate.window is not None else {}
             return Auth(error=ApiError(401, code, message, None, headers), headers=headers)
-        return _refuse(401, code, message, presented=presented)
+        # A proven key refused for its state (inactive, revoked, expired) keeps its own answer
+        # past the budget: only the holder of the secret can get it, so it reveals nothing.
+        return _refuse(401, code, message, presented=presented, throttle=result.key is None)
     key = result.key
     assert key is not None
     return Auth(key=key, prefix=key.prefix, rate_limit=key.rate_limit, abilities=frozenset(key.abilities))
@@ -203,15 +206,19 @@ def _refuse(
     *,
     challenge: str | None = None,
     presented: str | None = None,
+    throttle: bool = True,
 ) -> Auth:
     """Count a refused request against its address and build the error to answer with.
 
-    Once the address's budget is spent the answer is the same 429 for every failure.
-    ``challenge`` is an RFC 6750 error code for a ``WWW-Authenticate`` header on a 400.
+    Once the address's budget is spent the answer is the same 429 for every failure (unless
+    ``throttle`` is False). ``challenge`` is an RFC 6750 error code for a ``WWW-Authenticate``
+    header on a 400.
     """
     window = ratelimit.count_failure()
     if window is not None and not window.allowed:
-        return _throttled(window, presented)
+        if throttle:
+            return _throttled(window, presented)
+        window = replace(window, allowed=True)  # a 401, not a 429: no Retry-After
     headers = window.headers() if window is not None else {}
     error_headers = dict(headers)
     if challenge is not None:

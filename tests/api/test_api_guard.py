@@ -369,6 +369,23 @@ def test_once_the_budget_is_spent_every_failure_is_the_same_429_whether_the_pref
     assert bcrypt_calls["checkpw"] == 10
 
 
+def test_a_proven_key_refused_for_its_state_keeps_its_reason_past_the_budget(
+    app: Flask, call: Any, make_key: Any
+) -> None:
+    # Only the holder of the secret gets this answer, so it tells an attacker nothing.
+    created = make_key(abilities=["brands:list"])
+    assert call(BRANDS, created.raw_key).status_code == 200
+    with app.app_context():
+        db.session.get(ApiKey, created.key.id).status = "revoked"
+        db.session.commit()
+    responses = [call(BRANDS, created.raw_key) for _ in range(12)]
+    for response in responses:
+        assert_error(response, 401, "key_revoked")
+        assert "Retry-After" not in response.headers
+    assert responses[-1].headers["X-RateLimit-Remaining"] == "0"
+    assert_error(call(BRANDS, "garbage"), 429, "rate_limited")
+
+
 @pytest.mark.parametrize(
     ("spenders", "same", "other"),
     [

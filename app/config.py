@@ -133,6 +133,9 @@ def load_config(instance_path: str) -> dict[str, Any]:
         },
         # Refused API requests allowed per client address before bcrypt is no longer run.
         "API_AUTH_FAILURE_LIMIT": _limit_env("API_AUTH_FAILURE_LIMIT", "20/minute"),
+        # Concurrent bcrypt checks of API keys per process; beyond it 503 (see app.api.ratelimit).
+        # 4 = waitress's threads, so `make run` never refuses a burst of one new key.
+        "API_BCRYPT_CONCURRENCY": _int_env("API_BCRYPT_CONCURRENCY", 4, 1, 256),
         "API_KEY_BCRYPT_ROUNDS": _int_env("API_KEY_BCRYPT_ROUNDS", 12, 4, 31),
         "PASSWORD_BCRYPT_ROUNDS": _int_env("PASSWORD_BCRYPT_ROUNDS", 12, 4, 31),
         # Bounded so a flood of distinct keys cannot grow memory without limit.

@@ -222,9 +222,11 @@ def bcrypt_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """Count calls to ``bcrypt.checkpw`` (the expensive step of verifying a key)."""
     counts = {"checkpw": 0}
     real = bcrypt.checkpw
+    lock = threading.Lock()  # tests call from several threads; `+=` alone could lose counts
 
     def counting(password: bytes, hashed: bytes) -> bool:
-        counts["checkpw"] += 1
+        with lock:
+            counts["checkpw"] += 1
         return real(password, hashed)
 
     monkeypatch.setattr(bcrypt, "checkpw", counting)

@@ -57,6 +57,8 @@ def test_postgres_urls_use_psycopg3(tmp_path, monkeypatch):
         ("RATELIMIT_STORAGE_URI", "memcached://x:1", "RATELIMIT_STORAGE_URI"),
         ("PROXY_FIX_HOPS", "-1", "PROXY_FIX_HOPS"),
         ("PROVEN_KEY_CACHE_SIZE", "0", "PROVEN_KEY_CACHE_SIZE"),
+        ("API_BCRYPT_CONCURRENCY", "0", "API_BCRYPT_CONCURRENCY must be between 1 and 256"),
+        ("API_BCRYPT_CONCURRENCY", "two", "API_BCRYPT_CONCURRENCY must be an integer"),
     ],
 )
 def test_bad_settings_fail_with_one_line(tmp_path, monkeypatch, name, value, needle):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from app.api import errors, guard, views
+from app.api import errors, guard, ratelimit, views
 from app.extensions import csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -20,8 +20,10 @@ views.register_views(bp)
 
 
 def init_app(app: Flask) -> None:
-    """Register the API blueprint and the JSON handlers for ``/api/`` routing errors."""
+    """Register the API blueprint, its cap on concurrent bcrypt checks and the JSON handlers
+    for ``/api/`` routing errors."""
     errors.init_app(app)
+    ratelimit.init_app(app)
     app.register_blueprint(bp)
 
 

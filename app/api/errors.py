@@ -52,7 +52,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "method_not_allowed": (405, "The API is read-only: only GET (and HEAD) are allowed."),
     "rate_limited": (429, "Too many requests for this key (or too many failed attempts from this address)."),
     "internal_error": (500, "An unexpected error on our side; nothing about the request was wrong."),
-    "service_unavailable": (503, "The database or the rate-limit storage is unavailable; retry later."),
+    "service_unavailable": (
+        503,
+        "The database or the rate-limit storage is unavailable, or the server is busy checking "
+        "other new keys; retry after `Retry-After` seconds.",
+    ),
 }
 
 # Code used when a Werkzeug HTTPException reaches us with only a status.
@@ -141,11 +145,19 @@ def api_error(
 
 def www_authenticate(error_code: str | None) -> str:
     """The 401 challenge: Bearer per RFC 6750, plus a hint that ``X-API-Key`` works too."""
-    bearer = f'Bearer realm="{REALM}"'
-    if error_code is not None:
-        # RFC 6750 knows only invalid_token for a bad credential; our code is in the body.
-        bearer += ', error="invalid_token"'
+    # RFC 6750 sends no error code when no credential came, and knows only invalid_token for
+    # a bad one (our finer code is in the body).
+    bearer = bearer_challenge(None if error_code is None else "invalid_token")
     return f'{bearer}, ApiKey realm="{REALM}", header="X-API-Key"'
+
+
+def bearer_challenge(error: str | None, **params: str) -> str:
+    """An RFC 6750 ``Bearer`` challenge: realm, then ``error`` and e.g. ``scope`` when given."""
+    parts = [f'realm="{REALM}"']
+    if error is not None:
+        parts.append(f'error="{error}"')
+    parts.extend(f'{name}="{value}"' for name, value in params.items())
+    return "Bearer " + ", ".join(parts)
 
 
 def is_api_request() -> bool:

@@ -8,24 +8,36 @@ Order of checks for every request routed to the ``api`` blueprint:
    URLs end up in proxy logs and browser history. The value is never echoed nor logged.
    (A ``q`` search for a key string is refused too, on purpose.)
 2. **Headers.** ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``; the same key in both
-   is fine, two different keys are a 400. Another scheme, ``Bearer`` with no value, or an
+   is fine, two different keys are a 400 with ``WWW-Authenticate: Bearer ...,
+   error="invalid_request"`` (RFC 6750). Another scheme, ``Bearer`` with no value, or an
    empty ``X-API-Key`` are 401.
 3. **Format and checksum** (``app.keys.format.parse_key``, inside ``verify``): 401
    ``invalid_key`` with no database query and no bcrypt.
-4. **Failed attempts per client address.** Every refused request (400/401 from this guard)
-   counts against ``API_AUTH_FAILURE_LIMIT`` (default ``20/minute``) for its address. Before
-   bcrypt runs for a key not yet proven in this process, the guard asks whether the address
-   has budget left; if not, the answer is 429 ``rate_limited`` and bcrypt is not run. Keys
-   already proven skip the question, so a legitimate client behind the same address keeps
-   working during a flood. The address is ``request.remote_addr``: behind a reverse proxy,
+4. **Failed attempts per client address** (``app.api.ratelimit``). Every refused request
+   (400/401 from this guard) and every bcrypt check counts against ``API_AUTH_FAILURE_LIMIT``
+   (default ``20/minute``) for its address (IPv6: its /64). A bcrypt check is counted
+   *before* it runs, and refused if the count is refused. Once the budget is spent, every
+   failed request from the address gets the same 429 ``rate_limited``, whatever was wrong
+   with it, so the answers tell nothing about which prefixes exist; an unknown prefix is
+   checked against a dummy hash, so it costs what a wrong secret costs. Keys already proven
+   need no bcrypt and are not counted, so a legitimate client behind the same address keeps
+   working during a flood (a proven key refused for its state keeps its 401 reason: only
+   the holder of the secret sees it). The address is ``request.remote_addr``: behind a reverse proxy,
    wrap the app in ``werkzeug.middleware.proxy_fix.ProxyFix``.
-5. **Verification** (``app.keys.verification.verify``): row loaded once by prefix, bcrypt at
+5. **Concurrent bcrypt checks** are capped per process (``API_BCRYPT_CONCURRENCY``): beyond
+   the cap, 503 ``service_unavailable`` with ``Retry-After`` instead of a queue.
+6. **Verification** (``app.keys.verification.verify``): row loaded once by prefix, bcrypt at
    most once per key per process, status/expiry/abilities/limit read fresh. 401
    ``key_inactive`` / ``key_revoked`` / ``key_expired``.
-6. **Per-key rate limit** (``app.api.ratelimit``): every authenticated request counts
+7. **Per-key rate limit** (``app.api.ratelimit``): every authenticated request counts
    against its key's bucket (also those then answered 403/404/400, so probing is not free),
    429 ``rate_limited`` with ``Retry-After`` when the bucket is full.
-7. **Ability**: 403 ``forbidden`` with ``details.required_ability``.
+8. **Ability**: 403 ``forbidden`` with ``details.required_ability`` and
+   ``WWW-Authenticate: Bearer ..., error="insufficient_scope", scope="<ability>"``.
+
+Throttling decisions (the address's budget spent, every bcrypt slot taken) are security
+events (``app.security_events``, ``api.throttled``), one line each, with the key's prefix
+at most.
 
 Refused requests never touch a key's bucket; they count against their address instead.
 ``X-RateLimit-*`` headers go on every response of the blueprint: the key's bucket once the
@@ -37,20 +49,18 @@ which answer a JSON 503.
 
 from __future__ import annotations
 
-import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from flask import Blueprint, Response, g, request
 
+from app import security_events
 from app.api import ratelimit
-from app.api.errors import ApiError
+from app.api.errors import ApiError, bearer_challenge
 from app.catalogue import ENDPOINT_ABILITIES
 from app.db import read_without_transaction
 from app.keys import verification
-from app.keys.format import PREFIX_PATTERN
-
-log = logging.getLogger(__name__)
+from app.keys.format import PREFIX_PATTERN, parse_key
 
 # Query parameters that look like someone put a credential in the URL.
 QUERY_KEY_NAMES = frozenset(
@@ -93,19 +103,30 @@ class Auth:
 
 
 def authenticate() -> Auth:
-    """Authenticate the current request (steps 1-5): the key, or the error to answer with."""
+    """Authenticate the current request (steps 1-6): the key, or the error to answer with."""
     refusal = _refuse_key_in_query()
     if refusal is not None:
         return refusal
     presented, refusal = _presented_key()
     if refusal is not None:
         return refusal
-    result = verification.verify(presented, may_check_secret=ratelimit.failure_budget_left)
-    if result.reason == verification.THROTTLED:
-        return _throttled()
+    gate = ratelimit.BcryptGate()
+    try:
+        result = verification.verify(presented, bcrypt_gate=gate)
+    except ratelimit.Throttled as throttled:
+        return _throttled(throttled.window, presented)
+    except ratelimit.BcryptBusy:
+        return _busy(gate.window, presented)
     if not result.ok:
         code = result.reason or verification.INVALID_KEY
-        return _refuse(401, code, _MESSAGES.get(code, _MESSAGES[verification.INVALID_KEY]))
+        message = _MESSAGES.get(code, _MESSAGES[verification.INVALID_KEY])
+        if result.checked_secret:
+            # The attempt was counted (and allowed) before bcrypt ran: do not count it twice.
+            headers = gate.window.headers() if gate.window is not None else {}
+            return Auth(error=ApiError(401, code, message, None, headers), headers=headers)
+        # A proven key refused for its state (inactive, revoked, expired) keeps its own answer
+        # past the budget: only the holder of the secret can get it, so it reveals nothing.
+        return _refuse(401, code, message, presented=presented, throttle=result.key is None)
     key = result.key
     assert key is not None
     return Auth(key=key, prefix=key.prefix, rate_limit=key.rate_limit, abilities=frozenset(key.abilities))
@@ -128,6 +149,7 @@ def _refuse_key_in_query() -> Auth | None:
                         else "A parameter holds an API key."
                     ]
                 },
+                challenge="invalid_request",
             )
     return None
 
@@ -171,27 +193,80 @@ def _presented_key() -> tuple[str | None, Auth | None]:
             "bad_request",
             "Two different API keys were sent; send exactly one, in one header.",
             {"headers": ["Authorization and X-API-Key (or repeated headers) hold different keys."]},
+            challenge="invalid_request",
         )
     return presented[0], None
 
 
-def _refuse(status: int, code: str, message: str, details: object = None) -> Auth:
-    """Count a refused request against its address and build the error to answer with."""
+def _refuse(
+    status: int,
+    code: str,
+    message: str,
+    details: object = None,
+    *,
+    challenge: str | None = None,
+    presented: str | None = None,
+    throttle: bool = True,
+) -> Auth:
+    """Count a refused request against its address and build the error to answer with.
+
+    Once the address's budget is spent the answer is the same 429 for every failure (unless
+    ``throttle`` is False). ``challenge`` is an RFC 6750 error code for a ``WWW-Authenticate``
+    header on a 400.
+    """
     window = ratelimit.count_failure()
+    if window is not None and not window.allowed:
+        if throttle:
+            return _throttled(window, presented)
+        window = replace(window, allowed=True)  # a 401, not a 429: no Retry-After
     headers = window.headers() if window is not None else {}
-    return Auth(error=ApiError(status, code, message, details, headers), headers=headers)
+    error_headers = dict(headers)
+    if challenge is not None:
+        error_headers["WWW-Authenticate"] = bearer_challenge(challenge)
+    return Auth(error=ApiError(status, code, message, details, error_headers), headers=headers)
 
 
-def _throttled() -> Auth:
-    window = ratelimit.failure_window()
+def _shown_prefix(presented: str | None) -> str | None:
+    """The public prefix of a well-formed presented key, for the security log (never the key)."""
+    parsed = parse_key(presented) if presented is not None else None
+    return parsed.prefix if parsed is not None else None
+
+
+def _throttled(window: ratelimit.Window, presented: str | None) -> Auth:
     headers = window.headers()
-    log.warning("API: too many failed key attempts from one address; refusing before bcrypt")
+    security_events.record(
+        "api.throttled",
+        reason="failed_attempt_budget",
+        address=request.remote_addr,
+        bucket=ratelimit.client_address(),
+        prefix=_shown_prefix(presented),
+        limit=window.limit,
+    )
     error = ApiError(
         429,
         "rate_limited",
         f"Too many failed authentication attempts from your address; retry in {window.retry_after} seconds.",
         {"limit": window.limit, "window_seconds": 60, "scope": "client_address"},
         headers,
+    )
+    return Auth(error=error, headers=headers)
+
+
+def _busy(window: ratelimit.Window | None, presented: str | None) -> Auth:
+    headers = window.headers() if window is not None else {}
+    security_events.record(
+        "api.throttled",
+        reason="bcrypt_concurrency",
+        address=request.remote_addr,
+        prefix=_shown_prefix(presented),
+    )
+    error = ApiError(
+        503,
+        "service_unavailable",
+        "The server is busy checking other new keys; retry in "
+        f"{ratelimit.BCRYPT_BUSY_RETRY_AFTER} second. A key it has checked once is served at once.",
+        None,
+        {**headers, "Retry-After": str(ratelimit.BCRYPT_BUSY_RETRY_AFTER)},
     )
     return Auth(error=error, headers=headers)
 
@@ -232,6 +307,7 @@ def guard() -> None:
             "forbidden",
             f"This key does not have the {ability!r} ability needed here; an admin can add it.",
             {"required_ability": ability},
+            {"WWW-Authenticate": bearer_challenge("insufficient_scope", scope=ability)},
         )
 
 

@@ -4,8 +4,16 @@
   on every request; the bucket is named by the key's public prefix (``sgk_`` + key id), never
   by its secret, and shared by every endpoint. Changing a key's limit starts a new bucket (the
   amount is part of the bucket's name).
-* **Failed attempts per client address** (``failure_budget_left`` / ``count_failure``):
-  ``API_AUTH_FAILURE_LIMIT`` (default ``20/minute``), consulted before bcrypt.
+* **Failed attempts per client address** (``count_failure``, ``BcryptGate``):
+  ``API_AUTH_FAILURE_LIMIT`` (default ``20/minute``). The client is its IPv4 address, or its
+  IPv6 /64 (``client_address``): one IPv6 host usually holds a whole /64, so counting single
+  IPv6 addresses would give it 2**64 budgets. Every refused request counts, and so does every
+  bcrypt check, *before* bcrypt runs: the hit is the check, so N concurrent requests cannot
+  all pass a "budget left?" test and then all run bcrypt.
+* **Concurrent bcrypt checks per process** (``BcryptGate``): at most ``API_BCRYPT_CONCURRENCY``
+  at once (a ``threading.BoundedSemaphore`` in ``app.extensions``, taken without waiting);
+  beyond it the answer is 503 with ``Retry-After``, never a queue. Many addresses at once can
+  then cost at most that many cores, and proven keys (no bcrypt) are never held up.
 
 Both use ``limiter.limiter``: the strategy object Flask-Limiter builds from
 ``RATELIMIT_STRATEGY`` over the storage of ``RATELIMIT_STORAGE_URI`` (``limiter.reset()``,
@@ -31,12 +39,16 @@ With ``RATELIMIT_ENABLED = False`` nothing is counted (and no headers are sent).
 
 from __future__ import annotations
 
+import ipaddress
 import math
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
-from flask import current_app
+from flask import Flask, current_app
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, RateLimitItemPerMinute, parse
 
@@ -45,6 +57,9 @@ from app.extensions import limiter
 PER_KEY_SCOPE = "api"
 FAILURE_SCOPE = "api-auth-failures"
 DEFAULT_FAILURE_LIMIT = "20/minute"
+BCRYPT_SLOTS_NAME = "stockgate.bcrypt_slots"
+# Seconds a client should wait when every bcrypt slot is taken: one check takes ~0.3 s.
+BCRYPT_BUSY_RETRY_AFTER = 1
 
 
 @dataclass(frozen=True)
@@ -104,27 +119,74 @@ def hit_key(prefix: str, rate_limit: int) -> Window | None:
     return _window(item, allowed, prefix, PER_KEY_SCOPE)
 
 
+def init_app(app: Flask) -> None:
+    """Give the app its cap on concurrent bcrypt checks (``API_BCRYPT_CONCURRENCY``)."""
+    app.extensions[BCRYPT_SLOTS_NAME] = threading.BoundedSemaphore(app.config["API_BCRYPT_CONCURRENCY"])
+
+
 def _failure_item() -> RateLimitItem:
     return parsed(current_app.config.get("API_AUTH_FAILURE_LIMIT", DEFAULT_FAILURE_LIMIT))
 
 
-def failure_budget_left() -> bool:
-    """True when the client's address may still make bcrypt run (asked before bcrypt)."""
-    if not enabled():
-        return True
-    return limiter.limiter.test(_failure_item(), get_remote_address(), FAILURE_SCOPE)
+def client_address() -> str:
+    """The failed-attempt bucket of this client: its IPv4 address, or its IPv6 /64 network."""
+    raw = get_remote_address()
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return raw  # not an IP (a unix socket, say): one bucket per value
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(address), 64), strict=False))
+    return str(address)
 
 
 def count_failure() -> Window | None:
-    """Count one refused request against the client's address; None when limiting is off."""
+    """Count one failed attempt against the client's address; None when limiting is off.
+
+    The returned window says whether the hit was allowed: once the budget is spent it is not,
+    and the caller answers 429 whatever else was wrong with the request.
+    """
     if not enabled():
         return None
     item = _failure_item()
-    address = get_remote_address()
-    limiter.limiter.hit(item, address, FAILURE_SCOPE)
-    return _window(item, True, address, FAILURE_SCOPE)
+    address = client_address()
+    allowed = limiter.limiter.hit(item, address, FAILURE_SCOPE)
+    return _window(item, allowed, address, FAILURE_SCOPE)
 
 
-def failure_window() -> Window:
-    """The address's failure bucket as it stands, marked refused (for the throttled 429)."""
-    return _window(_failure_item(), False, get_remote_address(), FAILURE_SCOPE)
+class Throttled(Exception):
+    """The address has spent its failed-attempt budget: bcrypt was not run."""
+
+    def __init__(self, window: Window) -> None:
+        super().__init__("failed-attempt budget spent")
+        self.window = window
+
+
+class BcryptBusy(Exception):
+    """Every bcrypt slot of this process is taken: bcrypt was not run (nor queued)."""
+
+
+class BcryptGate:
+    """Entered around one bcrypt check: count the attempt first, then hold a bcrypt slot.
+
+    ``window`` keeps the address's failure bucket as this request left it (for its headers).
+    """
+
+    def __init__(self) -> None:
+        self.window: Window | None = None
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        """Raise ``Throttled`` or ``BcryptBusy`` instead of running bcrypt; never wait."""
+        self.window = count_failure()
+        if self.window is not None and not self.window.allowed:
+            raise Throttled(self.window)
+        slots: threading.BoundedSemaphore = current_app.extensions[BCRYPT_SLOTS_NAME]
+        if not slots.acquire(blocking=False):
+            raise BcryptBusy
+        try:
+            yield
+        finally:
+            slots.release()

@@ -57,9 +57,24 @@ HEADERS: dict[str, tuple[str, dict[str, Any]]] = {
         {"type": "integer", "minimum": 0, "example": 42},
     ),
     "WWW-Authenticate": (
-        'The accepted schemes: `Bearer realm="stockgate"` and `ApiKey realm="stockgate", '
-        'header="X-API-Key"` (401 only).',
+        'The accepted schemes: `Bearer realm="stockgate"` (with `error="invalid_token"` when a key '
+        'was sent but refused, RFC 6750) and `ApiKey realm="stockgate", header="X-API-Key"`.',
         {"type": "string"},
+    ),
+}
+# RFC 6750 challenges on a 403 and on some 400s: component name -> (description, required).
+CHALLENGE_HEADERS: dict[int, tuple[str, str, bool]] = {
+    403: (
+        "WWW-Authenticate-InsufficientScope",
+        '`Bearer realm="stockgate", error="insufficient_scope", scope="<ability>"` (RFC 6750): '
+        "the ability this operation needs.",
+        True,
+    ),
+    400: (
+        "WWW-Authenticate-InvalidRequest",
+        '`Bearer realm="stockgate", error="invalid_request"` (RFC 6750), when two different keys '
+        "were sent or a key was sent in the URL.",
+        False,
     ),
 }
 
@@ -99,8 +114,9 @@ ERRORS: dict[int, tuple[str, str, str]] = {
     503: (
         "ServiceUnavailable",
         "Service unavailable",
-        "The database or the rate-limit storage is briefly unavailable; nothing was wrong with "
-        "the request. Retry after `Retry-After` seconds.",
+        "The database or the rate-limit storage is briefly unavailable, or the server is busy "
+        "checking other new keys; nothing was wrong with the request. Retry after `Retry-After` "
+        "seconds.",
     ),
 }
 
@@ -183,6 +199,10 @@ def _add_components(spec: APISpec) -> None:
     for name, (description, schema) in HEADERS.items():
         # Required: the API sends each header on every response that references it.
         spec.components.header(name, {"description": description, "required": True, "schema": schema})
+    for name, description, required in CHALLENGE_HEADERS.values():
+        spec.components.header(
+            name, {"description": description, "required": required, "schema": {"type": "string"}}
+        )
     spec.components.schema("Error", schema=ErrorSchema)
     spec.components.schema("PageMeta", schema=PageMetaSchema)
     spec.components.schema("PageLinks", schema=PageLinksSchema)
@@ -191,6 +211,8 @@ def _add_components(spec: APISpec) -> None:
         headers: dict[str, Any] = {}
         if status == 401:
             headers["WWW-Authenticate"] = _ref("headers", "WWW-Authenticate")
+        if status in CHALLENGE_HEADERS:
+            headers["WWW-Authenticate"] = _ref("headers", CHALLENGE_HEADERS[status][0])
         if status == 429:
             headers.update(_rate_limit_headers())
         if status in (429, 503):

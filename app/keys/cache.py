@@ -1,8 +1,10 @@
 """A bounded, per-process memory of keys already proven by bcrypt (SPEC §5 step 4).
 
-Entries are keyed by the SHA-256 of the full key, never the key itself, and remember
-only which row the key proved. Status, expiry, abilities and limits are not cached:
-the caller reads the row fresh on every request.
+Entries are keyed by the SHA-256 of the full key, never the key itself, and remember which
+row the key proved *and the stored hash it matched*: if a row's hash ever changes (a future
+"roll the secret" that keeps the row), the old secret is no longer proven and bcrypt runs
+again. Status, expiry, abilities and limits are not cached: the caller reads the row fresh
+on every request.
 """
 
 from __future__ import annotations
@@ -18,28 +20,28 @@ def fingerprint(raw_key: str) -> bytes:
 
 
 class ProvenKeyCache:
-    """LRU map from key fingerprint to the id of the row whose hash it matched."""
+    """LRU map from key fingerprint to the (row id, stored hash) the key matched."""
 
     def __init__(self, max_size: int) -> None:
         self.max_size = max_size
-        self._entries: OrderedDict[bytes, int] = OrderedDict()
+        self._entries: OrderedDict[bytes, tuple[int, str]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def is_proven(self, raw_key: str, key_row_id: int) -> bool:
-        """Return True when this exact key was already proven against this row."""
+    def is_proven(self, raw_key: str, key_row_id: int, key_hash: str) -> bool:
+        """Return True when this exact key was already proven against this row and hash."""
         digest = fingerprint(raw_key)
         with self._lock:
-            row_id = self._entries.get(digest)
-            if row_id is None:
+            proof = self._entries.get(digest)
+            if proof is None:
                 return False
             self._entries.move_to_end(digest)
-            return row_id == key_row_id
+            return proof == (key_row_id, key_hash)
 
-    def remember(self, raw_key: str, key_row_id: int) -> None:
-        """Record that ``raw_key`` matched the hash of row ``key_row_id``."""
+    def remember(self, raw_key: str, key_row_id: int, key_hash: str) -> None:
+        """Record that ``raw_key`` matched ``key_hash``, the stored hash of row ``key_row_id``."""
         digest = fingerprint(raw_key)
         with self._lock:
-            self._entries[digest] = key_row_id
+            self._entries[digest] = (key_row_id, key_hash)
             self._entries.move_to_end(digest)
             while len(self._entries) > self.max_size:
                 self._entries.popitem(last=False)

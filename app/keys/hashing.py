@@ -21,3 +21,13 @@ def check_secret(secret: str, hashed: str) -> bool:
     if len(data) > BCRYPT_MAX_BYTES:
         return False
     return bcrypt.checkpw(data, hashed.encode("ascii"))
+
+
+def dummy_hash(rounds: int) -> str:
+    """A well-formed bcrypt hash with cost ``rounds`` that no secret is expected to match.
+
+    Checking a secret against it costs exactly what checking against a real hash of the same
+    cost does, so an unknown key can be answered as slowly as a wrong one. Built from a fresh
+    salt and an all-zero digest: nothing is hashed, so making it costs no bcrypt.
+    """
+    return bcrypt.gensalt(rounds=rounds).decode("ascii") + "." * 31

@@ -2,13 +2,20 @@
 
 Order matters: the syntax and checksum are checked with no database query; the row is
 then loaded by prefix; bcrypt runs at most once per key per process (proven keys are
-remembered by SHA-256); status, expiry, abilities and limit are read fresh every time,
-so a deactivation or revocation is seen by the very next request in every worker.
+remembered by SHA-256, with the stored hash they matched); status, expiry, abilities and
+limit are read fresh every time, so a deactivation or revocation is seen by the very next
+request in every worker.
+
+A well-formed key whose prefix is unknown is checked against a dummy hash of the configured
+cost (made once per app, ``DUMMY_HASH_NAME`` in ``app.extensions``), so it costs the same
+bcrypt as a wrong secret and goes through the same ``bcrypt_gate``: timing and throttling
+tell a caller nothing about which prefixes exist.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from functools import cache
@@ -20,11 +27,12 @@ from sqlalchemy import Select, bindparam, or_, select, update
 from app.extensions import db
 from app.keys.cache import ProvenKeyCache
 from app.keys.format import parse_key
-from app.keys.hashing import check_secret
+from app.keys.hashing import check_secret, dummy_hash
 from app.models.api_keys import ApiKey, KeyStatus
 from app.models.types import utcnow
 
 EXTENSION_NAME = "stockgate.proven_keys"
+DUMMY_HASH_NAME = "stockgate.dummy_key_hash"
 # Last Used At is promised accurate to a minute: write at most once a minute per key.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -32,8 +40,6 @@ INVALID_KEY = "invalid_key"
 KEY_INACTIVE = "key_inactive"
 KEY_REVOKED = "key_revoked"
 KEY_EXPIRED = "key_expired"
-# The caller's ``may_check_secret`` said no: too many failed attempts, bcrypt was not run.
-THROTTLED = "throttled"
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,7 @@ class KeyState:
 class Verification:
     """The outcome of ``verify``: the key's state, or the reason it was refused.
 
-    ``checked_secret`` tells whether bcrypt ran, so callers can count failed proofs.
+    ``checked_secret`` tells whether bcrypt ran (and so whether ``bcrypt_gate`` was entered).
     """
 
     key: KeyState | None
@@ -72,8 +78,10 @@ class Verification:
 
 
 def init_app(app: Flask) -> None:
-    """Give the app its own bounded cache of proven keys (``PROVEN_KEY_CACHE_SIZE``)."""
+    """Give the app its bounded cache of proven keys (``PROVEN_KEY_CACHE_SIZE``) and its
+    dummy hash for unknown prefixes (cost ``API_KEY_BCRYPT_ROUNDS``)."""
     app.extensions[EXTENSION_NAME] = ProvenKeyCache(app.config["PROVEN_KEY_CACHE_SIZE"])
+    app.extensions[DUMMY_HASH_NAME] = dummy_hash(app.config["API_KEY_BCRYPT_ROUNDS"])
 
 
 def proven_keys() -> ProvenKeyCache:
@@ -95,30 +103,29 @@ def verify(
     raw_key: object,
     *,
     now: datetime | None = None,
-    may_check_secret: Callable[[], bool] | None = None,
+    bcrypt_gate: Callable[[], AbstractContextManager[object]] | None = None,
 ) -> Verification:
     """Check a presented key; return the row when usable, else a reason code.
 
-    ``may_check_secret`` is asked just before bcrypt would run (never for a proven key):
-    returning False refuses with ``THROTTLED`` instead, so a caller can cap failed
-    attempts per client without slowing down keys already proven.
+    ``bcrypt_gate`` is entered around every bcrypt check (never for a proven key, always for
+    an unknown prefix): it may raise to refuse before bcrypt runs, so a caller can count the
+    attempt first and cap concurrent checks without slowing down keys already proven.
     """
     parsed = parse_key(raw_key)
     if parsed is None:
         return Verification(None, INVALID_KEY)
     row = db.session.execute(_key_by_prefix(), {"prefix": parsed.prefix}).first()
-    if row is None:
-        return Verification(None, INVALID_KEY)
-    key = KeyState(*row)
+    key = KeyState(*row) if row is not None else None
     cache = proven_keys()
     checked = False
-    if not cache.is_proven(parsed.raw, key.id):
-        if may_check_secret is not None and not may_check_secret():
-            return Verification(None, THROTTLED)
-        checked = True
-        if not check_secret(parsed.raw, key.key_hash):
+    if key is None or not cache.is_proven(parsed.raw, key.id, key.key_hash):
+        hashed = key.key_hash if key is not None else current_app.extensions[DUMMY_HASH_NAME]
+        with bcrypt_gate() if bcrypt_gate is not None else nullcontext():
+            matched = check_secret(parsed.raw, hashed)
+        if key is None or not matched:
             return Verification(None, INVALID_KEY, checked_secret=True)
-        cache.remember(parsed.raw, key.id)
+        checked = True
+        cache.remember(parsed.raw, key.id, key.key_hash)
     now = now or utcnow()
     if key.status is KeyStatus.REVOKED:
         return Verification(key, KEY_REVOKED, checked)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -132,10 +134,11 @@ def test_key_works_in_either_header_and_in_both_when_identical(call: Any, make_k
 def test_two_different_keys_are_400(call: Any, make_key: Any) -> None:
     first = make_key(abilities=["brands:list"]).raw_key
     second = make_key(abilities=["brands:list"]).raw_key
-    error = assert_error(
-        call(BRANDS, first, headers={"Authorization": f"Bearer {second}"}), 400, "bad_request"
-    )
+    response = call(BRANDS, first, headers={"Authorization": f"Bearer {second}"})
+    error = assert_error(response, 400, "bad_request")
     assert first not in str(error) and second not in str(error)
+    # RFC 6750 §3.1: a request that is malformed as to its credentials is invalid_request.
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="stockgate", error="invalid_request"'
 
 
 @pytest.mark.parametrize("name", ["api_key", "key", "token", "access_token", "API_KEY", "q", "x"])
@@ -215,9 +218,30 @@ def test_missing_ability_is_403_naming_it(call: Any, make_key: Any) -> None:
     raw = make_key(abilities=["products:list"]).raw_key
     assert call("/api/v1/products", raw).status_code == 200
     for path, ability in (("/api/v1/products/1", "products:show"), (BRANDS, "brands:list")):
-        error = assert_error(call(path, raw), 403, "forbidden")
+        response = call(path, raw)
+        error = assert_error(response, 403, "forbidden")
         assert error["details"] == {"required_ability": ability}
         assert ability in error["message"]
+        # RFC 6750 §3.1: the token is fine but lacks the scope this resource needs.
+        assert response.headers["WWW-Authenticate"] == (
+            f'Bearer realm="stockgate", error="insufficient_scope", scope="{ability}"'
+        )
+
+
+def test_challenges_follow_rfc_6750_for_every_refusal(call: Any, make_key: Any) -> None:
+    """401 without a key: no error code; 401 for a bad key: invalid_token; keys in the URL:
+    invalid_request. The 401s also name the X-API-Key header."""
+    raw = make_key(abilities=["brands:list"]).raw_key
+    missing = call(BRANDS).headers["WWW-Authenticate"]
+    assert missing == 'Bearer realm="stockgate", ApiKey realm="stockgate", header="X-API-Key"'
+    for response in (call(BRANDS, "garbage"), call(BRANDS, build_key("ZZZZZZZZ"))):
+        assert response.headers["WWW-Authenticate"] == (
+            'Bearer realm="stockgate", error="invalid_token", ApiKey realm="stockgate", header="X-API-Key"'
+        )
+    in_url = call(f"{BRANDS}?api_key={raw}")
+    assert_error(in_url, 400, "bad_request")
+    assert in_url.headers["WWW-Authenticate"] == 'Bearer realm="stockgate", error="invalid_request"'
+    assert "WWW-Authenticate" not in call(BRANDS, raw).headers
 
 
 def test_ability_edit_takes_effect_on_the_next_request(app: Flask, call: Any, make_key: Any) -> None:
@@ -250,9 +274,8 @@ def test_garbage_flood_also_ends_in_429_for_new_keys_but_a_proven_key_keeps_work
 ) -> None:
     proven = make_key(abilities=["brands:list"])
     fresh = make_key(abilities=["brands:list"])
-    assert call(BRANDS, proven.raw_key).status_code == 200
-    for _ in range(12):
-        assert call(BRANDS, "garbage").status_code == 401
+    assert call(BRANDS, proven.raw_key).status_code == 200  # its bcrypt check counted: 9 left
+    assert [call(BRANDS, "garbage").status_code for _ in range(12)] == [401] * 9 + [429] * 3
     # A proven key needs no bcrypt, so the address's failures do not lock it out...
     assert call(BRANDS, proven.raw_key).status_code == 200
     # ...but a key not yet proven in this process would need bcrypt: refused until the window passes.
@@ -300,3 +323,128 @@ def test_no_plaintext_key_in_database_logs_or_limiter_storage(
     assert any(created.key.prefix in name for name in names)
     for name in names:
         assert secret not in name and raw not in name
+
+
+def _comparable(response: Any) -> tuple[int, Any, dict[str, str]]:
+    """Status, body and headers, minus what must differ between two requests (the clock)."""
+    headers = {name: value for name, value in response.headers.items() if name != "X-RateLimit-Reset"}
+    body = response.get_json()
+    body["error"]["message"] = re.sub(r"\d+", "N", body["error"]["message"])
+    if "Retry-After" in headers:
+        headers["Retry-After"] = "N"
+    return response.status_code, body, headers
+
+
+def test_unknown_prefix_gets_the_same_answer_and_bcrypt_as_a_wrong_secret(
+    call: Any, make_key: Any, bcrypt_calls: Any
+) -> None:
+    prefix = make_key(abilities=["brands:list"]).key.prefix
+    wrong = call(BRANDS, wrong_secret(prefix, 1), environ_base={"REMOTE_ADDR": "192.0.2.1"})
+    unknown = call(BRANDS, build_key("ZZZZZZZZ"), environ_base={"REMOTE_ADDR": "192.0.2.2"})
+    assert_error(wrong, 401, "invalid_key")
+    assert _comparable(unknown) == _comparable(wrong)
+    # The unknown prefix was checked against the dummy hash: the same cost as a wrong secret.
+    assert bcrypt_calls["checkpw"] == 2
+
+
+def test_once_the_budget_is_spent_every_failure_is_the_same_429_whether_the_prefix_exists_or_not(
+    call: Any, make_key: Any, bcrypt_calls: Any
+) -> None:
+    created = make_key(abilities=["brands:list"])
+    for n in range(10):
+        assert call(BRANDS, wrong_secret(created.key.prefix, n)).status_code == 401
+    answers = {
+        "wrong secret": call(BRANDS, wrong_secret(created.key.prefix, 99)),
+        "unknown prefix": call(BRANDS, build_key("ZZZZZZZZ")),
+        "bad checksum": call(BRANDS, "sgk_AAAAAAAA_" + "A" * 38),
+        "no key": call(BRANDS),
+        "right key, not yet proven": call(BRANDS, created.raw_key),
+    }
+    first = _comparable(answers["wrong secret"])
+    assert first[0] == 429
+    for what, response in answers.items():
+        assert_error(response, 429, "rate_limited")
+        assert _comparable(response) == first, what
+        assert response.headers["X-RateLimit-Remaining"] == "0"
+    assert bcrypt_calls["checkpw"] == 10
+
+
+def test_a_proven_key_refused_for_its_state_keeps_its_reason_past_the_budget(
+    app: Flask, call: Any, make_key: Any
+) -> None:
+    # Only the holder of the secret gets this answer, so it tells an attacker nothing.
+    created = make_key(abilities=["brands:list"])
+    assert call(BRANDS, created.raw_key).status_code == 200
+    with app.app_context():
+        db.session.get(ApiKey, created.key.id).status = "revoked"
+        db.session.commit()
+    responses = [call(BRANDS, created.raw_key) for _ in range(12)]
+    for response in responses:
+        assert_error(response, 401, "key_revoked")
+        assert "Retry-After" not in response.headers
+    assert responses[-1].headers["X-RateLimit-Remaining"] == "0"
+    assert_error(call(BRANDS, "garbage"), 429, "rate_limited")
+
+
+@pytest.mark.parametrize(
+    ("spenders", "same", "other"),
+    [
+        (["2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fffe"], "2001:db8:1:2::abcd", "2001:db8:1:3::1"),
+        (["192.0.2.10"], "::ffff:192.0.2.10", "192.0.2.11"),
+    ],
+    ids=["ipv6-by-64", "ipv4-per-address"],
+)
+def test_failed_attempt_budget_is_per_ipv4_address_and_per_ipv6_64(
+    call: Any, spenders: list[str], same: str, other: str
+) -> None:
+    for n in range(10):
+        address = spenders[n % len(spenders)]
+        assert call(BRANDS, "garbage", environ_base={"REMOTE_ADDR": address}).status_code == 401
+    assert_error(call(BRANDS, "garbage", environ_base={"REMOTE_ADDR": same}), 429, "rate_limited")
+    assert_error(call(BRANDS, "garbage", environ_base={"REMOTE_ADDR": other}), 401, "invalid_key")
+
+
+@pytest.mark.parametrize(
+    ("remote_addr", "bucket"),
+    [
+        ("203.0.113.5", "203.0.113.5"),
+        ("2001:db8:aa:bb:1:2:3:4", "2001:db8:aa:bb::/64"),
+        ("2001:DB8:AA:BB::9", "2001:db8:aa:bb::/64"),
+        ("::ffff:203.0.113.5", "203.0.113.5"),
+        ("fe80::1%eth0", "fe80::/64"),
+        ("unix-socket", "unix-socket"),
+    ],
+)
+def test_client_address_names_the_failure_bucket(app: Flask, remote_addr: str, bucket: str) -> None:
+    from app.api.ratelimit import client_address
+
+    with app.test_request_context(environ_base={"REMOTE_ADDR": remote_addr}):
+        assert client_address() == bucket
+
+
+def test_throttling_is_one_security_event_per_refusal_without_the_key(
+    call: Any, make_key: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    created = make_key(abilities=["brands:list"])
+    caplog.set_level(logging.INFO, logger="stockgate.security")
+    for n in range(10):
+        call(BRANDS, wrong_secret(created.key.prefix, n), environ_base={"REMOTE_ADDR": "2001:db8::7"})
+    assert not [r for r in caplog.records if "api.throttled" in r.getMessage()]
+    refused = wrong_secret(created.key.prefix, 10)
+    call(BRANDS, refused, environ_base={"REMOTE_ADDR": "2001:db8::7"})
+    call(BRANDS, environ_base={"REMOTE_ADDR": "2001:db8::8"})
+    lines = [r for r in caplog.records if "api.throttled" in r.getMessage()]
+    assert len(lines) == 2
+    events = [json.loads(r.getMessage().removeprefix("security_event ")) for r in lines]
+    assert events[0] == {
+        "event": "api.throttled",
+        "reason": "failed_attempt_budget",
+        "address": "2001:db8::7",
+        "bucket": "2001:db8::/64",
+        "prefix": created.key.prefix,
+        "limit": 10,
+    }
+    assert events[1]["address"] == "2001:db8::8" and events[1]["prefix"] is None
+    assert all(r.levelno == logging.WARNING for r in lines)
+    for secret in (created.raw_key, created.raw_key[13:], refused, refused[13:]):
+        assert secret not in caplog.text

@@ -1,7 +1,10 @@
-"""Per-key rate limits: exactly N per minute per key, visible in headers, exact at boundaries."""
+"""Per-key rate limits: exactly N per minute per key, visible in headers, exact at boundaries;
+and the per-process cap on concurrent bcrypt checks."""
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
 import pytest
@@ -14,6 +17,13 @@ from tests.api.api_helpers import assert_error
 
 BRANDS = "/api/v1/brands"
 RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+BCRYPT_CAP = 2
+
+
+@pytest.fixture
+def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
+    """A known cap on concurrent bcrypt checks."""
+    return {**app_config, "API_BCRYPT_CONCURRENCY": BCRYPT_CAP}
 
 
 class FakeClock:
@@ -144,3 +154,61 @@ def test_with_limiting_switched_off_keys_are_still_checked_but_not_counted(tmp_p
         with app.app_context():
             db.engine.dispose()
         limiter.enabled = True  # the limiter is module-global: do not leak "off" into later tests
+
+
+def test_with_every_bcrypt_slot_taken_a_new_key_gets_503_at_once_and_a_proven_key_is_served(
+    app: Flask, call: Any, make_key: Any, bcrypt_calls: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from app.api.ratelimit import BCRYPT_SLOTS_NAME
+
+    proven = make_key(abilities=["brands:list"])
+    fresh = make_key(abilities=["brands:list"])
+    assert call(BRANDS, proven.raw_key).status_code == 200
+    caplog.set_level(logging.INFO, logger="stockgate.security")
+    slots = app.extensions[BCRYPT_SLOTS_NAME]
+    for _ in range(BCRYPT_CAP):  # as if other requests were inside bcrypt right now
+        assert slots.acquire(blocking=False)
+    try:
+        busy = call(BRANDS, fresh.raw_key)
+        unknown = call(BRANDS, build_key("ZZZZZZZZ"))
+        assert call(BRANDS, proven.raw_key).status_code == 200
+    finally:
+        for _ in range(BCRYPT_CAP):
+            slots.release()
+    for response in (busy, unknown):
+        assert_error(response, 503, "service_unavailable")
+        assert response.headers["Retry-After"] == "1"
+    assert bcrypt_calls["checkpw"] == 1  # only the proven key's first request
+    events = [
+        json.loads(r.getMessage().removeprefix("security_event "))
+        for r in caplog.records
+        if "api.throttled" in r.getMessage()
+    ]
+    assert [(e["reason"], e["prefix"]) for e in events] == [
+        ("bcrypt_concurrency", fresh.key.prefix),
+        ("bcrypt_concurrency", "sgk_ZZZZZZZZ"),
+    ]
+    assert fresh.raw_key not in caplog.text and fresh.raw_key[13:] not in caplog.text
+    assert call(BRANDS, fresh.raw_key).status_code == 200  # slots free again
+
+
+def test_concurrent_new_keys_never_run_more_bcrypt_checks_at_once_than_the_cap(
+    call: Any, make_key: Any, concurrently: Any, slow_bcrypt: Any
+) -> None:
+    keys = [make_key(abilities=["brands:list"]).raw_key for _ in range(8)]
+    # Eight addresses, so the failed-attempt budget plays no part: only the cap does.
+    responses = concurrently(
+        [(BRANDS, {"X-API-Key": key}, f"198.51.100.{n}") for n, key in enumerate(keys, start=1)]
+    )
+    statuses = [response.status_code for response in responses]
+    assert slow_bcrypt.most_at_once <= BCRYPT_CAP
+    assert set(statuses) <= {200, 503} and 503 in statuses
+    assert statuses.count(200) == slow_bcrypt.calls
+    for response in responses:
+        if response.status_code == 503:
+            assert_error(response, 503, "service_unavailable")
+            assert response.headers["Retry-After"] == "1"
+    # A client that retries is served.
+    for key, status in zip(keys, statuses, strict=True):
+        if status == 503:
+            assert call(BRANDS, key).status_code == 200

@@ -1,4 +1,5 @@
-"""The limiter on Redis (TEST_REDIS_URL, DB 14): exact limits, safe key names, fail closed when down."""
+"""The limiter on Redis (TEST_REDIS_URL): exact limits, safe key names, an exact failed-attempt
+budget under concurrency, fail closed when down."""
 
 from __future__ import annotations
 
@@ -18,12 +19,18 @@ from tests.api.api_helpers import assert_error
 from tests.conftest import base_config
 
 BRANDS = "/api/v1/brands"
+BUDGET = 5
 
 
 @pytest.fixture
 def app_config(app_config: dict[str, Any], redis_url: str) -> dict[str, Any]:
-    """Rate limits stored in Redis."""
-    return {**app_config, "RATELIMIT_STORAGE_URI": redis_url}
+    """Rate limits stored in Redis; a small failed-attempt budget and no bcrypt cap in the way."""
+    return {
+        **app_config,
+        "RATELIMIT_STORAGE_URI": redis_url,
+        "API_AUTH_FAILURE_LIMIT": f"{BUDGET}/minute",
+        "API_BCRYPT_CONCURRENCY": 64,
+    }
 
 
 def test_redis_storage_gives_exactly_n_and_names_buckets_by_prefix_only(
@@ -42,6 +49,25 @@ def test_redis_storage_gives_exactly_n_and_names_buckets_by_prefix_only(
     secret = created.raw_key[13:]
     for name in names:
         assert secret not in name and created.raw_key not in name
+
+
+def test_concurrent_wrong_secrets_from_one_address_run_bcrypt_at_most_budget_times(
+    make_key: Any, concurrently: Any, slow_bcrypt: Any
+) -> None:
+    # Each attempt is counted *before* bcrypt: N+k threads cannot all pass a "budget left?"
+    # test and then all run bcrypt (each check lasts 50 ms, so they really overlap).
+    prefix = make_key(abilities=["brands:list"]).key.prefix
+    extra = 7
+    wrong = [build_key(prefix[4:], f"{n:032d}") for n in range(BUDGET + extra)]
+    responses = concurrently([(BRANDS, {"X-API-Key": key}, "198.51.100.7") for key in wrong])
+    statuses = [response.status_code for response in responses]
+    assert slow_bcrypt.calls <= BUDGET
+    assert set(statuses) <= {401, 429}
+    assert statuses.count(401) == slow_bcrypt.calls
+    assert statuses.count(429) >= extra
+    for response in responses:
+        if response.status_code == 429:
+            assert assert_error(response, 429, "rate_limited")["details"]["scope"] == "client_address"
 
 
 def test_redis_down_fails_closed_with_503_json_quickly(tmp_path: Path) -> None:

@@ -5,10 +5,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from flask import Flask
 from werkzeug.routing import Rule
 
 from app.catalogue import ALL_ABILITIES, ENDPOINT_ABILITIES
+
+
+@pytest.fixture
+def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
+    """Room for two new keys per operation from one address: every bcrypt check counts against
+    the address's budget (``API_AUTH_FAILURE_LIMIT``, counted before bcrypt runs)."""
+    return {**app_config, "API_AUTH_FAILURE_LIMIT": "1000/minute"}
+
 
 _FLASK_ARG = re.compile(r"<(?:([a-z]+)(?:\([^)]*\))?:)?[^<>:]+>")
 _OPENAPI_ARG = re.compile(r"\{[^{}]+\}")

@@ -117,6 +117,12 @@ def test_error_responses_are_reusable_and_use_the_error_schema(document):
         by_status["401"]["x-error-codes"]
     )
     assert "WWW-Authenticate" in by_status["401"]["headers"]
+    # RFC 6750 challenges on the 403 (always) and on the 400 (for key trouble).
+    headers = document["components"]["headers"]
+    scope = headers[by_status["403"]["headers"]["WWW-Authenticate"]["$ref"].rsplit("/", 1)[-1]]
+    assert 'error="insufficient_scope"' in scope["description"] and scope["required"] is True
+    invalid = headers[by_status["400"]["headers"]["WWW-Authenticate"]["$ref"].rsplit("/", 1)[-1]]
+    assert 'error="invalid_request"' in invalid["description"] and invalid["required"] is False
     assert "Retry-After" in by_status["429"]["headers"]
     for path, op in operations(document):
         expected = {"200", "400", "401", "403", "429"} | ({"404"} if path.endswith("{id}") else set())

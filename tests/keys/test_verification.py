@@ -1,5 +1,6 @@
 """verify(): the hot path's checks, in SPEC order, with the proven-key cache."""
 
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -8,6 +9,7 @@ from sqlalchemy import event, select
 from app.extensions import db
 from app.keys import service
 from app.keys.cache import ProvenKeyCache
+from app.keys.format import build_key
 from app.keys.verification import proven_keys, verify
 from app.models.api_keys import ApiKey
 
@@ -90,8 +92,6 @@ def test_expired_key_is_refused_after_its_expiry(app, make_key):
 
 def test_wrong_secret_with_a_real_prefix_is_invalid(app, make_key, bcrypt_calls):
     """A well-formed key whose secret does not match the hash is refused after one bcrypt."""
-    from app.keys.format import build_key
-
     created = make_key()
     forged = build_key(created.key.prefix[4:])
     result = _verify(app, forged)
@@ -115,12 +115,75 @@ def test_malformed_key_costs_no_query_and_no_bcrypt(app, bcrypt_calls, raw):
     assert bcrypt_calls["checkpw"] == 0
 
 
-def test_unknown_prefix_is_invalid_without_bcrypt(app, bcrypt_calls):
-    """A well-formed key for a prefix that does not exist costs one indexed lookup, no bcrypt."""
+def test_unknown_prefix_costs_one_bcrypt_like_a_wrong_secret(app, make_key, bcrypt_calls):
+    """A well-formed key for a prefix that does not exist is checked against a dummy hash,
+    so it costs the same bcrypt as a wrong secret and tells a timer nothing."""
     from app.keys.format import build_key
 
-    assert _verify(app, build_key("Zz9Yy8Xx")).reason == "invalid_key"
-    assert bcrypt_calls["checkpw"] == 0
+    created = make_key()
+    unknown = _verify(app, build_key("Zz9Yy8Xx"))
+    wrong = _verify(app, build_key(created.key.prefix[4:]))
+    assert (unknown.key, unknown.reason, unknown.checked_secret) == (None, "invalid_key", True)
+    assert (wrong.key, wrong.reason, wrong.checked_secret) == (None, "invalid_key", True)
+    assert bcrypt_calls["checkpw"] == 2
+
+
+def test_dummy_hash_has_the_configured_cost_and_is_made_once_per_app(app):
+    """The dummy hash is a real bcrypt hash of API_KEY_BCRYPT_ROUNDS, stored on the app."""
+    import bcrypt
+
+    from app.keys.verification import DUMMY_HASH_NAME
+
+    dummy = app.extensions[DUMMY_HASH_NAME]
+    assert dummy.startswith(f"$2b${app.config['API_KEY_BCRYPT_ROUNDS']:02d}$") and len(dummy) == 60
+    assert bcrypt.checkpw(b"anything", dummy.encode()) is False
+    with app.app_context():
+        verify(build_key("Zz9Yy8Xx"))
+    assert app.extensions[DUMMY_HASH_NAME] == dummy
+
+
+def test_bcrypt_gate_is_entered_around_every_check_and_can_refuse_before_bcrypt(app, make_key, bcrypt_calls):
+    """Unknown prefixes and unproven keys go through the gate; a proven key does not."""
+    created = make_key()
+    entered = []
+
+    @contextmanager
+    def gate():
+        entered.append(bcrypt_calls["checkpw"])
+        yield
+
+    class Refused(Exception):
+        pass
+
+    @contextmanager
+    def refusing_gate():
+        raise Refused
+        yield
+
+    assert _verify(app, build_key("Zz9Yy8Xx"), bcrypt_gate=gate).reason == "invalid_key"
+    assert _verify(app, created.raw_key, bcrypt_gate=gate).ok
+    assert _verify(app, created.raw_key, bcrypt_gate=refusing_gate).ok  # proven: no gate
+    assert entered == [0, 1]  # entered before each bcrypt, twice in all
+    with pytest.raises(Refused):
+        _verify(app, build_key(created.key.prefix[4:]), bcrypt_gate=refusing_gate)
+    assert bcrypt_calls["checkpw"] == 2
+
+
+def test_a_changed_stored_hash_makes_the_proven_key_prove_itself_again(app, make_key, bcrypt_calls):
+    """The cache remembers (row id, stored hash): a new secret on the same row voids the old one."""
+    from app.keys.hashing import hash_secret
+
+    created = make_key()
+    assert _verify(app, created.raw_key).ok
+    assert _verify(app, created.raw_key).checked_secret is False
+    assert bcrypt_calls["checkpw"] == 1
+    new_key = build_key(created.key.prefix[4:])
+    with app.app_context(), db.engine.begin() as conn:
+        conn.execute(ApiKey.__table__.update().values(key_hash=hash_secret(new_key, 4)))
+    result = _verify(app, created.raw_key)
+    assert (result.ok, result.reason, result.checked_secret) == (False, "invalid_key", True)
+    assert bcrypt_calls["checkpw"] == 2
+    assert _verify(app, new_key).ok
 
 
 def test_last_used_is_written_at_most_once_a_minute(app, make_key):
@@ -148,11 +211,12 @@ def test_last_used_is_written_at_most_once_a_minute(app, make_key):
 def test_proven_key_cache_is_bounded():
     """The cache forgets the least recently used key beyond its size."""
     cache = ProvenKeyCache(max_size=2)
-    cache.remember("a" * 51, 1)
-    cache.remember("b" * 51, 2)
-    assert cache.is_proven("a" * 51, 1)  # touch a: b is now the oldest
-    cache.remember("c" * 51, 3)
+    cache.remember("a" * 51, 1, "hash-a")
+    cache.remember("b" * 51, 2, "hash-b")
+    assert cache.is_proven("a" * 51, 1, "hash-a")  # touch a: b is now the oldest
+    cache.remember("c" * 51, 3, "hash-c")
     assert len(cache) == 2
-    assert not cache.is_proven("b" * 51, 2)
-    assert cache.is_proven("a" * 51, 1)
-    assert not cache.is_proven("a" * 51, 99)  # proven against another row: not proven
+    assert not cache.is_proven("b" * 51, 2, "hash-b")
+    assert cache.is_proven("a" * 51, 1, "hash-a")
+    assert not cache.is_proven("a" * 51, 99, "hash-a")  # proven against another row: not proven
+    assert not cache.is_proven("a" * 51, 1, "hash-new")  # the row's hash changed: not proven

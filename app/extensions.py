@@ -33,11 +33,11 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
-# Per-address by default. Only the sign-in form declares limits through Flask-Limiter; the API
+# Per-address by default. The sign-in form and the docs declare limits through Flask-Limiter; the API
 # counts its own buckets (app.api.ratelimit) through the same storage.
 limiter = Limiter(key_func=get_remote_address)
 # Blueprints whose views declare ``@limiter.limit``: add one here when it gets a limit.
-LIMITED_BLUEPRINTS = frozenset({"auth"})
+LIMITED_BLUEPRINTS = frozenset({"auth", "docs"})
 
 
 @limiter.request_filter

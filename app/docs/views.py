@@ -19,6 +19,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from werkzeug.http import generate_etag
 
+from app import security_events
 from app.api.errors import api_error
 from app.docs import page, spec
 from app.docs.cli import openapi_cli
@@ -97,6 +98,7 @@ def docs() -> Response:
 def rate_limited(error: RateLimitExceeded) -> Response:
     """429 as the API's JSON error; Flask-Limiter adds ``Retry-After`` and ``X-RateLimit-*``."""
     limit = error.limit.limit
+    security_events.record("docs.throttled", address=request.remote_addr, path=request.path, limit=str(limit))
     return api_error(
         429,
         "rate_limited",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,8 +89,9 @@ def test_each_body_is_rendered_once_per_process(make_docs_app: Any, monkeypatch:
     assert calls["page"] == 2
 
 
-def test_docs_are_limited_per_address(make_docs_app: Any) -> None:
+def test_docs_are_limited_per_address(make_docs_app: Any, caplog: pytest.LogCaptureFixture) -> None:
     """Past DOCS_RATE_LIMIT an address gets the API's JSON 429 with Retry-After; others don't."""
+    caplog.set_level(logging.INFO, logger="stockgate.security")
     client = make_docs_app(DOCS_RATE_LIMIT="3/minute").test_client()
     here = {"REMOTE_ADDR": "203.0.113.7"}
     statuses = [client.get(path, environ_base=here).status_code for path in DOCS]
@@ -107,3 +109,7 @@ def test_docs_are_limited_per_address(make_docs_app: Any) -> None:
     )
     elsewhere = client.get("/api/docs", environ_base={"REMOTE_ADDR": "198.51.100.2"})
     assert elsewhere.status_code == 200
+    # Each refusal is one structured security event, with the address.
+    events = [r.getMessage() for r in caplog.records if r.name == "stockgate.security"]
+    assert len(events) == 2
+    assert all('"event": "docs.throttled"' in e and '"address": "203.0.113.7"' in e for e in events)

@@ -53,12 +53,14 @@ def _docs_app(tmp_path: Path, **config: Any) -> Flask:
 
 @pytest.mark.parametrize("url", URLS)
 def test_hostile_host_reaches_no_url_header_or_body(client: FlaskClient, url: str) -> None:
-    """Docs, redirects and routing corrections never carry the Host or X-Forwarded-Host sent."""
-    response = client.get(url, headers=HOSTILE)
-    assert response.status_code in (200, 302, 404), response.status_code
-    _assert_clean(response)
-    if "Location" in response.headers:
-        assert response.headers["Location"].startswith("/")
+    """Docs, redirects (htmx's too) and routing corrections never carry the Host sent."""
+    for headers in (HOSTILE, {**HOSTILE, "HX-Request": "true"}):
+        response = client.get(url, headers=headers)
+        assert response.status_code in (200, 302, 401, 404), response.status_code
+        _assert_clean(response)
+        for name in ("Location", "HX-Redirect", "HX-Location"):
+            if name in response.headers:
+                assert response.headers[name].startswith("/"), response.headers[name]
 
 
 def test_api_links_never_carry_the_hostile_host(

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 from flask_orjson import OrjsonProvider
 
-from app import cli, extensions
+from app import cli, extensions, hosts
 from app.config import load_config
 from app.keys import verification
 
@@ -21,6 +21,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.json = OrjsonProvider(app)  # keeps "data", "meta", "links" in the documented order
     _wrap_proxy(app)
+    hosts.init_app(app)
     _init_extensions(app)
     _register_blueprints(app)
     cli.init_app(app)
@@ -54,12 +55,13 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _wrap_proxy(app: Flask) -> None:
-    """Trust X-Forwarded-For/Proto only from the configured number of proxy hops."""
-    hops = app.config["PROXY_FIX_HOPS"]
-    if hops:
+    """Trust X-Forwarded-For/Proto from ``PROXY_FIX_HOPS`` proxies, X-Forwarded-Host only from
+    ``PROXY_FIX_X_HOST`` (a separate opt-in: the host must not be the client's choice)."""
+    hops, host_hops = app.config["PROXY_FIX_HOPS"], app.config["PROXY_FIX_X_HOST"]
+    if hops or host_hops:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=host_hops)  # type: ignore[method-assign]
 
 
 def _migrations_dir() -> str:

@@ -8,10 +8,12 @@ and refuses unsafe settings with a one-line reason.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -49,12 +51,64 @@ def _limit_env(name: str, default: str) -> str:
     return value
 
 
+# Shorter secrets can be brute-forced offline from one signed session cookie.
+MIN_SECRET_KEY_LENGTH = 32
+# A host name, an IPv4 address or a bracketed IPv6 address; a leading dot trusts subdomains.
+_TRUSTED_HOST = re.compile(r"\.?[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\]")
+
+
+def _public_base_url() -> str | None:
+    """Read ``PUBLIC_BASE_URL``: an http(s) origin without path, query or credentials."""
+    raw = os.environ.get("PUBLIC_BASE_URL", "").strip()
+    if not raw:
+        return None
+    problem = "must be an http(s) URL without path or query, e.g. https://stock.example.com"
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError on a junk port
+    except ValueError:
+        raise ConfigError(f"PUBLIC_BASE_URL {problem}, got {raw!r}") from None
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or "@" in parts.netloc
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or any(c.isspace() or not c.isprintable() for c in raw)
+    ):
+        raise ConfigError(f"PUBLIC_BASE_URL {problem}, got {raw!r}")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def _trusted_hosts() -> list[str] | None:
+    """Read ``TRUSTED_HOSTS`` (comma-separated host names) for Flask's own Host check."""
+    raw = os.environ.get("TRUSTED_HOSTS", "")
+    hosts = [host.strip().lower() for host in raw.split(",") if host.strip()]
+    for host in hosts:
+        if not _TRUSTED_HOST.fullmatch(host):
+            raise ConfigError(
+                f"TRUSTED_HOSTS must be comma-separated host names without scheme or port "
+                f"(e.g. stock.example.com,.example.org), got {host!r}"
+            )
+    # None, not []: Flask only checks the Host header when the setting is not None.
+    return hosts or None
+
+
+def _private_instance(instance_path: Path) -> None:
+    """Create ``instance/`` readable by the owner alone: it holds the secret key and the database."""
+    if not instance_path.exists():
+        instance_path.mkdir(parents=True, mode=0o700, exist_ok=True)
+        # mkdir's mode is filtered through the umask; set it exactly.
+        instance_path.chmod(0o700)
+
+
 def _dev_secret_key(instance_path: Path) -> str:
-    """Return the development secret key, generating it once into ``instance/``."""
+    """Return the development secret key, generating it once (mode 0600) into ``instance/``."""
     path = instance_path / "secret_key"
     if path.exists():
         return path.read_text().strip()
-    instance_path.mkdir(parents=True, exist_ok=True)
+    _private_instance(instance_path)
     key = secrets.token_urlsafe(48)
     # O_EXCL: two processes starting at once must not both write a different key.
     try:
@@ -98,8 +152,18 @@ def load_config(instance_path: str) -> dict[str, Any]:
         if production:
             raise ConfigError("SECRET_KEY must be set when STOCKGATE_ENV=production")
         secret_key = _dev_secret_key(instance)
+    elif production and len(secret_key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(
+            f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters when "
+            f"STOCKGATE_ENV=production (got {len(secret_key)}); generate one with "
+            "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
 
-    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'stockgate.db'}"
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url:
+        # The embedded SQLite database lives in instance/, which only its owner may read.
+        _private_instance(instance)
+        database_url = f"sqlite:///{instance / 'stockgate.db'}"
     if database_url.startswith("postgres://") or database_url.startswith("postgresql://"):
         # SQLAlchemy's default PostgreSQL driver name is ambiguous across versions; be explicit.
         database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
@@ -149,4 +213,14 @@ def load_config(instance_path: str) -> dict[str, Any]:
         # Reverse proxies in front of the app: 0 trusts no X-Forwarded-* header at all.
         "PROXY_FIX_HOPS": _int_env("PROXY_FIX_HOPS", 0, 0, 10),
         **_panel_sign_in_settings(),
+        # X-Forwarded-Host is its own opt-in: a proxy that passes it through unchecked would
+        # let any client choose the host the app believes it is served on.
+        "PROXY_FIX_X_HOST": _int_env("PROXY_FIX_X_HOST", 0, 0, 10),
+        # Absolute URLs (OpenAPI servers, docs curl lines, API links) use this origin, never
+        # the request's Host; unset, they are relative.
+        "PUBLIC_BASE_URL": _public_base_url(),
+        # Flask 3.1 answers a Host header outside this list with 400.
+        "TRUSTED_HOSTS": _trusted_hosts(),
+        # Per client address, for /api/docs and /api/openapi.{json,yaml}.
+        "DOCS_RATE_LIMIT": _limit_env("DOCS_RATE_LIMIT", "60/minute"),
     }

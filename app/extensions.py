@@ -33,11 +33,12 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
-# Per-address by default. The API (app.api.ratelimit) and the sign-in form (app.panel.throttle)
-# count their own buckets through ``limiter.limiter`` and the same storage.
+# Per-address by default. Only the docs declare limits through Flask-Limiter; the API
+# (app.api.ratelimit) and the sign-in form (app.panel.throttle) count their own buckets through
+# ``limiter.limiter`` and the same storage.
 limiter = Limiter(key_func=get_remote_address)
 # Blueprints whose views declare ``@limiter.limit``: add one here when it gets a limit.
-LIMITED_BLUEPRINTS: frozenset[str] = frozenset()
+LIMITED_BLUEPRINTS = frozenset({"docs"})
 
 
 @limiter.request_filter

@@ -20,7 +20,9 @@ from app.keys.format import KEY_PATTERN
 log = logging.getLogger("stockgate.security")
 
 # Events that report a refusal are logged at WARNING; the rest at INFO.
-REFUSALS = frozenset({"session.sign_in_failed", "session.sign_in_throttled", "api.throttled"})
+REFUSALS = frozenset(
+    {"session.sign_in_failed", "session.sign_in_throttled", "api.throttled", "docs.throttled"}
+)
 
 
 def _safe(value: Any) -> Any:

@@ -1,5 +1,8 @@
 """Configuration from the environment: safe defaults, unsafe settings refused in one line."""
 
+import os
+import stat
+
 import pytest
 
 from app.config import ConfigError, load_config
@@ -13,6 +16,11 @@ def clean_env(monkeypatch):
         "SECRET_KEY",
         "STOCKGATE_ENV",
         "API_KEY_BCRYPT_ROUNDS",
+        "PUBLIC_BASE_URL",
+        "TRUSTED_HOSTS",
+        "PROXY_FIX_HOPS",
+        "PROXY_FIX_X_HOST",
+        "DOCS_RATE_LIMIT",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -59,6 +67,18 @@ def test_postgres_urls_use_psycopg3(tmp_path, monkeypatch):
         ("PROVEN_KEY_CACHE_SIZE", "0", "PROVEN_KEY_CACHE_SIZE"),
         ("API_BCRYPT_CONCURRENCY", "0", "API_BCRYPT_CONCURRENCY must be between 1 and 256"),
         ("API_BCRYPT_CONCURRENCY", "two", "API_BCRYPT_CONCURRENCY must be an integer"),
+        ("PROXY_FIX_X_HOST", "yes", "PROXY_FIX_X_HOST"),
+        ("DOCS_RATE_LIMIT", "plenty", "DOCS_RATE_LIMIT"),
+        ("PUBLIC_BASE_URL", "stock.example.com", "PUBLIC_BASE_URL"),
+        ("PUBLIC_BASE_URL", "ftp://stock.example.com", "PUBLIC_BASE_URL"),
+        ("PUBLIC_BASE_URL", "https://stock.example.com/api", "PUBLIC_BASE_URL"),
+        ("PUBLIC_BASE_URL", "https://stock.example.com/?x=1", "PUBLIC_BASE_URL"),
+        ("PUBLIC_BASE_URL", "https://user:pw@stock.example.com", "PUBLIC_BASE_URL"),
+        ("PUBLIC_BASE_URL", "https://stock.example.com:http", "PUBLIC_BASE_URL"),
+        ("PUBLIC_BASE_URL", "https://", "PUBLIC_BASE_URL"),
+        ("TRUSTED_HOSTS", "https://stock.example.com", "TRUSTED_HOSTS"),
+        ("TRUSTED_HOSTS", "stock.example.com:8443", "TRUSTED_HOSTS"),
+        ("TRUSTED_HOSTS", "stock.example.com/x", "TRUSTED_HOSTS"),
     ],
 )
 def test_bad_settings_fail_with_one_line(tmp_path, monkeypatch, name, value, needle):
@@ -67,3 +87,69 @@ def test_bad_settings_fail_with_one_line(tmp_path, monkeypatch, name, value, nee
     with pytest.raises(ConfigError, match=needle) as excinfo:
         load_config(str(tmp_path))
     assert "\n" not in str(excinfo.value)
+
+
+@pytest.mark.parametrize("length", [0, 8, 31])
+def test_production_refuses_a_short_secret_key(tmp_path, monkeypatch, length):
+    """A secret under 32 characters could be brute-forced from one signed cookie: refused."""
+    monkeypatch.setenv("STOCKGATE_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "k" * length)
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(str(tmp_path))
+    message = str(excinfo.value)
+    assert "SECRET_KEY" in message and "\n" not in message
+    if length:
+        assert "at least 32 characters" in message and "k" * length not in message
+    monkeypatch.setenv("SECRET_KEY", "k" * 32)
+    assert load_config(str(tmp_path))["SECRET_KEY"] == "k" * 32
+
+
+def test_development_accepts_a_short_secret_key(tmp_path, monkeypatch):
+    """Development keeps working with whatever key a developer set."""
+    monkeypatch.setenv("SECRET_KEY", "dev")
+    assert load_config(str(tmp_path))["SECRET_KEY"] == "dev"
+
+
+def test_instance_folder_and_secret_file_are_private(tmp_path):
+    """instance/ is created 0700 and the generated secret file is 0600, whatever the umask."""
+    instance = tmp_path / "instance"
+    previous = os.umask(0o022)
+    try:
+        config = load_config(str(instance))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(instance.stat().st_mode) == 0o700
+    secret = instance / "secret_key"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert secret.read_text() == config["SECRET_KEY"]
+
+
+def test_instance_folder_is_private_for_the_default_database_in_production(tmp_path, monkeypatch):
+    """With SECRET_KEY set, instance/ is still made (0700) for the embedded SQLite database."""
+    monkeypatch.setenv("STOCKGATE_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    instance = tmp_path / "instance"
+    config = load_config(str(instance))
+    assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{instance / 'stockgate.db'}"
+    assert stat.S_IMODE(instance.stat().st_mode) == 0o700
+    assert not (instance / "secret_key").exists()
+
+
+def test_host_settings_default_to_relative_urls_and_no_forwarded_host(tmp_path):
+    """No public base URL, no host list, X-Forwarded-Host ignored, docs limited per address."""
+    config = load_config(str(tmp_path))
+    assert config["PUBLIC_BASE_URL"] is None
+    assert config["TRUSTED_HOSTS"] is None
+    assert config["PROXY_FIX_X_HOST"] == 0
+    assert config["DOCS_RATE_LIMIT"] == "60/minute"
+
+
+def test_host_settings_are_read_and_normalised(tmp_path, monkeypatch):
+    """PUBLIC_BASE_URL loses a trailing slash; TRUSTED_HOSTS becomes Flask's list."""
+    monkeypatch.setenv("PUBLIC_BASE_URL", "HTTPS://Stock.Example.com:8443/")
+    monkeypatch.setenv("TRUSTED_HOSTS", " stock.example.com, .Example.org ,127.0.0.1,[::1],")
+    monkeypatch.setenv("PROXY_FIX_X_HOST", "1")
+    config = load_config(str(tmp_path))
+    assert config["PUBLIC_BASE_URL"] == "https://stock.example.com:8443"
+    assert config["TRUSTED_HOSTS"] == ["stock.example.com", ".example.org", "127.0.0.1", "[::1]"]
+    assert config["PROXY_FIX_X_HOST"] == 1

@@ -18,6 +18,7 @@ from app.api import listing
 from app.api.errors import ApiError
 from app.api.params import parse_list_args
 from app.catalogue import MODULES, Module
+from app.hosts import public_url
 
 # Largest id a path may name: integer primary keys are 32-bit on PostgreSQL.
 MAX_ID = 2**31 - 1
@@ -75,7 +76,7 @@ def _show_view(module: Module) -> Callable[[int], Response]:
 
 
 def _page_url(page: int) -> str:
-    """URL of the same list with the same query and another page."""
+    """URL of the same list with the same query and another page; never on the request's Host."""
     query = request.args.to_dict()
     query["page"] = str(page)
-    return f"{request.base_url}?{urlencode(query)}"
+    return public_url(f"{request.script_root}{request.path}?{urlencode(query)}")

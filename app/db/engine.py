@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from typing import Any
 
 from sqlalchemy import event
@@ -31,9 +33,29 @@ def configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def private_sqlite_file(engine: Engine) -> None:
+    """Have ``engine``'s SQLite file created with mode 0600 (owner only) before SQLite opens it.
+
+    SQLite would create it with the umask's mode (usually world-readable) and gives its -wal
+    and -shm files the database file's mode, so creating the empty file first covers all three
+    with no moment where they are readable by others. An existing file is left as it is.
+    """
+    path = engine.url.database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+
+    def create(*_args: Any) -> None:
+        # Any failure (say, a missing directory) is left for SQLite to report in its own words.
+        with contextlib.suppress(OSError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+    event.listen(engine, "do_connect", create)
+
+
 def install_hooks(engine: Engine) -> None:
     """Attach the per-database connection hooks to ``engine``."""
     if engine.dialect.name == "sqlite":
+        private_sqlite_file(engine)
         event.listen(engine, "connect", configure_sqlite)
     elif engine.dialect.name == "postgresql":
         pool_ping.install(engine)

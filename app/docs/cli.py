@@ -12,6 +12,9 @@ from flask import current_app
 from app.cli import OneLineGroup
 from app.docs import spec
 
+# Where ``make run`` serves the app: the useful default for a file written on a developer's machine.
+LOCAL_SERVER = "http://127.0.0.1:5000"
+
 openapi_cli = OneLineGroup("openapi", help="The OpenAPI document of the API.")
 
 
@@ -19,9 +22,8 @@ openapi_cli = OneLineGroup("openapi", help="The OpenAPI document of the API.")
 @click.argument("file", metavar="FILE")
 @click.option(
     "--server",
-    default="http://127.0.0.1:5000",
-    show_default=True,
-    help="Base URL written into `servers`.",
+    default=None,
+    help=f"Base URL written into `servers`. Default: PUBLIC_BASE_URL, else {LOCAL_SERVER}.",
 )
 @click.option(
     "--format",
@@ -30,11 +32,13 @@ openapi_cli = OneLineGroup("openapi", help="The OpenAPI document of the API.")
     default=None,
     help="Default: from FILE's suffix (.yaml/.yml), else json.",
 )
-def write(file: str, server: str, fmt: str | None) -> None:
+def write(file: str, server: str | None, fmt: str | None) -> None:
     """Write the OpenAPI document to FILE ('-' for standard output)."""
     if fmt is None:
         fmt = "yaml" if file.lower().endswith((".yaml", ".yml")) else "json"
-    document = spec.document_for(current_app, server)
+    document = spec.document_for(
+        current_app, server or current_app.config.get("PUBLIC_BASE_URL") or LOCAL_SERVER
+    )
     text = spec.to_yaml(document) if fmt == "yaml" else spec.to_json(document)
     if file == "-":
         sys.stdout.write(text)

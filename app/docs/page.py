@@ -16,6 +16,10 @@ from markupsafe import Markup, escape
 
 from app.docs.examples import EXAMPLE_KEY
 
+# Curl lines start with this shell variable when the document names no absolute server: the
+# page is the same for every request, so it cannot know the host the reader used.
+SERVER_VARIABLE = "$STOCKGATE_URL"
+
 _CODE = re.compile(r"`([^`]+)`")
 
 
@@ -220,7 +224,9 @@ def _endpoint(document: dict[str, Any], server: str, path: str, method: str, op:
 
 def build(document: dict[str, Any]) -> dict[str, Any]:
     """Everything the page templates need, derived from the document alone."""
-    server = document.get("servers", [{"url": ""}])[0]["url"]
+    declared = document.get("servers", [{"url": "/"}])[0]["url"]
+    absolute = declared.startswith(("http://", "https://"))
+    server = declared.rstrip("/") if absolute else SERVER_VARIABLE
     sections = {
         tag["name"]: Section(tag["name"], tag.get("x-slug", tag["name"].lower()), tag.get("description", ""))
         for tag in document.get("tags", [])
@@ -246,7 +252,10 @@ def build(document: dict[str, Any]) -> dict[str, Any]:
         "title": document["info"]["title"],
         "version": document["info"]["version"],
         "description": document["info"].get("description", ""),
-        "server": server,
+        # The absolute base URL, or None when examples use SERVER_VARIABLE.
+        "server": server if absolute else None,
+        "curl_base": server,
+        "server_variable": SERVER_VARIABLE,
         "sections": list(sections.values()),
         "errors": sorted(errors, key=lambda e: e["status"]),
         "headers": {

@@ -7,8 +7,9 @@ wrapped in the SPEC §6 envelopes). Errors use the API's ``ErrorSchema``. Paths 
 explicit operation dicts rather than through apispec's FlaskPlugin, which needs a request
 context and docstring YAML.
 
-The built document is cached per application (``app.extensions``); only ``servers`` depends
-on the request, so ``document_for(url_root)`` copies the cached dict and sets it.
+The built document is cached per application (``app.extensions``). ``servers`` is the
+configured ``PUBLIC_BASE_URL``, or ``/`` (relative to wherever the document was fetched from):
+never the request's Host, so the served document is the same for every request.
 """
 
 from __future__ import annotations
@@ -32,8 +33,6 @@ from app.docs.examples import EXAMPLE_KEY, example_record
 OPENAPI_VERSION = "3.0.3"
 API_VERSION = "1.0.0"
 API_PREFIX = "/api/v1"
-# Host used in examples (links are absolute URLs on the host that served the request).
-EXAMPLE_SERVER = "https://stockgate.example.com"
 EXTENSION_KEY = "stockgate.openapi"
 
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
@@ -140,7 +139,13 @@ class PageMetaSchema(Schema):
 class PageLinksSchema(Schema):
     """Links to this page and its neighbours; ``next``/``prev`` are null at the ends."""
 
-    self = fields.String(required=True, metadata={"description": "This page (absolute URL)."})
+    self = fields.String(
+        required=True,
+        metadata={
+            "description": "This page: a path with its query, or an absolute URL when the server "
+            "has a public base URL configured."
+        },
+    )
     next = fields.String(required=True, allow_none=True, metadata={"description": "Next page, or null."})
     prev = fields.String(required=True, allow_none=True, metadata={"description": "Previous page, or null."})
 
@@ -289,7 +294,7 @@ def _list_operation(module: Module, record: dict[str, Any]) -> dict[str, Any]:
     example = {
         "data": [record],
         "meta": {"page": 1, "per_page": 25, "total": 1, "pages": 1},
-        "links": {"self": f"{EXAMPLE_SERVER}{list_path(module)}?page=1", "next": None, "prev": None},
+        "links": {"self": f"{list_path(module)}?page=1", "next": None, "prev": None},
     }
     return {
         "operationId": operation_id(module, "list"),
@@ -441,8 +446,9 @@ def cached_document(app: Flask) -> dict[str, Any]:
 KEY_ORDER = ("openapi", "info", "servers", "security", "tags", "paths", "components")
 
 
-def document_for(app: Flask, server_url: str) -> dict[str, Any]:
-    """The document with ``servers`` pointing at ``server_url`` (e.g. ``request.url_root``)."""
+def document_for(app: Flask, server_url: str | None = None) -> dict[str, Any]:
+    """The document with ``servers`` at ``server_url``, else ``PUBLIC_BASE_URL``, else ``/``."""
+    server_url = server_url or app.config.get("PUBLIC_BASE_URL") or "/"
     cached = {**cached_document(app), "servers": [{"url": server_url.rstrip("/") or "/"}]}
     document = {key: cached[key] for key in KEY_ORDER if key in cached}
     document.update({key: value for key, value in cached.items() if key not in document})

@@ -1,57 +1,111 @@
 """Docs views: the OpenAPI document as JSON or YAML, and the HTML page rendered from it.
 
-All three are public (no key) and not rate-limited. The page carries its own strict
-Content-Security-Policy, so it stays safe even where the panel's security headers are absent.
+All three are public (no key). Each body is rendered once per process and kept in
+``app.extensions``: nothing in it depends on the request (``servers`` and the curl lines come
+from ``PUBLIC_BASE_URL`` or are relative, never from the Host header), so every client gets
+the same bytes. Responses carry a strong ETag of the body and ``Cache-Control: no-cache``:
+clients and shared caches keep a copy but revalidate it, so a deploy is seen at once and an
+unchanged document costs a 304 without a render. A per-address limit (``DOCS_RATE_LIMIT``)
+keeps the unauthenticated endpoints from being used to burn CPU. The page carries its own
+strict Content-Security-Policy, so it stays safe even where the panel's headers are absent.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, render_template, request
+from collections.abc import Callable
+from dataclasses import dataclass
 
+from flask import Blueprint, Response, current_app, render_template, request
+from flask_limiter.errors import RateLimitExceeded
+from werkzeug.http import generate_etag
+
+from app import security_events
+from app.api.errors import api_error
 from app.docs import page, spec
 from app.docs.cli import openapi_cli
+from app.extensions import limiter
 
 # cli_group=None: ``flask openapi ...`` sits at the top level, not under ``flask docs``.
 bp = Blueprint("docs", __name__, url_prefix="/api", cli_group=None)
 bp.cli.add_command(openapi_cli)
 
 bp.add_app_template_filter(page.prose, "docs_prose")
+# One bucket per client address (the limiter's default key) shared by every docs route.
+limiter.shared_limit(lambda: current_app.config["DOCS_RATE_LIMIT"], scope="docs")(bp)
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
+CACHE_CONTROL = "no-cache"
+EXTENSION_KEY = "stockgate.docs.rendered"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One rendered docs body with its strong ETag."""
+
+    body: bytes
+    etag: str
+    mimetype: str
+
+
+def rendered(name: str, mimetype: str, render: Callable[[], str]) -> Rendered:
+    """The body ``name`` of this app, rendered on first use, then served from ``app.extensions``."""
+    cache: dict[str, Rendered] = current_app.extensions.setdefault(EXTENSION_KEY, {})
+    entry = cache.get(name)
+    if entry is None:
+        # Two threads racing here both render the same bytes; the last store wins harmlessly.
+        body = render().encode()
+        entry = cache[name] = Rendered(body, generate_etag(body), mimetype)
+    return entry
 
 
 def _document() -> dict:
-    """The cached document with ``servers`` set to the host this request came to."""
-    return spec.document_for(current_app, request.url_root)
+    """The cached document, with ``servers`` from the configuration (never the request)."""
+    return spec.document_for(current_app)
 
 
-def _revalidated(body: str, mimetype: str) -> Response:
-    """A response clients may cache but must revalidate; an unchanged document is a 304."""
-    response = Response(body, mimetype=mimetype)
-    response.headers["Cache-Control"] = "no-cache"
-    response.add_etag()
+def _serve(entry: Rendered) -> Response:
+    """The cached body, or a 304 when the client's ETag matches it."""
+    response = Response(entry.body, mimetype=entry.mimetype)
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    response.set_etag(entry.etag)
     return response.make_conditional(request)
 
 
 @bp.get("/openapi.json")
 def openapi_json() -> Response:
     """The OpenAPI 3 document as JSON."""
-    return _revalidated(spec.to_json(_document()), "application/json")
+    return _serve(rendered("json", "application/json", lambda: spec.to_json(_document())))
 
 
 @bp.get("/openapi.yaml")
 def openapi_yaml() -> Response:
     """The OpenAPI 3 document as YAML."""
-    return _revalidated(spec.to_yaml(_document()), "application/yaml")
+    return _serve(rendered("yaml", "application/yaml", lambda: spec.to_yaml(_document())))
 
 
 @bp.get("/docs")
-def docs() -> str:
+def docs() -> Response:
     """The human-readable documentation page, rendered server-side from the document."""
-    return render_template("docs/index.html", doc=page.build(_document()))
+    return _serve(
+        rendered("page", "text/html", lambda: render_template("docs/index.html", doc=page.build(_document())))
+    )
+
+
+@bp.errorhandler(RateLimitExceeded)
+def rate_limited(error: RateLimitExceeded) -> Response:
+    """429 as the API's JSON error; Flask-Limiter adds ``Retry-After`` and ``X-RateLimit-*``."""
+    limit = error.limit.limit
+    security_events.record("docs.throttled", address=request.remote_addr, path=request.path, limit=str(limit))
+    return api_error(
+        429,
+        "rate_limited",
+        f"Rate limit of {limit} exceeded for the documentation from this address; "
+        "wait for the number of seconds in Retry-After.",
+        {"limit": limit.amount, "window_seconds": limit.get_expiry()},
+    )
 
 
 @bp.after_request

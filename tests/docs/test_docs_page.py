@@ -36,7 +36,9 @@ class Collector(HTMLParser):
 
 @pytest.fixture
 def page(docs_app):
-    response = docs_app.test_client().get("/api/docs", base_url="https://stock.example.com")
+    """The page of a server with a public base URL (curl lines are then absolute)."""
+    docs_app.config["PUBLIC_BASE_URL"] = "https://stock.example.com"
+    response = docs_app.test_client().get("/api/docs")
     assert response.status_code == 200
     return response
 

@@ -54,3 +54,11 @@ def test_missing_file_argument_is_one_line(cli):
     result = cli.invoke(args=["openapi", "write"])
     assert result.exit_code != 0
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_write_defaults_to_the_public_base_url(docs_app, cli, tmp_path):
+    """Without --server, a configured PUBLIC_BASE_URL is the document's server."""
+    docs_app.config["PUBLIC_BASE_URL"] = "https://stock.example.com"
+    target = tmp_path / "openapi.json"
+    assert cli.invoke(args=["openapi", "write", str(target)]).exit_code == 0
+    assert json.loads(target.read_text())["servers"] == [{"url": "https://stock.example.com"}]

@@ -4,6 +4,11 @@ For a module with slug ``products`` this registers ``GET /api/v1/products`` (end
 ``api.products_list``) and ``GET /api/v1/products/<id>`` (``api.products_show``); the ability
 each needs comes from ``app.catalogue.ENDPOINT_ABILITIES``. Only GET (and HEAD) are routed, so
 write methods are 405.
+
+Routes are registered with ``merge_slashes=False``: Werkzeug would otherwise answer
+``/api/v1//products`` with its own HTML 308 redirect before any error handler runs (Flask
+hands routing redirects straight back). Without merging, such a path matches nothing and gets
+the API's JSON 404. Ids are ASCII digits only (``app.routing``).
 """
 
 from __future__ import annotations
@@ -27,7 +32,11 @@ def register_views(bp: Blueprint) -> None:
     """Register list and show for every catalogue module."""
     for module in MODULES:
         bp.add_url_rule(
-            f"/{module.slug}", endpoint=module.endpoint("list"), view_func=_list_view(module), methods=["GET"]
+            f"/{module.slug}",
+            endpoint=module.endpoint("list"),
+            view_func=_list_view(module),
+            methods=["GET"],
+            merge_slashes=False,
         )
         bp.add_url_rule(
             # Out-of-range ids never reach the view: the router answers them with a JSON 404.
@@ -35,6 +44,7 @@ def register_views(bp: Blueprint) -> None:
             endpoint=module.endpoint("show"),
             view_func=_show_view(module),
             methods=["GET"],
+            merge_slashes=False,
         )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 from flask_orjson import OrjsonProvider
 
-from app import cli, extensions, hosts
+from app import cli, extensions, hosts, routing
 from app.config import load_config
 from app.keys import verification
 
@@ -22,6 +22,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json = OrjsonProvider(app)  # keeps "data", "meta", "links" in the documented order
     _wrap_proxy(app)
     hosts.init_app(app)
+    routing.init_app(app)
     _init_extensions(app)
     _register_blueprints(app)
     cli.init_app(app)

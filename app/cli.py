@@ -1,7 +1,8 @@
 """Command line: ``flask users ...`` and ``flask keys ...`` (SPEC §9).
 
 Every error is one line on stderr and a non-zero exit; services validate before they
-write, so a refused command leaves nothing behind.
+write, so a refused command leaves nothing behind. Every option and argument goes through a
+type of ``app.cli_types``: no control characters, numbers in ASCII digits only.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import accounts, seed
+from app import accounts, seed, untrusted
 from app.catalogue import ALL_ABILITIES
+from app.cli_types import SAFE_TEXT, WHOLE_NUMBER
 from app.errors import ServiceError
 from app.extensions import db
 from app.keys import service as keys_service
@@ -51,8 +53,8 @@ keys_cli = OneLineGroup("keys", help="Manage API keys.")
 
 
 @users_cli.command("create")
-@click.argument("email")
-@click.option("--name", required=True, help="Display name.")
+@click.argument("email", type=SAFE_TEXT)
+@click.option("--name", type=SAFE_TEXT, required=True, help="Display name.")
 @click.option("--admin", is_flag=True, help="May sign in to the panel.")
 @click.option("--system", is_flag=True, help="A system account (e.g. a sync job); never signs in.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
@@ -64,6 +66,9 @@ def create_user(email: str, name: str, admin: bool, system: bool, password_stdin
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
             raise click.ClickException("no password on standard input")
+        if untrusted.control_character_error(password):
+            # Named without echoing it: the password is a secret.
+            raise click.ClickException("the password on standard input contains a control character")
     elif admin:
         password, generated = accounts.generate_password(), True
     try:
@@ -91,12 +96,18 @@ def demo_admin() -> None:
 
 
 @keys_cli.command("create")
-@click.option("--name", required=True, help="What the key is for.")
-@click.option("--owner", required=True, metavar="EMAIL", help="Email of the owning user.")
-@click.option("--ability", "abilities", multiple=True, metavar="A", help="e.g. products:list; repeat.")
+@click.option("--name", type=SAFE_TEXT, required=True, help="What the key is for.")
+@click.option("--owner", type=SAFE_TEXT, required=True, metavar="EMAIL", help="Email of the owning user.")
+@click.option(
+    "--ability", "abilities", type=SAFE_TEXT, multiple=True, metavar="A", help="e.g. products:list; repeat."
+)
 @click.option("--all-abilities", is_flag=True, help="Grant every list and show ability.")
-@click.option("--rate-limit", type=int, default=None, help="Requests per minute (1-100000, default 60).")
-@click.option("--expires-at", default=None, metavar="ISO8601", help="Expiry, e.g. 2027-01-31T00:00:00Z.")
+@click.option(
+    "--rate-limit", type=WHOLE_NUMBER, default=None, help="Requests per minute (1-100000, default 60)."
+)
+@click.option(
+    "--expires-at", type=SAFE_TEXT, default=None, metavar="ISO8601", help="Expiry, e.g. 2027-01-31T00:00:00Z."
+)
 def create_key(
     name: str,
     owner: str,
@@ -131,7 +142,9 @@ def _when(value: datetime | None) -> str:
 
 
 @keys_cli.command("list")
-@click.option("--search", default="", metavar="Q", help="Match name, key prefix, owner name or email.")
+@click.option(
+    "--search", type=SAFE_TEXT, default="", metavar="Q", help="Match name, key prefix, owner name or email."
+)
 @click.option(
     "--status",
     type=click.Choice(keys_service.STATUS_FILTERS),
@@ -167,7 +180,7 @@ def _state_command(name: str, action: Any, past: str) -> None:
     """Register ``flask keys <name> PREFIX``, which calls one lifecycle service."""
 
     @keys_cli.command(name, help=f"{past} the key with this prefix (sgk_ + 8 characters).")
-    @click.argument("prefix")
+    @click.argument("prefix", type=SAFE_TEXT)
     def command(prefix: str) -> None:
         try:
             key = action(prefix)
@@ -184,13 +197,14 @@ _state_command("revoke", keys_service.revoke_key, "Revoked")
 @click.command("seed-demo", cls=OneLineCommand)
 @click.option(
     "--scale",
-    default=str(seed.DEFAULT_SCALE),
+    type=WHOLE_NUMBER,
+    default=seed.DEFAULT_SCALE,
     show_default=True,
     metavar="N",
     help=f"Number of products (1-{seed.MAX_SCALE:,}); other modules grow with it, the ledger 10x.",
 )
 @with_appcontext
-def seed_demo(scale: str) -> None:
+def seed_demo(scale: int) -> None:
     """Fill every module with deterministic demo data; does nothing if data is already there."""
     try:
         products = seed.validate_scale(scale)

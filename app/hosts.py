@@ -10,10 +10,7 @@ from flask import Flask, current_app
 
 
 def init_app(app: Flask) -> None:
-    """Turn off routing redirects built from the Host header; warn about an open host list."""
-    # Werkzeug answers ``/a//b`` with a 308 to ``http://<Host header>/a/b``: an absolute URL
-    # on whatever host the client sent. Without merging, such paths are plain 404s.
-    app.url_map.merge_slashes = False
+    """Warn at start when production answers any host name."""
     if app.config["STOCKGATE_ENV"] == "production" and not app.config.get("TRUSTED_HOSTS"):
         # A warning, not a refusal: no URL is built from the Host header any more, so an open
         # list is not unsafe by itself, and probes often call by IP address.

@@ -205,3 +205,77 @@ def test_demo_admin_is_created_once(app, runner):
     second = runner.invoke(args=["users", "demo-admin"])
     assert "already exists" in second.stdout
     assert _count(app, User) == 1
+
+
+# Every option and argument that takes text, with a control character in it.
+CONTROL_IN_OPTION = {
+    "keys-create-name": (["keys", "create", "--name", "ERP\x00", "--all-abilities"], "--name"),
+    "keys-create-owner": (["keys", "create", "--name", "ERP", "--owner", "sync@example.com\x1b"], "--owner"),
+    "keys-create-ability": (
+        ["keys", "create", "--name", "ERP", "--ability", "products:list\x00"],
+        "--ability",
+    ),
+    "keys-create-expiry": (
+        ["keys", "create", "--name", "ERP", "--all-abilities", "--expires-at", "2030-01-01T00:00\x00Z"],
+        "--expires-at",
+    ),
+    "keys-create-rate-limit": (
+        ["keys", "create", "--name", "E", "--all-abilities", "--rate-limit", "6\x000"],
+        "--rate-limit",
+    ),
+    "keys-list-search": (["keys", "list", "--search", "erp\x00"], "--search"),
+    "keys-deactivate-prefix": (["keys", "deactivate", "sgk_\x00"], "PREFIX"),
+    "users-create-email": (["users", "create", "new\x00@example.com", "--name", "N"], "EMAIL"),
+    "users-create-name": (["users", "create", "new@example.com", "--name", "N\x7f"], "--name"),
+    "seed-demo-scale": (["seed-demo", "--scale", "5\x00"], "--scale"),
+}
+
+
+@pytest.mark.parametrize("args,option", CONTROL_IN_OPTION.values(), ids=CONTROL_IN_OPTION.keys())
+def test_a_control_character_in_any_option_is_a_one_line_error_naming_it(app, runner, owner, args, option):
+    """NUL and the like never reach the database (PostgreSQL refuses NUL): one line, nothing written."""
+    if args[:2] == ["keys", "create"] and "--owner" not in args:
+        args = [*args, "--owner", owner]
+    line = _one_line_error(runner.invoke(args=args))
+    assert option in line and "control character" in line, line
+    assert _count(app, ApiKey) == 0
+    assert _count(app, User) == 1  # the owner fixture's account only
+
+
+def test_a_control_character_in_the_password_from_stdin_is_refused_without_echoing_it(app, runner):
+    result = runner.invoke(
+        args=["users", "create", "x@example.com", "--name", "X", "--admin", "--password-stdin"],
+        input="correct\thorse battery\n",
+    )
+    line = _one_line_error(result)
+    assert "control character" in line and "horse" not in result.output
+    assert _count(app, User) == 0
+
+
+@pytest.mark.parametrize("value", ["1_0", " 60", "60 ", "+60", "\u0666\u0660", "\uff16\uff10"])
+def test_rate_limit_takes_ascii_digits_only(app, runner, owner, value):
+    """click's int reads "1_0", " 60" and non-ASCII digits as numbers; these are refused."""
+    result = runner.invoke(
+        args=["keys", "create", "--name", "E", "--owner", owner, "--all-abilities", "--rate-limit", value]
+    )
+    line = _one_line_error(result)
+    assert "--rate-limit" in line and "digits 0-9" in line
+    assert _count(app, ApiKey) == 0
+
+
+@pytest.mark.parametrize("value", ["1_0", " 5", "\u0665", "\uff15"])
+def test_seed_scale_takes_ascii_digits_only(app, runner, value):
+    line = _one_line_error(runner.invoke(args=["seed-demo", "--scale", value]))
+    assert "--scale" in line and "digits 0-9" in line
+
+
+@pytest.mark.parametrize("instant", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_expires_at_outside_the_calendar_in_utc_is_a_one_line_error(app, runner, owner, instant):
+    """Converting these to UTC overflows; it printed a traceback."""
+    result = runner.invoke(
+        args=["keys", "create", "--name", "E", "--owner", owner, "--all-abilities", "--expires-at", instant]
+    )
+    line = _one_line_error(result)
+    assert "Expires At is out of range" in line
+    assert "Traceback" not in result.output
+    assert _count(app, ApiKey) == 0

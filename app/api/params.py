@@ -9,7 +9,11 @@ document exactly its fields. Decisions:
   always broken by ``id`` so pages never overlap or skip rows.
 * ``q`` searches ``module.searchable`` case-insensitively (``LIKE`` with ``%``/``_``
   escaped), at most ``MAX_Q_LENGTH`` characters; a blank ``q`` means no search.
-* ``updated_since`` is ISO 8601 (``Z`` or an offset; a naive value is taken as UTC).
+* ``updated_since`` is ISO 8601 (``Z`` or an offset; a naive value is taken as UTC) whose
+  UTC instant lies in years 1-9999 (``0001-01-01T00:00:00+01:00`` is a 400, not an overflow).
+* Hostile input is a 400 naming the parameter (``app.untrusted``): a control character in any
+  value (PostgreSQL refuses NUL), and numbers written other than in ASCII digits (``1_0``,
+  `` 5``, Arabic-Indic or fullwidth digits), which Python's ``int()`` would accept.
 * Unknown parameters and parameters given twice are a 400 naming them: a typo such as
   ``per-page`` or ``updatedSince`` silently ignored would return the wrong data.
 """
@@ -17,15 +21,17 @@ document exactly its fields. Decisions:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 
 from flask import request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from app import untrusted
 from app.api.errors import ApiError
 from app.catalogue import Module
 from app.errors import flatten_errors
+from app.schemas.input_fields import UtcDateTime, WholeNumber
 
 DEFAULT_PER_PAGE = 25
 MAX_PER_PAGE = 100
@@ -56,21 +62,18 @@ class ListArgsSchema(Schema):
         # Unknown names are reported by ``parse_list_args`` with a clearer message.
         unknown = EXCLUDE
 
-    page = fields.Integer(
+    page = WholeNumber(
         load_default=1,
-        strict=False,
         validate=validate.Range(min=1, max=MAX_PAGE),
         metadata={"description": f"Page number, 1 to {MAX_PAGE:,}.", "example": 1},
     )
-    per_page = fields.Integer(
+    per_page = WholeNumber(
         load_default=DEFAULT_PER_PAGE,
         validate=validate.Range(min=1, max=MAX_PER_PAGE),
         metadata={"description": f"Items per page, 1 to {MAX_PER_PAGE}.", "example": DEFAULT_PER_PAGE},
     )
-    updated_since = fields.AwareDateTime(
+    updated_since = UtcDateTime(
         load_default=None,
-        format="iso",
-        default_timezone=UTC,
         metadata={
             "description": "Only records updated at or after this instant (ISO 8601, e.g. "
             "2026-11-01T00:00:00Z), for incremental sync.",
@@ -125,6 +128,9 @@ def parse_list_args(module: Module) -> ListArgs:
             errors[name] = ["Given more than once; send it once."]
         elif len(request.args[name]) > MAX_RAW_LENGTH:
             errors[name] = [f"Longer than {MAX_RAW_LENGTH} characters."]
+        elif problem := untrusted.control_character_error(request.args[name]):
+            # Checked before any field parses the value: NUL must never reach a query.
+            errors[name] = [problem]
     raw = {name: request.args[name] for name in request.args if name not in errors}
     try:
         loaded = schema.load(raw)

@@ -4,6 +4,9 @@ For a module with slug ``products`` this registers ``GET /api/v1/products`` (end
 ``api.products_list``) and ``GET /api/v1/products/<id>`` (``api.products_show``); the ability
 each needs comes from ``app.catalogue.ENDPOINT_ABILITIES``. Only GET (and HEAD) are routed, so
 write methods are 405.
+
+The URL map merges no slashes and reads ids as ASCII digits only (``app.routing``), so
+``/api/v1//products`` gets the API's JSON 404, not Werkzeug's HTML redirect.
 """
 
 from __future__ import annotations
@@ -28,7 +31,10 @@ def register_views(bp: Blueprint) -> None:
     """Register list and show for every catalogue module."""
     for module in MODULES:
         bp.add_url_rule(
-            f"/{module.slug}", endpoint=module.endpoint("list"), view_func=_list_view(module), methods=["GET"]
+            f"/{module.slug}",
+            endpoint=module.endpoint("list"),
+            view_func=_list_view(module),
+            methods=["GET"],
         )
         bp.add_url_rule(
             # Out-of-range ids never reach the view: the router answers them with a JSON 404.

@@ -2,11 +2,14 @@
 
 The panel's WTForms form gives inline errors first; these schemas are the service's own
 guard, so the CLI and any future caller get the same rules and nothing invalid is saved.
+Names refuse control characters, rate limits take ASCII digits only, and an expiry whose
+offset puts it outside years 1-9999 in UTC is an error, not an OverflowError
+(``app.schemas.input_fields``).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate, validates
@@ -14,16 +17,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, pre_load, va
 from app.catalogue import ABILITY_SET
 from app.models.api_keys import NAME_MAX_LENGTH, RATE_LIMIT_DEFAULT, RATE_LIMIT_MAX, RATE_LIMIT_MIN
 from app.models.types import utcnow
-
-
-class AwareDateTime(fields.DateTime):
-    """ISO 8601 datetime; a value without a zone is taken as UTC, the result is aware UTC."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
-        parsed = value if isinstance(value, datetime) else super()._deserialize(value, attr, data, **kwargs)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
+from app.schemas.input_fields import Text, UtcDateTime, WholeNumber
 
 
 def _strip_name(data: dict[str, Any]) -> dict[str, Any]:
@@ -35,7 +29,7 @@ def _strip_name(data: dict[str, Any]) -> dict[str, Any]:
 class KeyEditSchema(Schema):
     """What can change on an existing key: name, abilities, rate limit, expiry."""
 
-    name = fields.String(
+    name = Text(
         validate=validate.Length(
             min=1, max=NAME_MAX_LENGTH, error=f"Name must be 1 to {NAME_MAX_LENGTH} characters."
         )
@@ -44,8 +38,7 @@ class KeyEditSchema(Schema):
         fields.String(),
         validate=validate.Length(min=1, error="Choose at least one ability."),
     )
-    rate_limit = fields.Integer(
-        strict=False,
+    rate_limit = WholeNumber(
         validate=validate.Range(
             min=RATE_LIMIT_MIN,
             max=RATE_LIMIT_MAX,
@@ -53,9 +46,12 @@ class KeyEditSchema(Schema):
         ),
         error_messages={"invalid": "Rate limit must be a whole number."},
     )
-    expires_at = AwareDateTime(
+    expires_at = UtcDateTime(
         allow_none=True,
-        error_messages={"invalid": "Expires At must be an ISO 8601 date and time."},
+        error_messages={
+            "invalid": "Expires At must be an ISO 8601 date and time.",
+            "out_of_range": "Expires At is out of range: it must fall between years 1 and 9999 in UTC.",
+        },
     )
 
     @pre_load
@@ -83,7 +79,7 @@ class KeyEditSchema(Schema):
 class KeyCreateSchema(KeyEditSchema):
     """A new key: name and abilities required, rate limit defaults to 60/min."""
 
-    name = fields.String(
+    name = Text(
         required=True,
         validate=validate.Length(
             min=1, max=NAME_MAX_LENGTH, error=f"Name must be 1 to {NAME_MAX_LENGTH} characters."

@@ -2,12 +2,16 @@
 
 These give the user inline errors; the key service validates again with marshmallow, so
 nothing invalid is saved even if a form rule were missing.
+
+Every form derives from ``PanelForm``, which refuses a control character in any submitted
+field before the field's own validators run (``app.untrusted``); numbers and dates take
+ASCII digits only.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -20,9 +24,11 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
+    TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation, ValidationError
 
+from app import untrusted
 from app.catalogue import ABILITY_SET
 from app.models.api_keys import NAME_MAX_LENGTH, RATE_LIMIT_DEFAULT, RATE_LIMIT_MAX, RATE_LIMIT_MIN
 from app.models.types import utcnow
@@ -36,19 +42,66 @@ def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+def control_character_error(field: Field) -> str | None:
+    """The message for a control character in what was submitted for ``field``, or None.
+
+    TAB, LF and CR are allowed in multi-line fields (textareas), nowhere else.
+    """
+    multiline = isinstance(field, TextAreaField)
+    for value in field.raw_data or ():
+        if isinstance(value, str) and (
+            error := untrusted.control_character_error(value, multiline=multiline)
+        ):
+            return error
+    return None
+
+
+class PanelForm(FlaskForm):
+    """Base of every panel form: a control character in any field is an error next to it."""
+
+    # Fields whose value is checked by the view instead (listed per form, with the reason).
+    unchecked_fields: ClassVar[frozenset[str]] = frozenset()
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Refuse control characters first; only clean input reaches the fields' validators."""
+        hostile = [
+            (field, error)
+            for field in self
+            if field.name not in self.unchecked_fields and (error := control_character_error(field))
+        ]
+        # Validators may query the database; PostgreSQL refuses NUL, so they never see it.
+        for field, error in hostile:
+            field.errors = [error]
+            if isinstance(field, HiddenField):
+                # A hidden field shows no error of its own: say it on the form.
+                self.form_errors.append(f"This form was sent with a bad value: {error}")
+        return not hostile and super().validate(extra_validators)
+
+
 class WholeNumberField(IntegerField):
-    """An integer field whose parse error reads like the rest of the form."""
+    """An integer field in ASCII digits whose parse error reads like the rest of the form."""
 
     def process_formdata(self, valuelist: list[Any]) -> None:
-        """Parse the number, with a friendly message when it is not one."""
+        """Parse the number, with a friendly message when it is not one (``1_0``, `` 5``, ...)."""
         if not valuelist or valuelist[0] == "":
             self.data = None
             return
         try:
-            self.data = int(valuelist[0].strip())
+            self.data = untrusted.parse_whole_number(valuelist[0])
         except ValueError:
             self.data = None
             raise ValueError("Rate limit must be a whole number.") from None
+
+
+class AsciiDateTimeLocalField(DateTimeLocalField):
+    """A ``datetime-local`` field in ASCII digits (``strptime`` also reads fullwidth digits)."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Parse the date and time, refusing non-ASCII text before ``strptime`` sees it."""
+        if valuelist and valuelist[0] and not valuelist[0].isascii():
+            self.data = None
+            raise ValueError(self.gettext("Not a valid datetime value."))
+        super().process_formdata(valuelist)
 
 
 def _rate_limit_in_range(_form: Any, field: Field) -> None:
@@ -71,8 +124,13 @@ def to_local_input(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC).replace(tzinfo=None, second=0, microsecond=0) if value else None
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PanelForm):
     """Email and password of an admin."""
+
+    # ``next`` comes from the link that led here, not from the admin: ``auth.safe_next``
+    # ignores a hostile one (control characters included), so a crafted link cannot make
+    # the sign-in itself fail.
+    unchecked_fields = frozenset({"next"})
 
     email = EmailField("Email", validators=[DataRequired("Enter your email.")], filters=[_strip])
     password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
@@ -92,7 +150,7 @@ class KeyFieldsMixin:
     )
     # Rendered by hand (a grid of modules); values are the ability strings.
     abilities = SelectMultipleField("Abilities", validate_choice=False)
-    expires_at = DateTimeLocalField(
+    expires_at = AsciiDateTimeLocalField(
         "Expires At (UTC)",
         format=DATETIME_FORMATS,
         validators=[Optional()],
@@ -120,7 +178,7 @@ class KeyFieldsMixin:
             raise ValidationError("Expires At must be in the future.")
 
 
-class KeyCreateForm(KeyFieldsMixin, FlaskForm):
+class KeyCreateForm(KeyFieldsMixin, PanelForm):
     """A new API key."""
 
     owner = SelectField("Owner", validate_choice=False, validators=[DataRequired("Choose an owner.")])
@@ -138,7 +196,7 @@ class KeyCreateForm(KeyFieldsMixin, FlaskForm):
             raise ValidationError("Choose an owner from the list.")
 
 
-class KeyEditForm(KeyFieldsMixin, FlaskForm):
+class KeyEditForm(KeyFieldsMixin, PanelForm):
     """Changes to an existing key: name, abilities, rate limit, expiry."""
 
     def __init__(self, *args: Any, original_expires_at: datetime | None = None, **kwargs: Any) -> None:

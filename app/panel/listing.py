@@ -2,6 +2,11 @@
 
 Paging fetches one row more than a page instead of counting: an exact COUNT over 100,000
 keys on every keystroke would cost more than the page itself.
+
+Unknown status, sort or direction values fall back to the defaults (an old bookmark still
+opens). Hostile values do not: ``argument_errors`` names every parameter holding a control
+character (PostgreSQL refuses NUL, so the search never runs with one) and a page number not
+written in ASCII digits, and the view answers 422 with the message by the search box.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, false
 
+from app import untrusted
 from app.db import dialect, key_search
 from app.extensions import db
 from app.keys.service import STATUS_FILTERS, search_keys
@@ -36,6 +42,8 @@ SORT_COLUMNS: dict[str, Any] = {
 DEFAULT_SORT = "created_at"
 DEFAULT_DIRECTION = "desc"
 DIRECTIONS = ("asc", "desc")
+# How the table's query parameters are named to the admin in error messages.
+ARGUMENT_LABELS = {"q": "Search", "status": "Status", "sort": "Sort", "dir": "Sort direction", "page": "Page"}
 
 
 @dataclass(frozen=True)
@@ -55,11 +63,13 @@ class ListParams:
         sort = args.get("sort", DEFAULT_SORT)
         direction = args.get("dir", DEFAULT_DIRECTION)
         try:
-            page = min(max(int(args.get("page", 1)), 1), MAX_PAGE)
-        except (TypeError, ValueError):
+            page = min(max(untrusted.parse_whole_number(args.get("page", "1")), 1), MAX_PAGE)
+        except ValueError:
             page = 1
+        q = args.get("q", "")
         return cls(
-            q=args.get("q", ""),
+            # A search holding a control character is refused (argument_errors), never run.
+            q="" if untrusted.control_character_error(q) else q,
             status=status if status in STATUS_FILTERS else "all",
             sort=sort if sort in SORT_COLUMNS else DEFAULT_SORT,
             direction=direction if direction in DIRECTIONS else DEFAULT_DIRECTION,
@@ -100,6 +110,27 @@ class KeyPage:
     def has_previous(self) -> bool:
         """True when this is not the first page."""
         return self.params.page > 1
+
+
+def argument_errors(args: Any) -> list[str]:
+    """One message per query parameter that must be refused; empty when the query is fine."""
+    errors: dict[str, str] = {}
+    for name in args:
+        for value in args.getlist(name):
+            if problem := untrusted.control_character_error(value):
+                errors[name] = problem
+    page = args.get("page", "")
+    if "page" not in errors and page and not untrusted.is_whole_number(page):
+        errors["page"] = untrusted.NOT_A_WHOLE_NUMBER
+    return [
+        f"{ARGUMENT_LABELS.get(name, 'A parameter of the address')}: {error}"
+        for name, error in errors.items()
+    ]
+
+
+def empty_page(params: ListParams) -> KeyPage:
+    """A page with no keys, for a query that was refused (nothing was looked up)."""
+    return KeyPage(keys=[], params=params, has_next=False)
 
 
 def _order(params: ListParams) -> list[ColumnElement[Any]]:

@@ -21,7 +21,7 @@ from app.models.users import User
 from app.panel import guards
 from app.panel.forms import KeyCreateForm, KeyEditForm, apply_service_errors, as_utc, to_local_input
 from app.panel.htmx import htmx, message_response, no_store, vary_on_htmx
-from app.panel.listing import ListParams, list_keys
+from app.panel.listing import ListParams, argument_errors, empty_page, list_keys
 
 bp = Blueprint("panel", __name__, url_prefix="/settings")
 bp.before_request(guards.require_admin)
@@ -56,13 +56,17 @@ def _key_or_404(prefix: str) -> ApiKey:
 def api_keys() -> Response:
     """The API Keys page, or just its table when htmx asks (search, filter, sort, page)."""
     params = ListParams.from_args(request.args)
-    page = list_keys(params)
+    errors = argument_errors(request.args)
+    # A refused query (a control character, a page not in digits) is a 422 that htmx swaps in.
+    page, status = (empty_page(params), 422) if errors else (list_keys(params), 200)
     if htmx().wants_fragment:
-        response = _render("panel/api_keys/_table.html", page=page)
-        # Push the canonical URL (defaults and empty values left out), not the raw form values.
-        response.headers["HX-Push-Url"] = url_for("panel.api_keys", **params.query_args())
+        response = _render("panel/api_keys/_table.html", status, page=page, errors=errors)
+        # Push the canonical URL (defaults and empty values left out), not the raw form values;
+        # a refused query is not pushed at all.
+        url = url_for("panel.api_keys", **params.query_args())
+        response.headers["HX-Push-Url"] = "false" if errors else url
     else:
-        response = _render("panel/api_keys/index.html", page=page, form=None)
+        response = _render("panel/api_keys/index.html", status, page=page, form=None, errors=errors)
     return vary_on_htmx(response)
 
 

@@ -205,3 +205,25 @@ def test_search_filters_by_derived_status(app, make_key):
     assert _search(app, "", "revoked") == ["gone"]
     with app.app_context(), pytest.raises(InvalidInput):
         service.search_keys("", "bogus")
+
+
+@pytest.mark.parametrize(
+    "changes,field",
+    [
+        ({"name": "Feed\x00"}, "name"),
+        ({"name": "Feed\x1b[31m"}, "name"),
+        ({"rate_limit": "1_20"}, "rate_limit"),
+        ({"rate_limit": " 120"}, "rate_limit"),
+        ({"rate_limit": "\u0661\u0662\u0660"}, "rate_limit"),
+        ({"expires_at": "0001-01-01T00:00:00+01:00"}, "expires_at"),
+        ({"expires_at": "9999-12-31T23:59:59-01:00"}, "expires_at"),
+    ],
+)
+def test_hostile_input_is_refused_by_the_service_for_every_caller(app, make_user, changes, field):
+    """The service's own guard: control characters, non-ASCII numbers, instants beyond the calendar."""
+    owner = make_user()
+    data = {"name": "Feed", "owner": owner.email, "abilities": ["products:list"], **changes}
+    with app.app_context(), pytest.raises(InvalidInput) as excinfo:
+        service.create_key(**data)
+    assert set(excinfo.value.errors) == {field}
+    assert _count(app) == 0

@@ -236,3 +236,69 @@ def test_hostile_key_names_are_rendered_inert(
     ):
         assert raw not in response.text
         assert escaped in response.text
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("name", "Shopify\x00storefront"),
+        ("name", "Shopify\tstorefront"),
+        ("name", "Shopify\x7f"),
+        ("owner", "1\x00"),
+        ("rate_limit", "12\x000"),
+        ("expires_at", "2030-01-01T00:00\x00"),
+    ],
+)
+def test_a_control_character_in_any_field_is_an_error_next_to_it(
+    signed_in: PanelClient, valid: dict[str, Any], count_keys: Any, field: str, value: str
+) -> None:
+    """NUL would be a 500 on PostgreSQL; every control character is refused before validation."""
+    response = signed_in.post("/settings/api-keys", {**valid, field: value})
+    assert response.status_code == 422
+    assert "Contains a control character" in _error_for(response.text, field)
+    assert count_keys() == 0
+
+
+def test_a_control_character_in_an_ability_is_refused(
+    signed_in: PanelClient, valid: dict[str, Any], count_keys: Any
+) -> None:
+    response = signed_in.post("/settings/api-keys", {**valid, "abilities": ["products:list\x00"]})
+    assert response.status_code == 422
+    assert "Contains a control character" in response.text
+    assert count_keys() == 0
+
+
+@pytest.mark.parametrize(
+    "rate_limit", ["1_20", " 120", "120 ", "+120", "\u0661\u0662\u0660", "\uff11\uff12\uff10"]
+)
+def test_rate_limit_takes_ascii_digits_only(
+    signed_in: PanelClient, valid: dict[str, Any], count_keys: Any, rate_limit: str
+) -> None:
+    """int() read "1_20", " 120" and non-ASCII digits as 120; the form refuses them."""
+    response = signed_in.post("/settings/api-keys", {**valid, "rate_limit": rate_limit})
+    assert response.status_code == 422
+    assert _error_for(response.text, "rate_limit") == "Rate limit must be a whole number."
+    assert count_keys() == 0
+
+
+def test_expires_at_takes_ascii_digits_only(
+    signed_in: PanelClient, valid: dict[str, Any], count_keys: Any
+) -> None:
+    """strptime's %Y reads any Unicode digits (here a fullwidth year); the form refuses them."""
+    year, rest = valid["expires_at"].split("-", 1)
+    fullwidth_year = year.translate({ord(d): 0xFF10 + int(d) for d in "0123456789"})
+    response = signed_in.post("/settings/api-keys", {**valid, "expires_at": f"{fullwidth_year}-{rest}"})
+    assert response.status_code == 422
+    assert "Not a valid datetime value" in _error_for(response.text, "expires_at")
+    assert count_keys() == 0
+
+
+def test_edit_with_a_control_character_changes_nothing(
+    signed_in: PanelClient, make_key: Any, load_key: Any
+) -> None:
+    key = make_key(name="Original").key
+    data = {"name": "Renamed\x00", "abilities": ["products:list"], "rate_limit": "60", "expires_at": ""}
+    response = signed_in.post(f"/settings/api-keys/{key.prefix}", data)
+    assert response.status_code == 422
+    assert "Contains a control character" in response.text
+    assert load_key(key.prefix).name == "Original"

@@ -1,0 +1,58 @@
+"""Rules every piece of outside text passes (query strings, form fields, CLI options), in one place.
+
+* **No control characters.** C0 characters (U+0000-U+001F) and DEL (U+007F) are refused:
+  PostgreSQL rejects NUL in text (a 500 if it reaches a query), and no name, search, email or
+  number legitimately holds one. Multi-line fields (textareas) may hold TAB, LF and CR.
+* **Whole numbers in ASCII digits.** Python's ``int()`` also reads Arabic-Indic or
+  fullwidth digits, ``"1_0"`` and ``" 5"``; no client means those, and accepting them gives
+  one resource many spellings.
+* **Instants inside the calendar once in UTC.** ``0001-01-01T00:00:00+01:00`` is a valid ISO
+  8601 string whose UTC instant falls before year 1: Python cannot represent it.
+
+The API's argument schema, the panel's form base class and the CLI's parameter types all call
+these functions, so the rules and their messages live once.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+# TAB, LF and CR are what a textarea legitimately sends.
+_CONTROL_MULTILINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A sign is allowed so that "-1" gets the clearer "must be at least 1" message from range checks.
+_WHOLE_NUMBER = re.compile("-?[0-9]+")
+
+NOT_A_WHOLE_NUMBER = "Not a whole number (use the digits 0-9 only)."
+OUT_OF_RANGE_INSTANT = "Out of range: the instant must fall between years 1 and 9999 in UTC."
+
+
+def control_character_error(value: str, *, multiline: bool = False) -> str | None:
+    """The message for the first control character in ``value``, or None when it has none."""
+    match = (_CONTROL_MULTILINE if multiline else _CONTROL).search(value)
+    if match is None:
+        return None
+    return f"Contains a control character (U+{ord(match.group()):04X}); remove it."
+
+
+def is_whole_number(value: str) -> bool:
+    """True when ``value`` is an optional ``-`` and ASCII digits, nothing else (no spaces, no ``_``)."""
+    return _WHOLE_NUMBER.fullmatch(value) is not None
+
+
+def parse_whole_number(value: str) -> int:
+    """``value`` as an int, or ValueError(``NOT_A_WHOLE_NUMBER``) unless it is ASCII digits."""
+    if not is_whole_number(value):
+        raise ValueError(NOT_A_WHOLE_NUMBER)
+    return int(value)
+
+
+def to_utc(value: datetime) -> datetime:
+    """``value`` as an aware UTC datetime (naive is taken as UTC); ValueError when out of range."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(OUT_OF_RANGE_INSTANT) from None

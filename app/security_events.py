@@ -25,15 +25,19 @@ REFUSALS = frozenset(
 )
 
 
-def _safe(value: Any) -> Any:
-    """The value to log: strings lose anything shaped like a full API key."""
+def redact(value: Any) -> Any:
+    """``value`` with anything shaped like a full API key replaced, in strings, lists and dicts."""
     if isinstance(value, str):
         return KEY_PATTERN.sub("[redacted key]", value)
+    if isinstance(value, dict):
+        return {name: redact(item) for name, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(item) for item in value]
     return value
 
 
 def record(event: str, **fields: Any) -> None:
     """Log one security event as a single structured line (never with a secret)."""
-    payload = {"event": event, **{name: _safe(value) for name, value in fields.items()}}
+    payload = {"event": event, **{name: redact(value) for name, value in fields.items()}}
     level = logging.WARNING if event in REFUSALS else logging.INFO
     log.log(level, "security_event %s", json.dumps(payload, default=str, sort_keys=False))

@@ -1,6 +1,7 @@
 """Database models. Import from here so Alembic sees every table."""
 
 from app.models.api_keys import ApiKey, KeyStatus
+from app.models.audit import AuditEvent
 from app.models.orders import (
     Customer,
     PurchaseOrder,
@@ -17,6 +18,7 @@ from app.models.users import User
 
 __all__ = [
     "ApiKey",
+    "AuditEvent",
     "Brand",
     "Category",
     "Customer",

@@ -16,6 +16,7 @@ RATE_LIMIT_MIN = 1
 RATE_LIMIT_MAX = 100_000
 RATE_LIMIT_DEFAULT = 60
 NAME_MAX_LENGTH = 100
+DESCRIPTION_MAX_LENGTH = 500
 
 
 class KeyStatus(enum.StrEnum):
@@ -59,9 +60,24 @@ class ApiKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    description: Mapped[str | None] = mapped_column(String(DESCRIPTION_MAX_LENGTH), nullable=True)
+    # CIDR ranges in canonical form ("203.0.113.0/24", "2001:db8::/32"); empty: any address.
+    allowed_ips: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # Rolling (SPEC §12): the old key points at its successor and stops working at sunset_at.
+    successor_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True, index=True)
+    sunset_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The rate-limit bucket: the prefix of the first key of a roll chain, so old and new keys
+    # draw on one bucket. None: the key's own prefix.
+    bucket: Mapped[str | None] = mapped_column(String(12), nullable=True)
 
     owner: Mapped[User] = relationship(foreign_keys=[owner_id], lazy="joined")
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    successor: Mapped[ApiKey | None] = relationship(remote_side=[id], foreign_keys=[successor_id])
+
+    @property
+    def bucket_name(self) -> str:
+        """The name of the rate-limit bucket this key counts against."""
+        return self.bucket or self.prefix
 
     def is_expired(self, now: datetime | None = None) -> bool:
         """Return True when the key has an expiry that has passed."""

@@ -90,6 +90,8 @@ def test_guide_sections_cover_keys_auth_abilities_limits_errors_and_sync(page):
     for code in ("missing_key", "invalid_key", "key_inactive", "key_expired", "forbidden", "rate_limited"):
         assert f"<code>{code}</code>" in html
     assert "updated_since" in html and "links.next" in html
+    for challenge in ('error="invalid_token"', 'error="insufficient_scope"', 'error="invalid_request"'):
+        assert html.count(challenge.replace('"', "&#34;")) + html.count(challenge) >= 1
 
 
 def test_docs_page_never_shows_a_real_looking_key(page):

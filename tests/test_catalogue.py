@@ -74,4 +74,4 @@ def test_no_module_slug_collides_with_the_introspection_path() -> None:
     from app.catalogue import KEY_ONLY_ENDPOINTS, MODULES_BY_SLUG
 
     assert "key" not in MODULES_BY_SLUG
-    assert KEY_ONLY_ENDPOINTS == {"api.key"}
+    assert {"api.key"} == KEY_ONLY_ENDPOINTS

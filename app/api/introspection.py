@@ -87,8 +87,14 @@ class KeyInfoSchema(Schema):
         },
     )
     rate_limit = fields.Nested(RateLimitSchema, required=True)
-    expires_at = doc_fields.timestamp(
-        "When the key stops working, or null when it never expires.", "2027-01-31T00:00:00Z", nullable=True
+    # Always present, null when unset (so ``required`` as well as nullable).
+    expires_at = doc_fields.UTCTimestamp(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "When the key stops working, or null when it never expires.",
+            "example": "2027-01-31T00:00:00Z",
+        },
     )
     status = fields.String(
         required=True,
@@ -99,10 +105,13 @@ class KeyInfoSchema(Schema):
             "enum": [ACTIVE, ROLLING],
         },
     )
-    sunset_at = doc_fields.timestamp(
-        "The cutover of a rolling key (when it stops working), else null.",
-        "2027-01-01T12:00:00Z",
-        nullable=True,
+    sunset_at = doc_fields.UTCTimestamp(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "The cutover of a rolling key (when it stops working), else null.",
+            "example": "2027-01-01T12:00:00Z",
+        },
     )
     allowed_ips = fields.List(
         fields.String(),

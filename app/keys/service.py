@@ -6,7 +6,7 @@ The panel, the CLI and the tests all call these functions, so every rule lives o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -165,7 +165,9 @@ def edit_key(prefix: str, **changes: Any) -> ApiKey:
 
 
 # Status filter values the panel and CLI accept; "all" hides revoked keys.
-STATUS_FILTERS = ("all", "active", "inactive", "expired", "revoked")
+STATUS_FILTERS = ("all", "active", "inactive", "expired", "revoked", "expiring")
+# "Expiring soon" (SPEC §12): an active key whose expiry is this close gets a warning.
+EXPIRING_SOON = timedelta(days=14)
 
 
 def search_keys(
@@ -194,6 +196,12 @@ def search_keys(
         stmt = stmt.where(ApiKey.status == KeyStatus.ACTIVE, not_expired)
     elif status == "expired":
         stmt = stmt.where(ApiKey.status == KeyStatus.ACTIVE, ~not_expired)
+    elif status == "expiring":
+        stmt = stmt.where(
+            ApiKey.status == KeyStatus.ACTIVE,
+            ApiKey.expires_at > now,
+            ApiKey.expires_at <= now + EXPIRING_SOON,
+        )
     elif status in ("inactive", "revoked"):
         stmt = stmt.where(ApiKey.status == KeyStatus(status))
     else:

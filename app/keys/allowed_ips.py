@@ -8,8 +8,9 @@ server reports IPv4 clients that way. A zone (``fe80::1%eth0``) names an interfa
 machine that wrote it, not a client, so it is refused.
 
 The panel form, the key service and the API guard all call these functions, so the rules
-and their messages live once. Matching is on the hot path: parsed networks are cached per
-distinct list, and a key without allowed IPs never gets here.
+and their messages live once. Matching is on the hot path: answers are cached per (address,
+list), so a client calling again costs one dictionary lookup, and a key without allowed IPs
+never gets here.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def client_ip(address: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Addr
     return ip
 
 
+@lru_cache(maxsize=4096)
 def is_allowed(address: str | None, allowed: tuple[str, ...]) -> bool:
     """True when ``address`` falls in one of the ``allowed`` ranges (an empty list allows any)."""
     if not allowed:

@@ -240,3 +240,8 @@ ENDPOINT_ABILITIES: dict[str, str] = {
     for module in MODULES
     for action in ACTIONS
 }
+
+# Endpoints any valid key may call without an ability: the key's own introspection
+# (``GET /api/v1/key``, ``app.api.introspection``). Its path cannot collide with a module's:
+# no module has the slug ``key`` (tests/test_catalogue.py).
+KEY_ONLY_ENDPOINTS: frozenset[str] = frozenset({f"{API_BLUEPRINT}.key"})

@@ -108,6 +108,17 @@ def demo_admin() -> None:
 @click.option(
     "--expires-at", type=SAFE_TEXT, default=None, metavar="ISO8601", help="Expiry, e.g. 2027-01-31T00:00:00Z."
 )
+@click.option(
+    "--allow-ip",
+    "allowed_ips",
+    type=SAFE_TEXT,
+    multiple=True,
+    metavar="CIDR",
+    help="Only accept requests from this address or range, e.g. 203.0.113.0/24; repeat. Default: any.",
+)
+@click.option(
+    "--description", type=SAFE_TEXT, default=None, help="What the key is for (up to 500 characters)."
+)
 def create_key(
     name: str,
     owner: str,
@@ -115,6 +126,8 @@ def create_key(
     all_abilities: bool,
     rate_limit: int | None,
     expires_at: str | None,
+    allowed_ips: tuple[str, ...],
+    description: str | None,
 ) -> None:
     """Create a key and print it alone on the last line; it is never shown again."""
     if all_abilities and abilities:
@@ -128,6 +141,8 @@ def create_key(
             abilities=list(ALL_ABILITIES if all_abilities else abilities),
             rate_limit=rate_limit,
             expires_at=expires_at,
+            allowed_ips=list(allowed_ips),
+            description=description,
         )
     except ServiceError as exc:
         raise _fail(exc) from None

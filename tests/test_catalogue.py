@@ -67,3 +67,11 @@ def test_listing_a_page_and_dumping_it_takes_at_most_two_queries(app: Flask, mod
         # One for the page, one per selectin-loaded collection of line items.
         assert len(page) > 0
         assert len(statements) <= 1 + len(module.query_options), statements
+
+
+def test_no_module_slug_collides_with_the_introspection_path() -> None:
+    """``GET /api/v1/key`` is the key's own description: no module may take the slug ``key``."""
+    from app.catalogue import KEY_ONLY_ENDPOINTS, MODULES_BY_SLUG
+
+    assert "key" not in MODULES_BY_SLUG
+    assert {"api.key"} == KEY_ONLY_ENDPOINTS

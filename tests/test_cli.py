@@ -107,6 +107,19 @@ BAD_KEY_CREATE = {
     "expiry-past": (["--ability", "brands:list", "--expires-at", "2001-01-01T00:00:00Z"], "future"),
     "expiry-garbage": (["--ability", "brands:list", "--expires-at", "soon"], "ISO 8601"),
     "unknown-option": (["--ability", "brands:list", "--colour", "red"], "--colour"),
+    "allow-ip-garbage": (
+        ["--ability", "brands:list", "--allow-ip", "10.0.0.0/8", "--allow-ip", "ten.0.0.1"],
+        "Not an IP address or CIDR range: 'ten.0.0.1'",
+    ),
+    "allow-ip-bad-prefix": (["--ability", "brands:list", "--allow-ip", "2001:db8::/129"], "'2001:db8::/129'"),
+    "allow-ip-empty-value": (["--ability", "brands:list", "--allow-ip"], "--allow-ip"),
+    "allow-ip-control": (["--ability", "brands:list", "--allow-ip", "10.0.0.1\x00"], "--allow-ip"),
+    "allow-ip-too-many": (
+        ["--ability", "brands:list", *[a for n in range(101) for a in ("--allow-ip", f"10.0.0.{n}")]],
+        "At most 100 allowed IPs",
+    ),
+    "description-too-long": (["--ability", "brands:list", "--description", "d" * 501], "at most 500"),
+    "description-control": (["--ability", "brands:list", "--description", "a\nb"], "--description"),
 }
 
 
@@ -117,6 +130,23 @@ def test_bad_keys_create_is_one_line_and_writes_nothing(app, runner, owner, extr
     assert needle in _one_line_error(result)
     assert _count(app, ApiKey) == 0
     assert not KEY_RE.search(result.output)
+
+
+def test_keys_create_with_allowed_ips_and_description(app, runner, owner):
+    """--allow-ip (repeatable) is stored canonical and deduplicated; --description as given."""
+    result = runner.invoke(
+        args=[
+            "keys", "create", "--name", "Feed", "--owner", owner, "--ability", "brands:list",
+            "--allow-ip", "203.0.113.9/24", "--allow-ip", "2001:db8::1", "--allow-ip", "203.0.113.0/24",
+            "--description", "Partner feed, Reno warehouse",
+        ]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    prefix = result.stdout.strip().splitlines()[-1][:12]
+    with app.app_context():
+        key = db.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+        assert key.allowed_ips == ["203.0.113.0/24", "2001:db8::1/128"]
+        assert key.description == "Partner feed, Reno warehouse"
 
 
 @pytest.mark.parametrize(

@@ -1,14 +1,15 @@
 """The protected read-only JSON API at ``/api/v1`` (SPEC §5-6).
 
 ``errors`` renders every error as JSON, ``guard`` authenticates and rate-limits, ``params``
-validates list arguments, ``views`` serves list/show for every catalogue module.
+validates list arguments, ``views`` serves list/show for every catalogue module,
+``introspection`` describes the calling key (``GET /api/v1/key``).
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from app.api import errors, guard, ratelimit, views
+from app.api import errors, guard, introspection, ratelimit, views
 from app.extensions import csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -17,6 +18,7 @@ csrf.exempt(bp)
 errors.register_blueprint_handlers(bp)
 guard.install(bp)
 views.register_views(bp)
+introspection.register_views(bp)
 
 
 def init_app(app: Flask) -> None:

@@ -48,6 +48,11 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "key_revoked": (401, "The key was revoked and can never be used again."),
     "key_expired": (401, "The key's expiry date has passed."),
     "forbidden": (403, "The key lacks the ability this endpoint needs; `details.required_ability` names it."),
+    "ip_not_allowed": (
+        403,
+        "The key has allowed IPs and the request came from another address; `details.address` "
+        "is the address seen.",
+    ),
     "not_found": (404, "No such endpoint, or no record with that id."),
     "method_not_allowed": (405, "The API is read-only: only GET (and HEAD) are allowed."),
     "rate_limited": (429, "Too many requests for this key (or too many failed attempts from this address)."),

@@ -32,12 +32,23 @@ Order of checks for every request routed to the ``api`` blueprint:
 7. **Per-key rate limit** (``app.api.ratelimit``): every authenticated request counts
    against its key's bucket (also those then answered 403/404/400, so probing is not free),
    429 ``rate_limited`` with ``Retry-After`` when the bucket is full.
-8. **Ability**: 403 ``forbidden`` with ``details.required_ability`` and
-   ``WWW-Authenticate: Bearer ..., error="insufficient_scope", scope="<ability>"``.
+8. **Allowed IPs** (``app.keys.allowed_ips``): a key with allowed IPs answers 403
+   ``ip_not_allowed``, naming the address seen (``request.remote_addr``, the one
+   ``PROXY_FIX_HOPS`` makes trusted), to a request from anywhere else. After the per-key
+   limit, so a refused address costs the key's bucket like any authenticated refusal; before
+   the ability, so a stolen key tells a stranger nothing about what it may do.
+9. **Ability**: 403 ``forbidden`` with ``details.required_ability`` and
+   ``WWW-Authenticate: Bearer ..., error="insufficient_scope", scope="<ability>"``. Endpoints
+   in ``KEY_ONLY_ENDPOINTS`` (``GET /api/v1/key``) need none; any other endpoint without a
+   declared ability is a 404 (deny by default).
 
 Throttling decisions (the address's budget spent, every bcrypt slot taken) are security
 events (``app.security_events``, ``api.throttled``), one line each, with the key's prefix
 at most.
+
+Every response to an identified key (proven, even if then refused for its state, its limit,
+its address or its abilities) that has an expiry carries ``Stockgate-Key-Expires-At`` (ISO
+8601, UTC, ``Z``), so integrators hear of an expiry before it bites (SPEC §12).
 
 Refused requests never touch a key's bucket; they count against their address instead.
 ``X-RateLimit-*`` headers go on every response of the blueprint: the key's bucket once the
@@ -51,15 +62,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, g, request
 
 from app import security_events
 from app.api import ratelimit
 from app.api.errors import ApiError, bearer_challenge
-from app.catalogue import ENDPOINT_ABILITIES
+from app.catalogue import ENDPOINT_ABILITIES, KEY_ONLY_ENDPOINTS
 from app.db import read_without_transaction
-from app.keys import verification
+from app.keys import allowed_ips, verification
 from app.keys.format import PREFIX_PATTERN, parse_key
 
 # Query parameters that look like someone put a credential in the URL.
@@ -80,6 +92,7 @@ QUERY_KEY_NAMES = frozenset(
     }
 )
 _KEY_LIKE = re.compile(PREFIX_PATTERN.pattern)
+EXPIRES_HEADER = "Stockgate-Key-Expires-At"
 
 _MESSAGES = {
     verification.INVALID_KEY: "The API key is not valid. Check that it was copied completely.",
@@ -117,6 +130,9 @@ def authenticate() -> Auth:
         return _throttled(throttled.window, presented)
     except ratelimit.BcryptBusy:
         return _busy(gate.window, presented)
+    if result.key is not None and result.key.expires_at is not None:
+        # The key is proven (also when refused for its state): its holder hears of its expiry.
+        g.api_key_expires_at = result.key.expires_at
     if not result.ok:
         code = result.reason or verification.INVALID_KEY
         message = _MESSAGES.get(code, _MESSAGES[verification.INVALID_KEY])
@@ -287,6 +303,7 @@ def guard() -> None:
     assert auth.key is not None and auth.prefix is not None
     g.api_key = auth.key
     window = ratelimit.hit_key(auth.prefix, auth.rate_limit)
+    g.api_rate_window = window  # for views that report the limit (introspection)
     if window is not None:
         g.api_rate_headers = window.headers()
         if not window.allowed:
@@ -297,6 +314,16 @@ def guard() -> None:
                 f"retry in {window.retry_after} seconds.",
                 {"limit": window.limit, "window_seconds": 60, "scope": "key"},
             )
+    if auth.key.allowed_ips and not allowed_ips.is_allowed(request.remote_addr, tuple(auth.key.allowed_ips)):
+        seen = request.remote_addr or "an unknown address"
+        raise ApiError(
+            403,
+            "ip_not_allowed",
+            f"This key may not be used from {seen}; an admin can add the address to the key's allowed IPs.",
+            {"address": request.remote_addr},
+        )
+    if request.endpoint in KEY_ONLY_ENDPOINTS:
+        return  # any valid key may call it (introspection): no ability to check
     ability = ENDPOINT_ABILITIES.get(request.endpoint or "")
     if ability is None:
         # Deny by default: an API endpoint without a declared ability serves nobody.
@@ -311,10 +338,20 @@ def guard() -> None:
         )
 
 
+def iso_utc(value: datetime) -> str:
+    """``value`` as ISO 8601 in UTC ending in ``Z``, as the API writes every timestamp."""
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return aware.isoformat().replace("+00:00", "Z")
+
+
 def _add_rate_limit_headers(response: Response) -> Response:
-    """Put the ``X-RateLimit-*`` headers of this request's bucket on the response."""
+    """Put the ``X-RateLimit-*`` headers of this request's bucket, and the key's expiry, on the
+    response."""
     for name, value in g.pop("api_rate_headers", {}).items():
         response.headers[name] = value
+    expires_at = g.pop("api_key_expires_at", None)
+    if expires_at is not None:
+        response.headers[EXPIRES_HEADER] = iso_utc(expires_at)
     # Answers depend on the key: no shared cache may keep them.
     response.headers.setdefault("Cache-Control", "no-store")
     return response

@@ -110,7 +110,10 @@ def list_args_schema(module: Module) -> Schema:
             validate=validate.Length(max=MAX_Q_LENGTH),
             metadata={
                 "description": f"Case-insensitive text search in: {', '.join(module.searchable)} "
-                f"(at most {MAX_Q_LENGTH} characters).",
+                f"(at most {MAX_Q_LENGTH} characters, no control characters).",
+                # What ``parse_list_args`` enforces (``app.untrusted``): documented, so clients
+                # and fuzzers know a control character is a 400.
+                "pattern": "^[^\\x00-\\x1f\\x7f]*$",
             },
         )
     name = "".join(part.capitalize() for part in module.slug.split("-")) + "ListArgsSchema"

@@ -213,7 +213,7 @@ def _endpoint(document: dict[str, Any], server: str, path: str, method: str, op:
         path=path,
         summary=op.get("summary", ""),
         description=op.get("description", ""),
-        ability=op.get("x-required-ability", ""),
+        ability=op.get("x-required-ability") or "",
         parameters=parameters,
         fields=fields,
         responses=responses,
@@ -262,6 +262,12 @@ def build(document: dict[str, Any]) -> dict[str, Any]:
             name: header
             for name, header in components.get("headers", {}).items()
             if name.startswith("X-RateLimit") or name == "Retry-After"
+        },
+        # Headers about the calling key itself (its expiry), shown under Authentication.
+        "key_headers": {
+            name: header
+            for name, header in components.get("headers", {}).items()
+            if name.startswith("Stockgate-")
         },
         "security": components.get("securitySchemes", {}),
         "example_key": EXAMPLE_KEY,

@@ -24,7 +24,9 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 from marshmallow import Schema, fields, validate
 
+from app.api import introspection
 from app.api.errors import ERROR_CODES, ErrorSchema
+from app.api.guard import EXPIRES_HEADER
 from app.api.params import list_args_schema
 from app.api.views import MAX_ID
 from app.catalogue import MODULES, Module
@@ -61,6 +63,14 @@ HEADERS: dict[str, tuple[str, dict[str, Any]]] = {
         {"type": "string"},
     ),
 }
+# Sent only to a key that has an expiry, so optional wherever it is referenced.
+KEY_HEADERS: dict[str, tuple[str, dict[str, Any]]] = {
+    EXPIRES_HEADER: (
+        "When the calling key expires (ISO 8601, UTC, `Z`): on every response to a key that has "
+        "an expiry, once the key is identified, errors included. Renew before it bites.",
+        {"type": "string", "format": "date-time", "example": "2027-01-31T00:00:00Z"},
+    ),
+}
 # RFC 6750 challenges on a 403 and on some 400s: component name -> (description, required).
 CHALLENGE_HEADERS: dict[int, tuple[str, str, bool]] = {
     403: (
@@ -95,8 +105,9 @@ ERRORS: dict[int, tuple[str, str, str]] = {
     403: (
         "Forbidden",
         "Forbidden",
-        "The key is valid but lacks the ability this operation needs; the message and "
-        "`details.required_ability` name it.",
+        "The key is valid but lacks the ability this operation needs (`forbidden`: the message "
+        "and `details.required_ability` name it), or the key has allowed IPs and the request came "
+        "from another address (`ip_not_allowed`: `details.address` is the address seen).",
     ),
     404: ("NotFound", "Not found", "No record with this id, or no such endpoint."),
     405: (
@@ -181,6 +192,11 @@ def _rate_limit_headers() -> dict[str, Any]:
     return {name: _ref("headers", name) for name in RATE_LIMIT_HEADERS}
 
 
+def _success_headers() -> dict[str, Any]:
+    """Headers of every successful answer: the key's bucket, and its expiry when it has one."""
+    return {**_rate_limit_headers(), **{name: _ref("headers", name) for name in KEY_HEADERS}}
+
+
 def _add_components(spec: APISpec) -> None:
     """Security schemes, headers, shared schemas and the reusable error responses."""
     spec.components.security_scheme(
@@ -204,6 +220,8 @@ def _add_components(spec: APISpec) -> None:
     for name, (description, schema) in HEADERS.items():
         # Required: the API sends each header on every response that references it.
         spec.components.header(name, {"description": description, "required": True, "schema": schema})
+    for name, (description, schema) in KEY_HEADERS.items():
+        spec.components.header(name, {"description": description, "required": False, "schema": schema})
     for name, description, required in CHALLENGE_HEADERS.values():
         spec.components.header(
             name, {"description": description, "required": required, "schema": {"type": "string"}}
@@ -222,6 +240,8 @@ def _add_components(spec: APISpec) -> None:
             headers.update(_rate_limit_headers())
         if status in (429, 503):
             headers["Retry-After"] = _ref("headers", "Retry-After")
+        if status != 405:  # a 405 is answered by the router, before any key is read
+            headers.update({name: _ref("headers", name) for name in KEY_HEADERS})
         response: dict[str, Any] = {
             "description": f"{title}. {explanation} Error codes: {', '.join(f'`{c}`' for c in codes)}.",
             "content": {
@@ -254,6 +274,10 @@ _ERROR_MESSAGES = {
     ),
     "missing_key": ("Send your API key in the X-API-Key header or as a Bearer token.", None),
     "forbidden": ("This key lacks the ability products:show.", {"required_ability": "products:show"}),
+    "ip_not_allowed": (
+        "This key may not be used from 192.0.2.10; an admin can add the address to the key's allowed IPs.",
+        {"address": "192.0.2.10"},
+    ),
     "not_found": ("No record with id 42.", None),
     "method_not_allowed": ("The API is read-only: POST is not allowed here. Allowed: GET, HEAD.", None),
     "rate_limited": (
@@ -306,7 +330,7 @@ def _list_operation(module: Module, record: dict[str, Any]) -> dict[str, Any]:
         "responses": {
             "200": {
                 "description": f"A page of {module.name.lower()}.",
-                "headers": _rate_limit_headers(),
+                "headers": _success_headers(),
                 "content": {"application/json": {"schema": f"{name}List", "example": example}},
             },
             **_error_refs(400, 401, 403, 429, 503),
@@ -329,7 +353,7 @@ def _show_operation(module: Module, record: dict[str, Any]) -> dict[str, Any]:
         "responses": {
             "200": {
                 "description": f"The {name_of_one(module)}.",
-                "headers": _rate_limit_headers(),
+                "headers": _success_headers(),
                 "content": {"application/json": {"schema": f"{name}Detail", "example": {"data": record}}},
             },
             **_error_refs(400, 401, 403, 404, 429, 503),
@@ -384,13 +408,66 @@ def _add_module(spec: APISpec, module: Module) -> None:
     spec.path(path=show_path(module), operations={"get": _show_operation(module, record)})
 
 
+KEY_TAG = "Your key"
+KEY_PATH = f"{API_PREFIX}{introspection.PATH}"
+KEY_EXAMPLE = {
+    "data": {
+        "prefix": "sgk_AbCdEf12",
+        "name": "Nightly stock sync",
+        "owner": {"name": "Amazon SP-API sync"},
+        "abilities": ["inventory:list", "products:list", "products:show"],
+        "rate_limit": {"limit": 60, "remaining": 59, "reset": 1795772460},
+        "expires_at": "2027-01-31T00:00:00Z",
+        "status": "active",
+        "sunset_at": None,
+        "allowed_ips": ["203.0.113.0/24"],
+    }
+}
+
+
+def _add_introspection(spec: APISpec) -> None:
+    """``GET /api/v1/key``: any valid key, no ability (``x-required-ability`` is null)."""
+    spec.components.schema("KeyInfo", schema=introspection.KeyInfoSchema)
+    spec.components.schema("KeyInfoDetail", schema=introspection.KeyInfoEnvelopeSchema)
+    spec.tag(
+        {
+            "name": KEY_TAG,
+            "description": "What the calling key is and may do. Any valid key may ask; no ability needed.",
+            "x-slug": "key",
+        }
+    )
+    operation = {
+        "operationId": "showKey",
+        "tags": [KEY_TAG],
+        "summary": "Describe the calling key",
+        "description": (
+            "No ability needed: any valid key may call it, and it counts against the key's rate "
+            "limit like any request.\n\n"
+            "Returns the key's prefix, name, owner, abilities, rate limit (with where its bucket "
+            "stands after this request), expiry, status (`active`, or `rolling` with its cutover "
+            "in `sunset_at` after the key was replaced by a roll) and allowed IPs. Never the secret."
+        ),
+        "x-required-ability": None,
+        "responses": {
+            "200": {
+                "description": "The calling key.",
+                "headers": _success_headers(),
+                "content": {"application/json": {"schema": "KeyInfoDetail", "example": KEY_EXAMPLE}},
+            },
+            **_error_refs(400, 401, 403, 429, 503),
+        },
+    }
+    spec.path(path=KEY_PATH, operations={"get": operation})
+
+
 # One paragraph, no hard wraps: renderers and YAML keep it as written.
 DESCRIPTION = (
     "Read-only JSON API over the Stockgate back office: fifteen modules, each with a list and a "
     "show operation. Every request needs an API key (create one in the panel under Settings → API "
     "Keys, or with `flask keys create`), sent as `X-API-Key: <key>` or `Authorization: Bearer <key>`. "
-    "Each operation needs one ability (`x-required-ability`), and each key has its own rate limit "
-    "in requests per minute. Timestamps are UTC ISO 8601 with `Z`; money is a decimal string with a "
+    "Each operation needs one ability (`x-required-ability`; none for `GET /api/v1/key`, which "
+    "describes the calling key), and each key has its own rate limit in requests per minute. "
+    "Timestamps are UTC ISO 8601 with `Z`; money is a decimal string with a "
     "currency."
 )
 
@@ -408,6 +485,7 @@ def build_spec() -> APISpec:
     _add_components(spec)
     for module in MODULES:
         _add_module(spec, module)
+    _add_introspection(spec)
     return spec
 
 

@@ -15,19 +15,45 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate, validates
 
 from app.catalogue import ABILITY_SET
-from app.models.api_keys import NAME_MAX_LENGTH, RATE_LIMIT_DEFAULT, RATE_LIMIT_MAX, RATE_LIMIT_MIN
+from app.keys import allowed_ips
+from app.models.api_keys import (
+    DESCRIPTION_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    RATE_LIMIT_DEFAULT,
+    RATE_LIMIT_MAX,
+    RATE_LIMIT_MIN,
+)
 from app.models.types import utcnow
 from app.schemas.input_fields import Text, UtcDateTime, WholeNumber
 
 
 def _strip_name(data: dict[str, Any]) -> dict[str, Any]:
-    if isinstance(data.get("name"), str):
-        data = {**data, "name": data["name"].strip()}
+    for name in ("name", "description"):
+        if isinstance(data.get(name), str):
+            data = {**data, name: data[name].strip()}
     return data
 
 
+class AllowedIps(fields.List):
+    """Allowed IPs: a list of addresses or CIDR ranges, loaded as canonical CIDR strings
+    (``app.keys.allowed_ips``); an invalid entry is an error naming it."""
+
+    default_error_messages = {"bad_entry": "{message}"}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(Text(), **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
+        entries = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return allowed_ips.canonical(entries)
+        except ValueError as exc:
+            raise self.make_error("bad_entry", message=str(exc)) from None
+
+
 class KeyEditSchema(Schema):
-    """What can change on an existing key: name, abilities, rate limit, expiry."""
+    """What can change on an existing key: name, abilities, rate limit, expiry, allowed IPs,
+    description."""
 
     name = Text(
         validate=validate.Length(
@@ -53,11 +79,28 @@ class KeyEditSchema(Schema):
             "out_of_range": "Expires At is out of range: it must fall between years 1 and 9999 in UTC.",
         },
     )
+    allowed_ips = AllowedIps(error_messages={"invalid": "Allowed IPs must be a list of addresses."})
+    # Empty text means no description (stored as None), so "clear it" is just an empty field.
+    description = Text(
+        multiline=True,
+        allow_none=True,
+        validate=validate.Length(
+            max=DESCRIPTION_MAX_LENGTH,
+            error=f"Description must be at most {DESCRIPTION_MAX_LENGTH} characters.",
+        ),
+    )
 
     @pre_load
     def strip(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        """Trim surrounding whitespace from the name."""
+        """Trim surrounding whitespace from the name and the description."""
         return _strip_name(data)
+
+    @post_load
+    def blank_description(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """A blank description is no description."""
+        if "description" in data and not data["description"]:
+            data["description"] = None
+        return data
 
     @validates("abilities")
     def known_abilities(self, value: list[str], **_: Any) -> None:
@@ -95,7 +138,9 @@ class KeyCreateSchema(KeyEditSchema):
 
     @post_load
     def defaults(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        """Fill the default rate limit and expiry."""
+        """Fill the default rate limit, expiry, allowed IPs (any address) and description."""
         data.setdefault("rate_limit", RATE_LIMIT_DEFAULT)
         data.setdefault("expires_at", None)
+        data.setdefault("allowed_ips", [])
+        data.setdefault("description", None)
         return data

@@ -6,7 +6,7 @@ The panel, the CLI and the tests all call these functions, so every rule lives o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -65,14 +65,23 @@ def create_key(
     abilities: Any,
     rate_limit: Any = None,
     expires_at: Any = None,
+    allowed_ips: Any = None,
+    description: Any = None,
     created_by: User | None = None,
 ) -> CreatedKey:
-    """Validate and store a new key; return it with the full key, shown once."""
+    """Validate and store a new key; return it with the full key, shown once.
+
+    ``allowed_ips``: addresses or CIDR ranges (None or empty: any address); ``description``:
+    optional text up to 500 characters.
+    """
     raw_input: dict[str, Any] = {"name": name, "abilities": abilities}
-    if rate_limit is not None:
-        raw_input["rate_limit"] = rate_limit
-    if expires_at is not None:
-        raw_input["expires_at"] = expires_at
+    optional = {
+        "rate_limit": rate_limit,
+        "expires_at": expires_at,
+        "allowed_ips": allowed_ips,
+        "description": description,
+    }
+    raw_input.update({field: value for field, value in optional.items() if value is not None})
     data = _load(KeyCreateSchema(), raw_input)
     owner_user = _resolve_owner(owner)
     rounds = current_app.config["API_KEY_BCRYPT_ROUNDS"]
@@ -87,6 +96,8 @@ def create_key(
             status=KeyStatus.ACTIVE,
             rate_limit=data["rate_limit"],
             expires_at=data["expires_at"],
+            allowed_ips=data["allowed_ips"],
+            description=data["description"],
             created_by=created_by,
         )
         db.session.add(key)
@@ -142,18 +153,21 @@ def revoke_key(prefix: str) -> ApiKey:
 
 
 def edit_key(prefix: str, **changes: Any) -> ApiKey:
-    """Change name, abilities, rate limit or expiry; the next request sees the change."""
+    """Change name, abilities, rate limit, expiry, allowed IPs or description; the next request
+    sees the change."""
     key = get_key(prefix)
     _refuse_if_revoked(key, "edited")
     data = _load(KeyEditSchema(), changes)
     for field_name, value in data.items():
-        setattr(key, field_name, list(value) if field_name == "abilities" else value)
+        setattr(key, field_name, list(value) if field_name in ("abilities", "allowed_ips") else value)
     db.session.commit()
     return key
 
 
 # Status filter values the panel and CLI accept; "all" hides revoked keys.
-STATUS_FILTERS = ("all", "active", "inactive", "expired", "revoked")
+STATUS_FILTERS = ("all", "active", "inactive", "expired", "revoked", "expiring")
+# "Expiring soon" (SPEC §12): an active key whose expiry is this close gets a warning.
+EXPIRING_SOON = timedelta(days=14)
 
 
 def search_keys(
@@ -182,6 +196,12 @@ def search_keys(
         stmt = stmt.where(ApiKey.status == KeyStatus.ACTIVE, not_expired)
     elif status == "expired":
         stmt = stmt.where(ApiKey.status == KeyStatus.ACTIVE, ~not_expired)
+    elif status == "expiring":
+        stmt = stmt.where(
+            ApiKey.status == KeyStatus.ACTIVE,
+            ApiKey.expires_at > now,
+            ApiKey.expires_at <= now + EXPIRING_SOON,
+        )
     elif status in ("inactive", "revoked"):
         stmt = stmt.where(ApiKey.status == KeyStatus(status))
     else:

@@ -51,6 +51,8 @@ class KeyState:
     key_hash: str
     status: KeyStatus
     abilities: list[str]
+    # Canonical CIDR strings; empty: any address (``app.keys.allowed_ips``).
+    allowed_ips: list[str]
     rate_limit: int
     expires_at: datetime | None
     last_used_at: datetime | None

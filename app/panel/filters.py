@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask
 from markupsafe import Markup, escape
 
+from app.keys.service import EXPIRING_SOON
 from app.models.types import utcnow
 
 _UNITS = (("day", 86_400), ("hour", 3_600), ("minute", 60))
@@ -39,6 +40,20 @@ def time_tag(value: datetime | None, empty: str = "Never") -> Markup:
     )
 
 
+def expiry_notice(value: datetime | None, now: datetime | None = None) -> str | None:
+    """ "Expires in N days" (or hours) for an expiry within ``EXPIRING_SOON``; None otherwise."""
+    if value is None:
+        return None
+    left = value.astimezone(UTC) - (now or utcnow())
+    if left <= timedelta(0) or left > EXPIRING_SOON:
+        return None
+    for unit, size in (("day", 86_400), ("hour", 3_600)):
+        count = int(left.total_seconds() // size)
+        if count >= 1:
+            return f"Expires in {count} {unit}{'' if count == 1 else 's'}"
+    return "Expires in under an hour"
+
+
 # htmx 2 under a strict CSP: no eval, no injected <style>, and a history restore loads a
 # whole page. 422 (validation) swaps; other errors do not swap, and panel.js shows them.
 HTMX_CONFIG = {
@@ -64,4 +79,5 @@ def _layout_context() -> dict[str, object]:
 def init_app(app: Flask) -> None:
     """Register the filters and layout values on ``app``'s Jinja environment."""
     app.add_template_filter(time_tag, "time_tag")
+    app.add_template_filter(expiry_notice, "expiry_notice")
     app.context_processor(_layout_context)

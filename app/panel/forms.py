@@ -30,7 +30,14 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, St
 
 from app import untrusted
 from app.catalogue import ABILITY_SET
-from app.models.api_keys import NAME_MAX_LENGTH, RATE_LIMIT_DEFAULT, RATE_LIMIT_MAX, RATE_LIMIT_MIN
+from app.keys import allowed_ips
+from app.models.api_keys import (
+    DESCRIPTION_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    RATE_LIMIT_DEFAULT,
+    RATE_LIMIT_MAX,
+    RATE_LIMIT_MIN,
+)
 from app.models.types import utcnow
 from app.models.users import User
 
@@ -104,6 +111,17 @@ class AsciiDateTimeLocalField(DateTimeLocalField):
         super().process_formdata(valuelist)
 
 
+class AllowedIpsField(TextAreaField):
+    """A textarea of addresses or CIDR ranges, one per line; its data is the list of entries."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        """Split the text into entries (blank lines dropped); the rules check them later."""
+        self.data = allowed_ips.split_entries(valuelist[0]) if valuelist and valuelist[0] else []
+
+    def _value(self) -> str:
+        return "\n".join(self.data or [])
+
+
 def _rate_limit_in_range(_form: Any, field: Field) -> None:
     # A parse error is already on the field; do not add a second message for the same value.
     if field.data is None:
@@ -162,6 +180,23 @@ class KeyFieldsMixin:
         validators=[InputRequired("Rate limit is required."), _rate_limit_in_range],
         description=f"{RATE_LIMIT_MIN} to {RATE_LIMIT_MAX:,} requests per minute.",
     )
+    allowed_ips = AllowedIpsField(
+        "Allowed IPs",
+        description="Optional. One IP address or CIDR range per line (e.g. 203.0.113.7 or "
+        "2001:db8::/48); leave empty to allow any address.",
+    )
+    description = TextAreaField(
+        "Description",
+        filters=[_strip],
+        validators=[
+            Optional(),
+            Length(
+                max=DESCRIPTION_MAX_LENGTH,
+                message=f"Description must be at most {DESCRIPTION_MAX_LENGTH} characters.",
+            ),
+        ],
+        description=f"Optional. What the key is for, up to {DESCRIPTION_MAX_LENGTH} characters.",
+    )
 
     def validate_abilities(self, field: Field) -> None:
         """At least one ability, each from the catalogue."""
@@ -170,6 +205,13 @@ class KeyFieldsMixin:
         unknown = sorted({a for a in field.data if a not in ABILITY_SET})
         if unknown:
             raise ValidationError(f"Unknown ability: {', '.join(unknown)}.")
+
+    def validate_allowed_ips(self, field: Field) -> None:
+        """Every entry an IP address or CIDR range, at most ``allowed_ips.MAX_ENTRIES``."""
+        try:
+            allowed_ips.canonical(field.data or [])
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
 
     def validate_expires_at(self, field: Field) -> None:
         """An expiry, when given, must be in the future."""
@@ -197,7 +239,7 @@ class KeyCreateForm(KeyFieldsMixin, PanelForm):
 
 
 class KeyEditForm(KeyFieldsMixin, PanelForm):
-    """Changes to an existing key: name, abilities, rate limit, expiry."""
+    """Changes to an existing key: name, abilities, rate limit, expiry, allowed IPs, description."""
 
     def __init__(self, *args: Any, original_expires_at: datetime | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -92,6 +92,8 @@ def create_key() -> Response:
                 abilities=form.abilities.data,
                 rate_limit=form.rate_limit.data,
                 expires_at=as_utc(form.expires_at.data),
+                allowed_ips=form.allowed_ips.data,
+                description=form.description.data,
                 created_by=guards.signed_in_user(),
             )
         except ServiceError as exc:
@@ -130,6 +132,8 @@ def edit_key_form(prefix: str) -> Response:
             "abilities": list(key.abilities),
             "rate_limit": key.rate_limit,
             "expires_at": to_local_input(key.expires_at),
+            "allowed_ips": list(key.allowed_ips or []),
+            "description": key.description or "",
         },
     )
     return _render("panel/api_keys/_edit.html", key=key, form=form)
@@ -145,6 +149,8 @@ def edit_key(prefix: str) -> Response:
             "name": form.name.data,
             "abilities": form.abilities.data,
             "rate_limit": form.rate_limit.data,
+            "allowed_ips": form.allowed_ips.data,
+            "description": form.description.data,
         }
         if form.expiry_changed():
             changes["expires_at"] = as_utc(form.expires_at.data)

@@ -70,8 +70,8 @@ def test_every_module_has_a_section_with_both_endpoints_and_curl_examples(page):
         assert f'href="#module-{module.slug}"' in html
         assert f"curl -sS &#34;https://stock.example.com/api/v1/{module.slug}?" in html
         assert f"https://stock.example.com/api/v1/{module.slug}/42&#34;" in html
-    assert html.count('class="endpoint"') == 30
-    assert html.count("X-API-Key: $STOCKGATE_API_KEY") >= 30
+    assert html.count('class="endpoint"') == 31  # and GET /api/v1/key
+    assert html.count("X-API-Key: $STOCKGATE_API_KEY") >= 31
 
 
 def test_guide_sections_cover_keys_auth_abilities_limits_errors_and_sync(page):
@@ -82,7 +82,7 @@ def test_guide_sections_cover_keys_auth_abilities_limits_errors_and_sync(page):
     assert "flask keys create" in html and "Settings → API Keys" in html
     assert "X-API-Key: sgk_XXXXXXXX_..." in html and "Authorization: Bearer sgk_XXXXXXXX_..." in html
     abilities = re.search(r'<table class="abilities">(.*?)</table>', html, re.S).group(1)
-    assert abilities.count("<tr>") == 1 + 30
+    assert abilities.count("<tr>") == 1 + 31
     for ability in ALL_ABILITIES:
         assert f"<code>{ability}</code>" in abilities
     for header in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"):
@@ -92,6 +92,19 @@ def test_guide_sections_cover_keys_auth_abilities_limits_errors_and_sync(page):
     assert "updated_since" in html and "links.next" in html
     for challenge in ('error="invalid_token"', 'error="insufficient_scope"', 'error="invalid_request"'):
         assert html.count(challenge.replace('"', "&#34;")) + html.count(challenge) >= 1
+
+
+def test_docs_page_describes_introspection_the_expiry_header_and_allowed_ips(page):
+    """GET /api/v1/key with its fields and curl line, no ability; the expiry header; ip_not_allowed."""
+    html = page.get_data(as_text=True)
+    endpoint = re.search(r'<article id="showKey" class="endpoint">(.*?)</article>', html, re.S).group(1)
+    assert "<code>/api/v1/key</code>" in endpoint and "no ability needed" in endpoint
+    for field in ("data.prefix", "data.owner.name", "data.rate_limit.remaining", "data.sunset_at"):
+        assert f"<code>{field}</code>" in endpoint
+    assert "https://stock.example.com/api/v1/key&#34;" in endpoint
+    assert 'href="#module-key"' in html
+    assert "<code>Stockgate-Key-Expires-At</code>" in html
+    assert "<code>ip_not_allowed</code>" in html
 
 
 def test_docs_page_never_shows_a_real_looking_key(page):

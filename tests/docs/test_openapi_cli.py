@@ -22,7 +22,7 @@ def test_write_json_file_with_the_chosen_server(cli, tmp_path):
     document = json.loads(target.read_text())
     validate(document)
     assert document["servers"][0]["url"] == "https://stock.example.com"
-    assert len(document["paths"]) == 30
+    assert len(document["paths"]) == 31  # 15 modules x (list, show) + GET /api/v1/key
     assert list(tmp_path.iterdir()) == [target]
 
 

@@ -32,11 +32,15 @@ def test_document_validates_against_the_openapi_schema(document):
     validate(document)
 
 
-def test_document_has_thirty_operations_one_per_ability(document):
-    """Fifteen modules, list and show each: thirty GET operations, each needing its own ability."""
+def test_document_has_thirty_operations_one_per_ability_and_the_introspection(document):
+    """Fifteen modules, list and show each: thirty GET operations, each needing its own ability;
+    plus ``GET /api/v1/key``, which needs none (``x-required-ability`` null)."""
     ops = operations(document)
-    assert len(ops) == 30
-    assert sorted(op["x-required-ability"] for _, op in ops) == sorted(ALL_ABILITIES)
+    assert len(ops) == 31
+    assert document["paths"]["/api/v1/key"]["get"]["x-required-ability"] is None
+    assert sorted(op["x-required-ability"] for _, op in ops if op["x-required-ability"]) == sorted(
+        ALL_ABILITIES
+    )
     assert {len(item) for item in document["paths"].values()} == {1}
     assert all("get" in item for item in document["paths"].values())
 
@@ -44,14 +48,17 @@ def test_document_has_thirty_operations_one_per_ability(document):
 def test_every_operation_names_its_ability_tag_and_summary(document):
     """Description and x-required-ability agree; every operation is tagged by its module."""
     tags = {tag["name"] for tag in document["tags"]}
-    assert tags == {module.name for module in MODULES}
+    assert tags == {module.name for module in MODULES} | {spec.KEY_TAG}
     operation_ids = set()
     for _, op in operations(document):
-        assert f"`{op['x-required-ability']}`" in op["description"]
+        if op["x-required-ability"] is None:
+            assert op["description"].startswith("No ability needed")
+        else:
+            assert f"`{op['x-required-ability']}`" in op["description"]
         assert op["summary"]
         assert op["tags"][0] in tags
         operation_ids.add(op["operationId"])
-    assert len(operation_ids) == 30
+    assert len(operation_ids) == 31
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.slug)
@@ -135,6 +142,47 @@ def test_rate_limit_headers_are_documented_on_success_and_429(document):
     assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"} <= set(headers)
     for _, op in operations(document):
         assert set(spec.RATE_LIMIT_HEADERS) <= set(op["responses"]["200"]["headers"])
+
+
+def test_key_expiry_header_and_ip_not_allowed_are_documented(document):
+    """Stockgate-Key-Expires-At (optional) on successes and errors; ip_not_allowed under 403."""
+    header = document["components"]["headers"]["Stockgate-Key-Expires-At"]
+    assert header["required"] is False and header["schema"]["format"] == "date-time"
+    for _, op in operations(document):
+        assert "Stockgate-Key-Expires-At" in op["responses"]["200"]["headers"]
+    responses = {r["x-status"]: r for r in document["components"]["responses"].values()}
+    assert "ip_not_allowed" in responses[403]["x-error-codes"]
+    assert "ip_not_allowed" in responses[403]["description"]
+    for status in (400, 401, 403, 404, 429):
+        assert "Stockgate-Key-Expires-At" in responses[status]["headers"]
+
+
+def test_introspection_is_documented_with_its_schema(document):
+    """GET /api/v1/key: the SPEC's fields, required, in a data envelope."""
+    op = document["paths"]["/api/v1/key"]["get"]
+    assert op["operationId"] == "showKey"
+    assert {"200", "401", "403", "429"} <= set(op["responses"])
+    schemas = document["components"]["schemas"]
+    envelope = schemas["KeyInfoDetail"]
+    assert envelope["required"] == ["data"]
+    info = schemas[envelope["properties"]["data"]["$ref"].rsplit("/", 1)[-1]]
+    assert (
+        set(info["properties"])
+        == set(info["required"])
+        == {
+            "prefix",
+            "name",
+            "owner",
+            "abilities",
+            "rate_limit",
+            "expires_at",
+            "status",
+            "sunset_at",
+            "allowed_ips",
+        }
+    )
+    assert info["properties"]["status"]["enum"] == ["active", "rolling"]
+    assert info["properties"]["sunset_at"]["nullable"] is True
 
 
 def test_both_key_headers_are_security_schemes(document):

@@ -61,6 +61,19 @@ HEADERS: dict[str, tuple[str, dict[str, Any]]] = {
         {"type": "string"},
     ),
 }
+# Sent only to a rolled key in its grace period (SPEC §12), so not required.
+ROLL_HEADERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "Deprecation": (
+        "Only on responses to an old key during its roll's grace period: `@<Unix seconds>` of the "
+        "cutover (RFC 9745). Switch to the new key before then.",
+        {"type": "string", "example": "@1795772460"},
+    ),
+    "Sunset": (
+        "With `Deprecation`: the cutover as an HTTP-date (RFC 8594); afterwards the old key "
+        "answers 401 `key_rolled`.",
+        {"type": "string", "example": "Sat, 16 Nov 2026 12:21:00 GMT"},
+    ),
+}
 # RFC 6750 challenges on a 403 and on some 400s: component name -> (description, required).
 CHALLENGE_HEADERS: dict[int, tuple[str, str, bool]] = {
     403: (
@@ -181,6 +194,10 @@ def _rate_limit_headers() -> dict[str, Any]:
     return {name: _ref("headers", name) for name in RATE_LIMIT_HEADERS}
 
 
+def _success_headers() -> dict[str, Any]:
+    return {**_rate_limit_headers(), **{name: _ref("headers", name) for name in ROLL_HEADERS}}
+
+
 def _add_components(spec: APISpec) -> None:
     """Security schemes, headers, shared schemas and the reusable error responses."""
     spec.components.security_scheme(
@@ -204,6 +221,8 @@ def _add_components(spec: APISpec) -> None:
     for name, (description, schema) in HEADERS.items():
         # Required: the API sends each header on every response that references it.
         spec.components.header(name, {"description": description, "required": True, "schema": schema})
+    for name, (description, schema) in ROLL_HEADERS.items():
+        spec.components.header(name, {"description": description, "required": False, "schema": schema})
     for name, description, required in CHALLENGE_HEADERS.values():
         spec.components.header(
             name, {"description": description, "required": required, "schema": {"type": "string"}}
@@ -306,7 +325,7 @@ def _list_operation(module: Module, record: dict[str, Any]) -> dict[str, Any]:
         "responses": {
             "200": {
                 "description": f"A page of {module.name.lower()}.",
-                "headers": _rate_limit_headers(),
+                "headers": _success_headers(),
                 "content": {"application/json": {"schema": f"{name}List", "example": example}},
             },
             **_error_refs(400, 401, 403, 429, 503),
@@ -329,7 +348,7 @@ def _show_operation(module: Module, record: dict[str, Any]) -> dict[str, Any]:
         "responses": {
             "200": {
                 "description": f"The {name_of_one(module)}.",
-                "headers": _rate_limit_headers(),
+                "headers": _success_headers(),
                 "content": {"application/json": {"schema": f"{name}Detail", "example": {"data": record}}},
             },
             **_error_refs(400, 401, 403, 404, 429, 503),

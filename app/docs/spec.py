@@ -102,8 +102,9 @@ ERRORS: dict[int, tuple[str, str, str]] = {
     401: (
         "Unauthorized",
         "Unauthorized",
-        "No key, a malformed or unknown key, a wrong secret, or a key that is inactive, revoked "
-        "or expired. Carries a `WWW-Authenticate` header.",
+        "No key, a malformed or unknown key, a wrong secret, or a key that is inactive, revoked, "
+        "expired or rolled (past its cutover; the message names the new key's prefix). Carries a "
+        "`WWW-Authenticate` header.",
     ),
     403: (
         "Forbidden",

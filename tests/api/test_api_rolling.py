@@ -25,7 +25,9 @@ def _roll(app: Flask, prefix: str, grace: str = "1h") -> Any:
         return created
 
 
-def test_old_key_works_until_cutover_with_deprecation_and_sunset(app: Flask, call: Any, make_key: Any) -> None:
+def test_old_key_works_until_cutover_with_deprecation_and_sunset(
+    app: Flask, call: Any, make_key: Any
+) -> None:
     """During the grace period the old key is served, and says when it stops (RFC 9745, 8594)."""
     old = make_key(abilities=["brands:list"])
     _roll(app, old.key.prefix, "1h")

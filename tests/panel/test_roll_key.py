@@ -84,7 +84,7 @@ def test_roll_shows_the_new_key_once_and_the_old_row_reads_rolling(
 
 
 def test_roll_at_a_date_and_time(app: Flask, signed_in: PanelClient, key: ApiKey) -> None:
-    """"At a date and time" uses the datetime-local value, read as UTC."""
+    """ "At a date and time" uses the datetime-local value, read as UTC."""
     when = (utcnow() + timedelta(days=2)).astimezone(UTC).replace(second=0, microsecond=0)
     response = signed_in.post(_roll_url(key), {"grace": "at", "sunset_at": when.strftime("%Y-%m-%dT%H:%M")})
     assert response.status_code == 200, response.text
@@ -152,7 +152,7 @@ def test_keys_that_cannot_roll_have_no_roll_action_and_are_refused(
 def test_end_grace_now_cuts_over_and_the_row_reads_rolled(
     app: Flask, signed_in: PanelClient, make_key: Any
 ) -> None:
-    """"End grace now" returns the row as Rolled with only Revoke; the old key is refused."""
+    """ "End grace now" returns the row as Rolled with only Revoke; the old key is refused."""
     created = make_key(name="Feed")
     with app.app_context():
         rolling.roll_key(created.key.prefix, actor="cli", grace="7d")

@@ -14,13 +14,15 @@ from typing import Any
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import accounts, seed, untrusted
+from app import accounts, audit, seed, untrusted
 from app.catalogue import ALL_ABILITIES
 from app.cli_types import SAFE_TEXT, WHOLE_NUMBER
 from app.errors import ServiceError
 from app.extensions import db
+from app.keys import rolling
 from app.keys import service as keys_service
 from app.models.api_keys import ApiKey
 
@@ -207,6 +209,41 @@ def _state_command(name: str, action: Any, past: str) -> None:
 _state_command("activate", keys_service.activate_key, "Activated")
 _state_command("deactivate", keys_service.deactivate_key, "Deactivated")
 _state_command("revoke", keys_service.revoke_key, "Revoked")
+
+
+@keys_cli.command("roll")
+@click.argument("prefix", type=SAFE_TEXT)
+@click.option(
+    "--grace",
+    type=SAFE_TEXT,
+    default=rolling.DEFAULT_GRACE,
+    show_default=True,
+    metavar="0|30m|1h|24h|7d|ISO8601",
+    help=f"When the old key stops working (at most {rolling.MAX_GRACE.days} days ahead).",
+)
+def roll_key(prefix: str, grace: str) -> None:
+    """Replace a key by a new one and print the new key alone on the last line."""
+    try:
+        created = rolling.roll_key(prefix, actor=audit.CLI_ACTOR, grace=grace)
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    old = db.session.scalar(select(ApiKey).where(ApiKey.successor_id == created.key.id))
+    stops = _when(old.sunset_at) if old is not None else "-"
+    new = created.key
+    click.echo(f"Rolled {prefix} into {new.prefix} ({new.name}); {prefix} stops {stops}.", err=True)
+    click.echo("Store the new key now: it will not be shown again.", err=True)
+    click.echo(created.raw_key)
+
+
+@keys_cli.command("end-grace")
+@click.argument("prefix", type=SAFE_TEXT)
+def end_grace(prefix: str) -> None:
+    """Cut a rolling key over now: it stops working at once."""
+    try:
+        key = rolling.end_grace(prefix, actor=audit.CLI_ACTOR)
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    click.echo(f"Ended the grace period of {key.prefix} ({key.name}); it no longer works.")
 
 
 @click.command("seed-demo", cls=OneLineCommand)

@@ -47,6 +47,10 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "key_inactive": (401, "The key exists but was deactivated by an admin."),
     "key_revoked": (401, "The key was revoked and can never be used again."),
     "key_expired": (401, "The key's expiry date has passed."),
+    "key_rolled": (
+        401,
+        "The key was rolled and its grace period is over; the message names the new key's prefix.",
+    ),
     "forbidden": (403, "The key lacks the ability this endpoint needs; `details.required_ability` names it."),
     "ip_not_allowed": (
         403,

@@ -27,10 +27,13 @@ Order of checks for every request routed to the ``api`` blueprint:
 5. **Concurrent bcrypt checks** are capped per process (``API_BCRYPT_CONCURRENCY``): beyond
    the cap, 503 ``service_unavailable`` with ``Retry-After`` instead of a queue.
 6. **Verification** (``app.keys.verification.verify``): row loaded once by prefix, bcrypt at
-   most once per key per process, status/expiry/abilities/limit read fresh. 401
-   ``key_inactive`` / ``key_revoked`` / ``key_expired``.
+   most once per key per process, status/expiry/abilities/limit/cutover read fresh. 401
+   ``key_inactive`` / ``key_revoked`` / ``key_rolled`` (naming the new key's prefix) /
+   ``key_expired``. A rolled key in its grace period gets ``Deprecation`` and ``Sunset`` on
+   every response.
 7. **Per-key rate limit** (``app.api.ratelimit``): every authenticated request counts
-   against its key's bucket (also those then answered 403/404/400, so probing is not free),
+   against its key's bucket (one bucket for the old and new key of a roll), also those then
+   answered 403/404/400, so probing is not free;
    429 ``rate_limited`` with ``Retry-After`` when the bucket is full.
 8. **Allowed IPs** (``app.keys.allowed_ips``): a key with allowed IPs answers 403
    ``ip_not_allowed``, naming the address seen (``request.remote_addr``, the one
@@ -65,13 +68,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, g, request
+from werkzeug.http import http_date
 
 from app import security_events
 from app.api import ratelimit
 from app.api.errors import ApiError, bearer_challenge
 from app.catalogue import ENDPOINT_ABILITIES, KEY_ONLY_ENDPOINTS
 from app.db import read_without_transaction
-from app.keys import allowed_ips, verification
+from app.keys import allowed_ips, rolling, verification
 from app.keys.format import PREFIX_PATTERN, parse_key
 
 # Query parameters that look like someone put a credential in the URL.
@@ -99,6 +103,7 @@ _MESSAGES = {
     verification.KEY_INACTIVE: "This API key is inactive; an admin can activate it again.",
     verification.KEY_REVOKED: "This API key was revoked; ask an admin for a new key.",
     verification.KEY_EXPIRED: "This API key has expired; ask an admin for a new key or a later expiry.",
+    verification.KEY_ROLLED: "This API key was rolled and replaced by a new key; use the new key.",
 }
 
 
@@ -108,6 +113,8 @@ class Auth:
 
     key: verification.KeyState | None = None
     prefix: str | None = None
+    # The rate-limit bucket (shared by the old and new key of a roll).
+    bucket: str | None = None
     rate_limit: int = 0
     abilities: frozenset[str] = frozenset()
     error: ApiError | None = None
@@ -136,6 +143,8 @@ def authenticate() -> Auth:
     if not result.ok:
         code = result.reason or verification.INVALID_KEY
         message = _MESSAGES.get(code, _MESSAGES[verification.INVALID_KEY])
+        if code == verification.KEY_ROLLED and result.key is not None and result.key.successor_id is not None:
+            message = _rolled_message(result.key.successor_id)
         if result.checked_secret:
             # The attempt was counted (and allowed) before bcrypt ran: do not count it twice.
             headers = gate.window.headers() if gate.window is not None else {}
@@ -145,7 +154,29 @@ def authenticate() -> Auth:
         return _refuse(401, code, message, presented=presented, throttle=result.key is None)
     key = result.key
     assert key is not None
-    return Auth(key=key, prefix=key.prefix, rate_limit=key.rate_limit, abilities=frozenset(key.abilities))
+    return Auth(
+        key=key,
+        prefix=key.prefix,
+        bucket=key.bucket_name,
+        rate_limit=key.rate_limit,
+        abilities=frozenset(key.abilities),
+    )
+
+
+def _rolled_message(successor_id: int) -> str:
+    # Only the prefix of the new key: the holder of the old secret learns which key to ask for.
+    new_prefix = rolling.successor_prefix(successor_id)
+    return (
+        f"This API key was rolled and replaced by the key with prefix {new_prefix}; "
+        "use that key (ask an admin if you do not have it)."
+    )
+
+
+def deprecation_headers(key: verification.KeyState) -> dict[str, str]:
+    """``Deprecation`` (RFC 9745) and ``Sunset`` (RFC 8594) for a key in its grace period."""
+    if key.successor_id is None or key.sunset_at is None:
+        return {}
+    return {"Deprecation": f"@{int(key.sunset_at.timestamp())}", "Sunset": http_date(key.sunset_at)}
 
 
 def _refuse_key_in_query() -> Auth | None:
@@ -300,9 +331,10 @@ def guard() -> None:
     if auth.error is not None:
         g.api_rate_headers = auth.headers
         raise auth.error
-    assert auth.key is not None and auth.prefix is not None
+    assert auth.key is not None and auth.bucket is not None
     g.api_key = auth.key
-    window = ratelimit.hit_key(auth.prefix, auth.rate_limit)
+    g.api_key_headers = deprecation_headers(auth.key)
+    window = ratelimit.hit_key(auth.bucket, auth.rate_limit)
     g.api_rate_window = window  # for views that report the limit (introspection)
     if window is not None:
         g.api_rate_headers = window.headers()
@@ -352,6 +384,8 @@ def _add_rate_limit_headers(response: Response) -> Response:
     expires_at = g.pop("api_key_expires_at", None)
     if expires_at is not None:
         response.headers[EXPIRES_HEADER] = iso_utc(expires_at)
+    for name, value in g.pop("api_key_headers", {}).items():
+        response.headers[name] = value
     # Answers depend on the key: no shared cache may keep them.
     response.headers.setdefault("Cache-Control", "no-store")
     return response

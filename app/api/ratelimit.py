@@ -110,13 +110,14 @@ def _window(item: RateLimitItem, allowed: bool, *identifiers: str) -> Window:
     return Window(allowed, item.amount, remaining, reset)
 
 
-def hit_key(prefix: str, rate_limit: int) -> Window | None:
-    """Count one request against the key's bucket; None when limiting is off."""
+def hit_key(bucket: str, rate_limit: int) -> Window | None:
+    """Count one request against a key's bucket (``ApiKey.bucket_name``: the prefix, or the one
+    a roll chain shares); None when limiting is off."""
     if not enabled():
         return None
     item = per_minute(rate_limit)
-    allowed = limiter.limiter.hit(item, prefix, PER_KEY_SCOPE)
-    return _window(item, allowed, prefix, PER_KEY_SCOPE)
+    allowed = limiter.limiter.hit(item, bucket, PER_KEY_SCOPE)
+    return _window(item, allowed, bucket, PER_KEY_SCOPE)
 
 
 def init_app(app: Flask) -> None:

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from markupsafe import Markup, escape
 
 from app.docs.examples import EXAMPLE_KEY
+from app.docs.spec import KEY_HEADERS
 
 # Curl lines start with this shell variable when the document names no absolute server: the
 # page is the same for every request, so it cannot know the host the reader used.
@@ -263,11 +264,11 @@ def build(document: dict[str, Any]) -> dict[str, Any]:
             for name, header in components.get("headers", {}).items()
             if name.startswith("X-RateLimit") or name == "Retry-After"
         },
-        # Headers about the calling key itself (its expiry), shown under Authentication.
+        # Headers about the calling key itself (its expiry, a roll's cutover), under Authentication.
         "key_headers": {
             name: header
             for name, header in components.get("headers", {}).items()
-            if name.startswith("Stockgate-")
+            if name in KEY_HEADERS
         },
         "security": components.get("securitySchemes", {}),
         "example_key": EXAMPLE_KEY,

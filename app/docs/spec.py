@@ -63,12 +63,23 @@ HEADERS: dict[str, tuple[str, dict[str, Any]]] = {
         {"type": "string"},
     ),
 }
-# Sent only to a key that has an expiry, so optional wherever it is referenced.
+# About the calling key, sent only when they apply (an expiry; a roll's grace period), so
+# optional wherever they are referenced.
 KEY_HEADERS: dict[str, tuple[str, dict[str, Any]]] = {
     EXPIRES_HEADER: (
         "When the calling key expires (ISO 8601, UTC, `Z`): on every response to a key that has "
         "an expiry, once the key is identified, errors included. Renew before it bites.",
         {"type": "string", "format": "date-time", "example": "2027-01-31T00:00:00Z"},
+    ),
+    "Deprecation": (
+        "Only on responses to an old key during its roll's grace period: `@<Unix seconds>` of the "
+        "cutover (RFC 9745). Switch to the new key before then.",
+        {"type": "string", "example": "@1795772460"},
+    ),
+    "Sunset": (
+        "With `Deprecation`: the cutover as an HTTP-date (RFC 8594); afterwards the old key "
+        "answers 401 `key_rolled`.",
+        {"type": "string", "example": "Sat, 16 Nov 2026 12:21:00 GMT"},
     ),
 }
 # RFC 6750 challenges on a 403 and on some 400s: component name -> (description, required).
@@ -99,8 +110,9 @@ ERRORS: dict[int, tuple[str, str, str]] = {
     401: (
         "Unauthorized",
         "Unauthorized",
-        "No key, a malformed or unknown key, a wrong secret, or a key that is inactive, revoked "
-        "or expired. Carries a `WWW-Authenticate` header.",
+        "No key, a malformed or unknown key, a wrong secret, or a key that is inactive, revoked, "
+        "expired or rolled (past its cutover; the message names the new key's prefix). Carries a "
+        "`WWW-Authenticate` header.",
     ),
     403: (
         "Forbidden",
@@ -193,7 +205,7 @@ def _rate_limit_headers() -> dict[str, Any]:
 
 
 def _success_headers() -> dict[str, Any]:
-    """Headers of every successful answer: the key's bucket, and its expiry when it has one."""
+    """Headers of every successful answer: the key's bucket, and what applies to the key."""
     return {**_rate_limit_headers(), **{name: _ref("headers", name) for name in KEY_HEADERS}}
 
 

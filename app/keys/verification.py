@@ -40,6 +40,7 @@ INVALID_KEY = "invalid_key"
 KEY_INACTIVE = "key_inactive"
 KEY_REVOKED = "key_revoked"
 KEY_EXPIRED = "key_expired"
+KEY_ROLLED = "key_rolled"
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,19 @@ class KeyState:
     rate_limit: int
     expires_at: datetime | None
     last_used_at: datetime | None
+    # Rolling (app.keys.rolling): the replacing key, the cutover, and the shared bucket.
+    successor_id: int | None
+    sunset_at: datetime | None
+    bucket: str | None
+
+    @property
+    def bucket_name(self) -> str:
+        """The rate-limit bucket: shared along a roll chain, else the key's own prefix."""
+        return self.bucket or self.prefix
+
+    def is_rolled(self, now: datetime) -> bool:
+        """Return True when the key was rolled and its cutover has passed."""
+        return self.successor_id is not None and (self.sunset_at is None or self.sunset_at <= now)
 
     def is_expired(self, now: datetime) -> bool:
         """Return True when the key has an expiry that has passed."""
@@ -133,6 +147,8 @@ def verify(
         return Verification(key, KEY_REVOKED, checked)
     if key.status is not KeyStatus.ACTIVE:
         return Verification(key, KEY_INACTIVE, checked)
+    if key.is_rolled(now):
+        return Verification(key, KEY_ROLLED, checked)
     if key.is_expired(now):
         return Verification(key, KEY_EXPIRED, checked)
     touch_last_used(key, now)

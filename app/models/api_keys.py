@@ -83,10 +83,18 @@ class ApiKey(db.Model):
         """Return True when the key has an expiry that has passed."""
         return self.expires_at is not None and self.expires_at <= (now or utcnow())
 
+    def is_rolling(self, now: datetime | None = None) -> bool:
+        """Return True when the key was rolled and its grace period has not ended yet."""
+        if self.successor_id is None or self.sunset_at is None:
+            return False
+        return self.sunset_at > (now or utcnow())
+
     def display_status(self, now: datetime | None = None) -> str:
-        """Return the status shown to people: Active, Inactive, Expired or Revoked."""
+        """Return the status shown to people: Active, Rolling, Rolled, Inactive, Expired or Revoked."""
         if self.status is KeyStatus.ACTIVE and self.is_expired(now):
             return "Expired"
+        if self.status is KeyStatus.ACTIVE and self.successor_id is not None:
+            return "Rolling" if self.is_rolling(now) else "Rolled"
         return self.status.value.capitalize()
 
     def __repr__(self) -> str:

@@ -21,11 +21,13 @@ from wtforms import (
     HiddenField,
     IntegerField,
     PasswordField,
+    RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation, ValidationError
 
 from app import untrusted
@@ -253,6 +255,48 @@ class KeyEditForm(KeyFieldsMixin, PanelForm):
         """A changed expiry must be in the future; an unchanged past one may stay."""
         if self.expiry_changed():
             super().validate_expires_at(field)
+
+
+# "Old key stops working": the grace periods of ``app.keys.rolling`` offered in the panel.
+ROLL_CHOICES = [
+    SelectChoice("0", "Now"),
+    SelectChoice("1h", "In 1 hour"),
+    SelectChoice("24h", "In 24 hours"),
+    SelectChoice("7d", "In 7 days"),
+    SelectChoice("at", "At a date and time"),
+]
+
+
+class RollKeyForm(PanelForm):
+    """When the old key of a roll stops working; the service checks the time's range."""
+
+    grace = RadioField("Old key stops working", choices=ROLL_CHOICES, default="24h")
+    sunset_at = AsciiDateTimeLocalField(
+        "Date and time (UTC)",
+        format=DATETIME_FORMATS,
+        validators=[Optional()],
+        description="With “At a date and time”: in the future, at most 30 days ahead.",
+    )
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """A date and time is needed when that choice is picked (``Optional`` stops the field's
+        own chain on an empty value, so the rule is checked here)."""
+        valid = super().validate(extra_validators)
+        if self.grace.data == "at" and self.sunset_at.data is None and not self.sunset_at.errors:
+            self.sunset_at.errors = ["Choose the date and time the old key stops working."]
+            valid = False
+        return valid
+
+    def grace_value(self) -> str | datetime:
+        """What ``rolling.roll_key`` takes: a named grace period, or the chosen time in UTC."""
+        if self.grace.data == "at":
+            return as_utc(self.sunset_at.data) or ""
+        return self.grace.data or ""
+
+    def service_errors(self, errors: dict[str, list[str]]) -> dict[str, list[str]]:
+        """The service's ``grace`` errors belong next to the date field when a time was chosen."""
+        field = "sunset_at" if self.grace.data == "at" else "grace"
+        return {field if name == "grace" else name: messages for name, messages in errors.items()}
 
 
 def apply_service_errors(form: FlaskForm, errors: dict[str, list[str]], fallback: str) -> None:

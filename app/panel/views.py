@@ -15,11 +15,19 @@ from sqlalchemy import select
 from app.catalogue import MODULES
 from app.errors import Conflict, NotFound, ServiceError
 from app.extensions import db
-from app.keys import service
+from app.keys import rolling, service
 from app.models.api_keys import ApiKey
+from app.models.types import utcnow
 from app.models.users import User
 from app.panel import guards
-from app.panel.forms import KeyCreateForm, KeyEditForm, apply_service_errors, as_utc, to_local_input
+from app.panel.forms import (
+    KeyCreateForm,
+    KeyEditForm,
+    RollKeyForm,
+    apply_service_errors,
+    as_utc,
+    to_local_input,
+)
 from app.panel.htmx import htmx, message_response, no_store, vary_on_htmx
 from app.panel.listing import ListParams, argument_errors, empty_page, list_keys
 
@@ -106,12 +114,12 @@ def create_key() -> Response:
     return _render("panel/api_keys/index.html", 422, page=page, form=form)
 
 
-def _created_response(created: service.CreatedKey) -> Response:
+def _created_response(created: service.CreatedKey, rolled: ApiKey | None = None) -> Response:
     if htmx().request:
-        return _render("panel/api_keys/_created.html", created=created, oob=True)
+        return _render("panel/api_keys/_created.html", created=created, oob=True, rolled=rolled)
     # Without JavaScript: the whole page, with the new key shown above the table.
     page = list_keys(ListParams())
-    return _render("panel/api_keys/index.html", page=page, form=None, created=created)
+    return _render("panel/api_keys/index.html", page=page, form=None, created=created, rolled=rolled)
 
 
 @bp.get("/api-keys/<prefix>/row")
@@ -192,6 +200,52 @@ def revoke_key(prefix: str) -> Response:
 def _state_change(action: Callable[[str], ApiKey], prefix: str) -> Response:
     try:
         key = action(prefix)
+    except NotFound:
+        abort(404)
+    except Conflict as exc:
+        return message_response(exc.message, 409)
+    return _render("panel/api_keys/_row.html", key=key)
+
+
+def _actor() -> str:
+    user = guards.signed_in_user()
+    return user.email if user is not None else "unknown"
+
+
+@bp.get("/api-keys/<prefix>/roll")
+def roll_key_form(prefix: str) -> Response:
+    """The inline Roll form for one key (only an active key can be rolled)."""
+    key = _key_or_404(prefix)
+    reason = rolling.refusal(key, utcnow())
+    if reason is not None:
+        return message_response(f"Cannot roll: {reason}.", 409)
+    return _render("panel/api_keys/_roll.html", key=key, form=RollKeyForm(formdata=None))
+
+
+@bp.post("/api-keys/<prefix>/roll")
+def roll_key(prefix: str) -> Response:
+    """Roll a key: show the new key once; the old row reads Rolling until its cutover."""
+    key = _key_or_404(prefix)
+    form = RollKeyForm()
+    if form.validate_on_submit():
+        try:
+            created = rolling.roll_key(
+                prefix, actor=_actor(), grace=form.grace_value(), created_by=guards.signed_in_user()
+            )
+        except Conflict as exc:
+            return message_response(f"Cannot roll: {exc.message}.", 409)
+        except ServiceError as exc:
+            apply_service_errors(form, form.service_errors(exc.errors), exc.message)
+        else:
+            return no_store(_created_response(created, rolled=service.get_key(prefix)))
+    return _render("panel/api_keys/_roll.html", 422, key=key, form=form)
+
+
+@bp.post("/api-keys/<prefix>/end-grace")
+def end_grace(prefix: str) -> Response:
+    """Cut a rolling key over now; its row comes back as Rolled."""
+    try:
+        key = rolling.end_grace(prefix, actor=_actor())
     except NotFound:
         abort(404)
     except Conflict as exc:

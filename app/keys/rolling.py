@@ -1,0 +1,177 @@
+"""Rolling a key (SPEC §12): a new key replaces an old one, which keeps working until its cutover.
+
+The old key points at its successor (``successor_id``) and stops at ``sunset_at``; both keys
+count against one rate-limit bucket (``ApiKey.bucket_name``). Until the cutover the old key
+reads **Rolling**; after it, **Rolled**, and the API answers it with 401 ``key_rolled``.
+
+The grace period is ``0`` (now), ``30m``, ``1h``, ``24h`` (default), ``7d``, or an ISO 8601
+time (UTC when it has no offset) in the future and at most ``MAX_GRACE`` ahead. A cutover
+later than the old key's own expiry is moved to that expiry: an expired key stops anyway,
+and the headers should tell the truth about when it stops.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app import audit
+from app.errors import Conflict, InvalidInput, NotFound
+from app.extensions import db
+from app.keys.format import build_key, generate_key_id, is_prefix
+from app.keys.hashing import hash_secret
+from app.keys.service import CreatedKey
+from app.models.api_keys import ApiKey, KeyStatus
+from app.models.types import utcnow
+from app.models.users import User
+from app.schemas.input_fields import UtcDateTime
+
+# The grace periods offered by name (CLI ``--grace`` and the panel's radio buttons).
+GRACE_PERIODS: dict[str, timedelta] = {
+    "0": timedelta(0),
+    "30m": timedelta(minutes=30),
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+}
+DEFAULT_GRACE = "24h"
+# Two keys working side by side for longer than a month is a forgotten roll, not a grace period.
+MAX_GRACE = timedelta(days=30)
+GRACE_HELP = (
+    "Grace must be 0, 30m, 1h, 24h or 7d, or an ISO 8601 time within "
+    f"{MAX_GRACE.days} days (e.g. 2026-01-31T12:00Z)."
+)
+_PREFIX_ATTEMPTS = 5
+_grace_time = UtcDateTime()
+
+
+def _grace_error(message: str) -> InvalidInput:
+    return InvalidInput(f"grace: {message}", {"grace": [message]})
+
+
+def cutover_at(grace: str | datetime, now: datetime) -> datetime:
+    """The cutover time for a named grace period or an ISO 8601 time; InvalidInput when bad."""
+    if isinstance(grace, str) and grace.strip() in GRACE_PERIODS:
+        return now + GRACE_PERIODS[grace.strip()]
+    if isinstance(grace, str):
+        if not grace.strip() or not grace.isascii():
+            raise _grace_error(GRACE_HELP)
+        try:
+            grace = _grace_time.deserialize(grace.strip())
+        except ValidationError:
+            raise _grace_error(GRACE_HELP) from None
+    if not isinstance(grace, datetime):
+        raise _grace_error(GRACE_HELP)
+    when = _grace_time.deserialize(grace)
+    if when <= now:
+        raise _grace_error("The cutover time must be in the future (use 0 to cut over now).")
+    if when > now + MAX_GRACE:
+        raise _grace_error(f"The cutover time must be at most {MAX_GRACE.days} days ahead.")
+    return when
+
+
+def _locked(prefix: str) -> ApiKey:
+    """The key row, locked until the commit (PostgreSQL) so two rolls cannot both win."""
+    stmt = (
+        select(ApiKey)
+        .where(ApiKey.prefix == prefix)
+        .with_for_update(of=ApiKey)
+        .execution_options(populate_existing=True)
+    )
+    key = db.session.scalar(stmt) if is_prefix(prefix) else None
+    if key is None:
+        raise NotFound(f"no API key with prefix {prefix!r}")
+    return key
+
+
+def refusal(key: ApiKey, now: datetime) -> str | None:
+    """Why this key cannot be rolled now, or None when it can (only an active key can)."""
+    if key.successor_id is not None:
+        state = "rolling" if key.sunset_at is not None and key.sunset_at > now else "already rolled"
+        return f"key {key.prefix} is {state}; roll its new key instead"
+    if key.status is not KeyStatus.ACTIVE:
+        return f"key {key.prefix} is {key.status.value}; only an active key can be rolled"
+    if key.is_expired(now):
+        return f"key {key.prefix} has expired; only an active key can be rolled"
+    return None
+
+
+def _iso(when: datetime) -> str:
+    return when.isoformat().replace("+00:00", "Z")
+
+
+def roll_key(
+    prefix: str, *, actor: str, grace: str | datetime = DEFAULT_GRACE, created_by: User | None = None
+) -> CreatedKey:
+    """Replace an active key by a new one; the old key works until the cutover. One transaction."""
+    rounds = current_app.config["API_KEY_BCRYPT_ROUNDS"]
+    for _ in range(_PREFIX_ATTEMPTS):
+        now = utcnow()
+        old = _locked(prefix)
+        reason = refusal(old, now)
+        if reason is not None:
+            db.session.rollback()
+            raise Conflict(reason)
+        try:
+            sunset = cutover_at(grace, now)
+        except InvalidInput:
+            db.session.rollback()
+            raise
+        if old.expires_at is not None:
+            sunset = min(sunset, old.expires_at)
+        raw_key = build_key(generate_key_id())
+        new = ApiKey(
+            name=old.name,
+            prefix=raw_key[:12],
+            key_hash=hash_secret(raw_key, rounds),
+            owner_id=old.owner_id,
+            abilities=list(old.abilities),
+            status=KeyStatus.ACTIVE,
+            rate_limit=old.rate_limit,
+            expires_at=old.expires_at,
+            description=old.description,
+            allowed_ips=list(old.allowed_ips or []),
+            created_by_id=created_by.id if created_by is not None else None,
+            bucket=old.bucket_name,
+        )
+        db.session.add(new)
+        try:
+            db.session.flush()
+        except IntegrityError:  # a prefix taken meanwhile: try another
+            db.session.rollback()
+            continue
+        old.successor_id = new.id
+        old.sunset_at = sunset
+        audit.record(
+            "key.rolled",
+            actor=actor,
+            key_prefix=old.prefix,
+            details={"new_prefix": new.prefix, "sunset_at": _iso(sunset)},
+        )
+        db.session.commit()
+        return CreatedKey(key=new, raw_key=raw_key)
+    raise Conflict("could not allocate a unique key prefix; try again")
+
+
+def end_grace(prefix: str, *, actor: str) -> ApiKey:
+    """Cut a rolling key over now: from the next request on it answers ``key_rolled``."""
+    now = utcnow()
+    key = _locked(prefix)
+    if key.successor_id is None or key.sunset_at is None or key.sunset_at <= now:
+        db.session.rollback()
+        state = "already rolled" if key.successor_id is not None else "not rolling"
+        raise Conflict(f"key {key.prefix} is {state}; there is no grace period to end")
+    key.sunset_at = now
+    audit.record("key.roll_ended", actor=actor, key_prefix=key.prefix, details={"sunset_at": _iso(now)})
+    db.session.commit()
+    return key
+
+
+def successor_prefix(successor_id: int) -> str | None:
+    """The prefix of the key that replaced another (for the ``key_rolled`` message)."""
+    table = ApiKey.__table__
+    return db.session.execute(select(table.c.prefix).where(table.c.id == successor_id)).scalar()

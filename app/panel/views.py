@@ -8,19 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, Response, abort, make_response, render_template, request, url_for
+from flask import Blueprint, Response, make_response, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
+from werkzeug.exceptions import NotFound as PageNotFound
 
 from app.catalogue import MODULES
 from app.errors import Conflict, NotFound, ServiceError
 from app.extensions import db
 from app.keys import service
+from app.keys.format import is_prefix
 from app.models.api_keys import ApiKey
 from app.models.users import User
 from app.panel import guards
 from app.panel.forms import KeyCreateForm, KeyEditForm, apply_service_errors, as_utc, to_local_input
 from app.panel.htmx import htmx, message_response, no_store, vary_on_htmx
+from app.panel.key_page import load as load_key_page
 from app.panel.listing import ListParams, argument_errors, empty_page, list_keys
 
 bp = Blueprint("panel", __name__, url_prefix="/settings")
@@ -29,6 +32,7 @@ bp.before_request(guards.require_admin)
 bp.after_request(no_store)
 bp.register_error_handler(CSRFError, guards.csrf_failed)
 bp.register_error_handler(403, guards.forbidden)
+bp.register_error_handler(404, guards.not_found)
 
 
 def _owners() -> list[User]:
@@ -45,11 +49,18 @@ def _render(template: str, status: int = 200, **context: object) -> Response:
     return make_response(render_template(template, modules=MODULES, **context), status)
 
 
+def _no_such_key(prefix: str) -> PageNotFound:
+    # Echo the prefix only when it is shaped like one: never control characters or junk.
+    if is_prefix(prefix):
+        return PageNotFound(f"No API key with prefix {prefix}.")
+    return PageNotFound("No API key with that prefix: a key prefix is sgk_ followed by 8 letters or digits.")
+
+
 def _key_or_404(prefix: str) -> ApiKey:
     try:
         return service.get_key(prefix)
     except NotFound:
-        abort(404)
+        raise _no_such_key(prefix) from None
 
 
 @bp.get("/api-keys")
@@ -110,6 +121,16 @@ def _created_response(created: service.CreatedKey) -> Response:
     # Without JavaScript: the whole page, with the new key shown above the table.
     page = list_keys(ListParams())
     return _render("panel/api_keys/index.html", page=page, form=None, created=created)
+
+
+@bp.get("/api-keys/<prefix>")
+def key_page(prefix: str) -> Response:
+    """One key's page: every field, its abilities, allowed IPs, roll, audit history, usage."""
+    try:
+        page = load_key_page(prefix)
+    except NotFound:
+        raise _no_such_key(prefix) from None
+    return _render("panel/api_keys/page.html", page=page, key=page.key)
 
 
 @bp.get("/api-keys/<prefix>/row")
@@ -177,7 +198,7 @@ def revoke_key(prefix: str) -> Response:
     try:
         service.revoke_key(prefix)
     except NotFound:
-        abort(404)
+        raise _no_such_key(prefix) from None
     except Conflict as exc:
         return message_response(exc.message, 409)
     return make_response("", 200)
@@ -187,7 +208,7 @@ def _state_change(action: Callable[[str], ApiKey], prefix: str) -> Response:
     try:
         key = action(prefix)
     except NotFound:
-        abort(404)
+        raise _no_such_key(prefix) from None
     except Conflict as exc:
         return message_response(exc.message, 409)
     return _render("panel/api_keys/_row.html", key=key)

@@ -22,20 +22,20 @@ class KeyPage:
     predecessor: ApiKey | None
     history: list[HistoryRow]
     history_limit: int
-
-    @property
-    def history_truncated(self) -> bool:
-        """True when older events exist beyond the ones shown."""
-        return len(self.history) >= self.history_limit
+    # True when older events exist beyond the ones shown.
+    history_truncated: bool
 
 
 def load(prefix: str, history_limit: int = key_history.HISTORY_LIMIT) -> KeyPage:
     """The page of the key with ``prefix``; raises ``NotFound`` for an unknown or malformed one."""
     key = service.get_key(prefix)
     predecessor = db.session.scalar(select(ApiKey).where(ApiKey.successor_id == key.id).limit(1))
+    # One event more than shown tells whether older ones exist, without counting them all.
+    history = key_history.history(key.prefix, history_limit + 1)
     return KeyPage(
         key=key,
         predecessor=predecessor,
-        history=key_history.history(key.prefix, history_limit),
+        history=history[:history_limit],
         history_limit=history_limit,
+        history_truncated=len(history) > history_limit,
     )

@@ -185,7 +185,12 @@ def test_history_shows_the_keys_own_events_newest_first_with_old_and_new(
 def test_history_shows_the_latest_fifty_events(app: Flask, signed_in: PanelClient, make_key: Any) -> None:
     key = make_key(name="Busy key").key
     with app.app_context():
-        for n in range(55):
+        for n in range(50):
+            audit.record("key.updated", actor=f"admin{n}@example.com", key_prefix=key.prefix)
+        db.session.commit()
+    assert "Showing the latest" not in _page(signed_in, key.prefix)  # all 50 are shown
+    with app.app_context():
+        for n in range(50, 55):
             audit.record("key.updated", actor=f"admin{n}@example.com", key_prefix=key.prefix)
         db.session.commit()
     history = _section(_page(signed_in, key.prefix), "key-history")

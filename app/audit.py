@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import has_request_context, request
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models.audit import ACTIONS, AuditEvent
@@ -43,3 +44,15 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+def events_for_key(prefix: str, limit: int = 50) -> list[AuditEvent]:
+    """The latest ``limit`` events about the key with ``prefix``, newest first."""
+    query = (
+        select(AuditEvent)
+        .where(AuditEvent.key_prefix == prefix)
+        # Several events can share a timestamp (one transaction); the id keeps their order.
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))

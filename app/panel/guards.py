@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Response, redirect, request, url_for
+from flask import Response, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import Forbidden
+from werkzeug.exceptions import Forbidden, NotFound
 
 from app import accounts
 from app.extensions import login_manager
@@ -45,3 +45,12 @@ def csrf_failed(error: CSRFError) -> Response:
 def forbidden(error: Forbidden) -> Response:
     """Explain a refusal in one line (the panel script shows it for htmx requests)."""
     return message_response(error.description or "Forbidden.", 403)
+
+
+def not_found(error: NotFound) -> Response:
+    """Say what is missing: one line for htmx, else a page with a way back to the key list."""
+    # Werkzeug's default text talks about URLs and spelling; ours names the missing key.
+    message = error.description if error.description != NotFound.description else "This page does not exist."
+    if htmx().request:
+        return message_response(message, 404)
+    return make_response(render_template("panel/not_found.html", message=message), 404)

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, Response, abort, make_response, render_template, request, url_for
+from flask import Blueprint, Response, make_response, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
+from werkzeug.exceptions import NotFound as PageNotFound
 
 from app.catalogue import MODULES
 from app.errors import Conflict, NotFound, ServiceError
 from app.extensions import db
 from app.keys import rolling, service
+from app.keys.format import is_prefix
 from app.models.api_keys import ApiKey
 from app.models.types import utcnow
 from app.models.users import User
@@ -29,6 +31,7 @@ from app.panel.forms import (
     to_local_input,
 )
 from app.panel.htmx import htmx, message_response, no_store, vary_on_htmx
+from app.panel.key_page import load as load_key_page
 from app.panel.listing import ListParams, argument_errors, empty_page, list_keys
 
 bp = Blueprint("panel", __name__, url_prefix="/settings")
@@ -37,6 +40,7 @@ bp.before_request(guards.require_admin)
 bp.after_request(no_store)
 bp.register_error_handler(CSRFError, guards.csrf_failed)
 bp.register_error_handler(403, guards.forbidden)
+bp.register_error_handler(404, guards.not_found)
 
 
 def _owners() -> list[User]:
@@ -53,11 +57,18 @@ def _render(template: str, status: int = 200, **context: object) -> Response:
     return make_response(render_template(template, modules=MODULES, **context), status)
 
 
+def _no_such_key(prefix: str) -> PageNotFound:
+    # Echo the prefix only when it is shaped like one: never control characters or junk.
+    if is_prefix(prefix):
+        return PageNotFound(f"No API key with prefix {prefix}.")
+    return PageNotFound("No API key with that prefix: a key prefix is sgk_ followed by 8 letters or digits.")
+
+
 def _key_or_404(prefix: str) -> ApiKey:
     try:
         return service.get_key(prefix)
     except NotFound:
-        abort(404)
+        raise _no_such_key(prefix) from None
 
 
 @bp.get("/api-keys")
@@ -114,12 +125,25 @@ def create_key() -> Response:
     return _render("panel/api_keys/index.html", 422, page=page, form=form)
 
 
-def _created_response(created: service.CreatedKey, rolled: ApiKey | None = None) -> Response:
+def _created_response(
+    created: service.CreatedKey, rolled: ApiKey | None = None, *, in_table: bool = True
+) -> Response:
     if htmx().request:
-        return _render("panel/api_keys/_created.html", created=created, oob=True, rolled=rolled)
+        # On the key's page there is no table: no rows to add or replace out of band.
+        return _render("panel/api_keys/_created.html", created=created, oob=in_table, rolled=rolled)
     # Without JavaScript: the whole page, with the new key shown above the table.
     page = list_keys(ListParams())
     return _render("panel/api_keys/index.html", page=page, form=None, created=created, rolled=rolled)
+
+
+@bp.get("/api-keys/<prefix>")
+def key_page(prefix: str) -> Response:
+    """One key's page: every field, its abilities, allowed IPs, roll, audit history, usage."""
+    try:
+        page = load_key_page(prefix)
+    except NotFound:
+        raise _no_such_key(prefix) from None
+    return _render("panel/api_keys/page.html", page=page, key=page.key)
 
 
 @bp.get("/api-keys/<prefix>/row")
@@ -191,7 +215,7 @@ def revoke_key(prefix: str) -> Response:
     try:
         service.revoke_key(prefix)
     except NotFound:
-        abort(404)
+        raise _no_such_key(prefix) from None
     except Conflict as exc:
         return message_response(exc.message, 409)
     return make_response("", 200)
@@ -201,7 +225,7 @@ def _state_change(action: Callable[[str], ApiKey], prefix: str) -> Response:
     try:
         key = action(prefix)
     except NotFound:
-        abort(404)
+        raise _no_such_key(prefix) from None
     except Conflict as exc:
         return message_response(exc.message, 409)
     return _render("panel/api_keys/_row.html", key=key)
@@ -219,7 +243,8 @@ def roll_key_form(prefix: str) -> Response:
     reason = rolling.refusal(key, utcnow())
     if reason is not None:
         return message_response(f"Cannot roll: {reason}.", 409)
-    return _render("panel/api_keys/_roll.html", key=key, form=RollKeyForm(formdata=None))
+    on_page = request.args.get("on_page") == "1"
+    return _render("panel/api_keys/_roll.html", key=key, form=RollKeyForm(formdata=None), on_page=on_page)
 
 
 @bp.post("/api-keys/<prefix>/roll")
@@ -227,6 +252,7 @@ def roll_key(prefix: str) -> Response:
     """Roll a key: show the new key once; the old row reads Rolling until its cutover."""
     key = _key_or_404(prefix)
     form = RollKeyForm()
+    on_page = request.form.get("on_page") == "1"  # sent by the form on the key's page
     if form.validate_on_submit():
         try:
             created = rolling.roll_key(
@@ -237,8 +263,9 @@ def roll_key(prefix: str) -> Response:
         except ServiceError as exc:
             apply_service_errors(form, form.service_errors(exc.errors), exc.message)
         else:
-            return no_store(_created_response(created, rolled=service.get_key(prefix)))
-    return _render("panel/api_keys/_roll.html", 422, key=key, form=form)
+            rolled = service.get_key(prefix)
+            return no_store(_created_response(created, rolled=rolled, in_table=not on_page))
+    return _render("panel/api_keys/_roll.html", 422, key=key, form=form, on_page=on_page)
 
 
 @bp.post("/api-keys/<prefix>/end-grace")
@@ -247,7 +274,7 @@ def end_grace(prefix: str) -> Response:
     try:
         key = rolling.end_grace(prefix, actor=_actor())
     except NotFound:
-        abort(404)
+        raise _no_such_key(prefix) from None
     except Conflict as exc:
         return message_response(exc.message, 409)
     return _render("panel/api_keys/_row.html", key=key)

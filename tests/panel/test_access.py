@@ -17,6 +17,7 @@ PAGES = [
     ("GET", "/settings/api-keys"),
     ("GET", "/settings/api-keys?q=x&status=active&sort=name&dir=asc&page=2"),
     ("GET", "/settings/api-keys/new"),
+    ("GET", f"/settings/api-keys/{PREFIX}"),
     ("GET", f"/settings/api-keys/{PREFIX}/row"),
     ("GET", f"/settings/api-keys/{PREFIX}/edit"),
 ]
@@ -57,7 +58,7 @@ def test_anonymous_state_change_is_refused(app: Flask, method: str, url: str) ->
     "url",
     [
         "/logout",
-        f"/settings/api-keys/{PREFIX}",
+        # GET /settings/api-keys/<prefix> is the key's page; POST on it edits the key.
         f"/settings/api-keys/{PREFIX}/activate",
         f"/settings/api-keys/{PREFIX}/deactivate",
     ],

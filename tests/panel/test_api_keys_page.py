@@ -19,7 +19,7 @@ COLUMNS = ["Name", "Key Prefix", "Owner", "Status", "Rate Limit", "Expires At", 
 
 
 def _names(html: str) -> list[str]:
-    return re.findall(r'<td data-label="Name" class="key-name">([^<]*)</td>', html)
+    return re.findall(r'<td data-label="Name" class="key-name"><a href="[^"]*">([^<]*)</a></td>', html)
 
 
 def _set(app: Flask, prefix: str, **values: Any) -> None:

@@ -21,7 +21,7 @@ def _names(panel: PanelClient, query: str, **params: str) -> list[str]:
         "/settings/api-keys", query_string={"q": query, **params}, headers={"HX-Request": "true"}
     )
     assert response.status_code == 200
-    names = re.findall(r'<td data-label="Name" class="key-name">([^<]*)</td>', response.text)
+    names = re.findall(r'class="key-name"><a href="[^"]*">([^<]*)</a></td>', response.text)
     return sorted(html.unescape(name) for name in names)
 
 

@@ -105,6 +105,15 @@
     if (opener) opener.focus();
   });
 
+  // The key's page calls the list's row actions, whose answer is a table row it has no place
+  // for: after a success it reloads itself instead (a failure is flashed as above).
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var source = event.detail.elt;
+    if (source && source.hasAttribute && source.hasAttribute("data-reload") && event.detail.successful) {
+      window.location.reload();
+    }
+  });
+
   // After showing a form, an editor or a new key, move focus there (first invalid field
   // first). Search and paging swaps leave focus alone, so typing is never interrupted.
   document.addEventListener("htmx:afterSettle", function (event) {

@@ -16,7 +16,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import accounts, seed, untrusted
+from app import accounts, audit, seed, untrusted
 from app.catalogue import ALL_ABILITIES
 from app.cli_types import SAFE_TEXT, WHOLE_NUMBER
 from app.errors import ServiceError
@@ -72,7 +72,9 @@ def create_user(email: str, name: str, admin: bool, system: bool, password_stdin
     elif admin:
         password, generated = accounts.generate_password(), True
     try:
-        user = accounts.create_user(email, name, password=password, is_admin=admin, is_system=system)
+        user = accounts.create_user(
+            email, name, password=password, is_admin=admin, is_system=system, actor=audit.CLI_ACTOR
+        )
     except ServiceError as exc:
         raise _fail(exc) from None
     kind = "system account" if user.is_system else ("admin" if user.is_admin else "user")
@@ -88,7 +90,9 @@ def demo_admin() -> None:
         click.echo("An admin already exists; no demo admin created.")
         return
     password = accounts.generate_password()
-    accounts.create_user(DEMO_ADMIN_EMAIL, "Demo Admin", password=password, is_admin=True)
+    accounts.create_user(
+        DEMO_ADMIN_EMAIL, "Demo Admin", password=password, is_admin=True, actor=audit.CLI_ACTOR
+    )
     # The address depends on how the app is served (make run prints it): name the path only.
     click.echo("Demo admin created. Sign in at /login with:")
     click.echo(f"  email:    {DEMO_ADMIN_EMAIL}")
@@ -128,6 +132,7 @@ def create_key(
             abilities=list(ALL_ABILITIES if all_abilities else abilities),
             rate_limit=rate_limit,
             expires_at=expires_at,
+            actor=audit.CLI_ACTOR,
         )
     except ServiceError as exc:
         raise _fail(exc) from None
@@ -183,7 +188,7 @@ def _state_command(name: str, action: Any, past: str) -> None:
     @click.argument("prefix", type=SAFE_TEXT)
     def command(prefix: str) -> None:
         try:
-            key = action(prefix)
+            key = action(prefix, actor=audit.CLI_ACTOR)
         except ServiceError as exc:
             raise _fail(exc) from None
         click.echo(f"{past} {key.prefix} ({key.name}).")

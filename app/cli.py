@@ -1,4 +1,4 @@
-"""Command line: ``flask users ...`` and ``flask keys ...`` (SPEC §9).
+"""Command line: ``flask users ...``, ``flask keys ...`` and ``flask audit list`` (SPEC §9, §12).
 
 Every error is one line on stderr and a non-zero exit; services validate before they
 write, so a refused command leaves nothing behind. Every option and argument goes through a
@@ -7,6 +7,8 @@ type of ``app.cli_types``: no control characters, numbers in ASCII digits only.
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 from datetime import datetime
 from typing import Any
@@ -22,6 +24,7 @@ from app.cli_types import SAFE_TEXT, WHOLE_NUMBER
 from app.errors import ServiceError
 from app.extensions import db
 from app.keys import service as keys_service
+from app.keys.format import is_prefix
 from app.models.api_keys import ApiKey
 
 DEMO_ADMIN_EMAIL = "admin@stockgate.local"
@@ -50,6 +53,8 @@ def _fail(exc: ServiceError) -> click.ClickException:
 
 users_cli = OneLineGroup("users", help="Manage people and system accounts.")
 keys_cli = OneLineGroup("keys", help="Manage API keys.")
+# Read-only on purpose: the audit log is append-only, so there is no edit or delete command.
+audit_cli = OneLineGroup("audit", help="Read the audit log (append-only).")
 
 
 @users_cli.command("create")
@@ -199,6 +204,55 @@ _state_command("deactivate", keys_service.deactivate_key, "Deactivated")
 _state_command("revoke", keys_service.revoke_key, "Revoked")
 
 
+AUDIT_LIMIT_MAX = 10_000
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
+def _audit_limit(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    """Check --limit while parsing, so a bad value is click's one-line usage error."""
+    if not 1 <= value <= AUDIT_LIMIT_MAX:
+        raise click.BadParameter(f"must be between 1 and {AUDIT_LIMIT_MAX:,}.", ctx, param)
+    return value
+
+
+def _audit_prefix(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse a --key that cannot be a key prefix, rather than silently matching nothing."""
+    if value is not None and not is_prefix(value):
+        raise click.BadParameter("not a key prefix (sgk_ followed by 8 letters or digits).", ctx, param)
+    return value
+
+
+def _visible(text: str) -> str:
+    # One event per line: a control character in an actor must not break or recolour the line.
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+@audit_cli.command("list")
+@click.option("--key", "key_prefix", type=SAFE_TEXT, default=None, metavar="PREFIX", callback=_audit_prefix)
+@click.option("--actor", type=SAFE_TEXT, default=None, metavar="EMAIL", help="An admin's email, or cli.")
+@click.option(
+    "--limit",
+    type=WHOLE_NUMBER,
+    default=50,
+    show_default=True,
+    metavar="N",
+    callback=_audit_limit,
+    help=f"How many events (1-{AUDIT_LIMIT_MAX:,}).",
+)
+def list_audit_events(key_prefix: str | None, actor: str | None, limit: int) -> None:
+    """Print audit events, newest first, one a line: time, actor, action, prefix, details, address."""
+    for event in audit.list_events(key_prefix=key_prefix, actor=actor, limit=limit):
+        fields = (
+            event.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            _visible(event.actor),
+            event.action,
+            event.key_prefix or "-",
+            json.dumps(event.details or {}, separators=(",", ":")),
+            _visible(event.address or "-"),
+        )
+        click.echo("  ".join(fields))
+
+
 @click.command("seed-demo", cls=OneLineCommand)
 @click.option(
     "--scale",
@@ -245,6 +299,7 @@ def init_app(app: Flask) -> None:
     """Register the command groups on ``app``."""
     app.cli.add_command(users_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(audit_cli)
     app.cli.add_command(seed_demo)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import has_request_context, request
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, or_, select
 
 from app.extensions import db
 from app.models.audit import ACTIONS, AuditEvent
@@ -75,7 +75,8 @@ def list_events(
     if key_prefix:
         stmt = stmt.where(AuditEvent.key_prefix == key_prefix)
     if actor:
-        stmt = stmt.where(func.lower(AuditEvent.actor) == actor.strip().lower())
+        # Emails are stored lower-cased (as accounts normalise them), so equality can use the index.
+        stmt = stmt.where(AuditEvent.actor == actor.strip().lower())
     return list(db.session.scalars(_newest_first(stmt).limit(limit)))
 
 

@@ -105,10 +105,10 @@ def test_edit_diff_covers_allowed_ips_and_description_by_field_name(app: Flask, 
     prefix = make_key().key.prefix
     with app.app_context():
         key = service.get_key(prefix)
-        before = service._audited_values(key)  # noqa: SLF001  (the service's own helper)
+        before = service.audited_values(key)
         key.allowed_ips = ["10.0.0.0/8"]
         key.description = "Nightly export"
-        after = service._audited_values(key)  # noqa: SLF001
+        after = service.audited_values(key)
         db.session.rollback()
     assert before["allowed_ips"] == [] and after["allowed_ips"] == ["10.0.0.0/8"]
     assert before["description"] is None and after["description"] == "Nightly export"

@@ -99,7 +99,7 @@ def create_key(
             "key.created",
             actor=actor,
             key_prefix=key.prefix,
-            details={"owner": owner_user.email, **_audited_values(key)},
+            details={"owner": owner_user.email, **audited_values(key)},
         )
         try:
             db.session.commit()
@@ -164,10 +164,10 @@ def edit_key(prefix: str, *, actor: str, **changes: Any) -> ApiKey:
     key = get_key(prefix)
     _refuse_if_revoked(key, "edited")
     data = _load(KeyEditSchema(), changes)
-    before = _audited_values(key)
+    before = audited_values(key)
     for field_name, value in data.items():
         setattr(key, field_name, list(value) if isinstance(value, list | tuple) else value)
-    after = _audited_values(key)
+    after = audited_values(key)
     diff = {
         name: {"old": before[name], "new": after[name]}
         for name in before
@@ -195,8 +195,8 @@ def _same(old: Any, new: Any) -> bool:
     return bool(old == new)
 
 
-def _audited_values(key: ApiKey) -> dict[str, Any]:
-    """The audited fields of ``key`` (those the model has), ready for the audit log."""
+def audited_values(key: ApiKey) -> dict[str, Any]:
+    """The fields of ``key`` that ``key.updated`` compares, as the audit log stores them."""
     return {name: _audit_value(getattr(key, name)) for name in AUDITED_FIELDS if hasattr(key, name)}
 
 

@@ -100,8 +100,12 @@ def describe(details: dict[str, Any]) -> list[DetailLine]:
     return lines
 
 
+# A template global, so any page can include panel/audit_log/_event.html (a key's own history).
+bp.add_app_template_global(describe, "describe_audit_details")
+
+
 def _render(template: str, status: int, **context: Any) -> Response:
-    return make_response(render_template(template, describe=describe, **context), status)
+    return make_response(render_template(template, **context), status)
 
 
 @bp.get("")

@@ -95,7 +95,8 @@ def describe(details: dict[str, Any]) -> list[DetailLine]:
             new = change.get("new") if isinstance(change, dict) else change
             lines.append(DetailLine(FIELD_LABELS.get(name, name), _text(new), _text(old), changed=True))
     for name, value in details.items():
-        if name != "changes":
+        # A new key's unset fields (no expiry, no description) would only add noise.
+        if name != "changes" and value not in (None, [], ""):
             lines.append(DetailLine(FIELD_LABELS.get(name, name), _text(value)))
     return lines
 

@@ -10,6 +10,7 @@ from flask import current_app
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 from sqlalchemy import func, select
 
+from app import audit
 from app.errors import Conflict, InvalidInput, flatten_errors, summarise
 from app.extensions import db
 from app.keys.hashing import BCRYPT_MAX_BYTES, check_secret, hash_secret
@@ -61,8 +62,9 @@ def create_user(
     password: str | None = None,
     is_admin: bool = False,
     is_system: bool = False,
+    actor: str,
 ) -> User:
-    """Create a person or system account; refuses duplicates and unusable passwords."""
+    """Create a person or system account (audited as ``user.created``); refuses duplicates."""
     try:
         data = UserSchema().load({"email": email, "name": name, "password": password})
     except ValidationError as exc:
@@ -89,6 +91,8 @@ def create_user(
         session_token=secrets.token_hex(16),
     )
     db.session.add(user)
+    kind = "system" if is_system else ("admin" if is_admin else "user")
+    audit.record("user.created", actor=actor, details={"email": user.email, "name": user.name, "kind": kind})
     db.session.commit()
     return user
 
@@ -106,9 +110,10 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def rotate_session_token(user: User) -> None:
-    """End every session of ``user`` (sign-out): old session cookies stop matching."""
+def sign_out(user: User) -> None:
+    """End every session of ``user``: old session cookies stop matching (audited)."""
     user.session_token = secrets.token_hex(16)
+    audit.record("session.signed_out", actor=user.email)
     db.session.commit()
 
 

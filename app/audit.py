@@ -1,16 +1,17 @@
-"""Recording audit events (SPEC §12) in the caller's transaction.
+"""Recording and reading audit events (SPEC §12).
 
 ``record`` adds the event to the current session and does not commit: the service that makes
 the change commits both together, so an event exists exactly when its change does. Events are
-never updated or deleted by the application.
+never updated or deleted by the application: this module only adds and reads.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import has_request_context, request
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 
 from app.extensions import db
 from app.models.audit import ACTIONS, AuditEvent
@@ -46,13 +47,68 @@ def record(
     return event
 
 
+def record_now(
+    action: str, *, actor: str, details: dict[str, Any] | None = None, address: str | None = None
+) -> AuditEvent:
+    """Record and commit an event that has no change of its own to ride with (a sign-in)."""
+    event = record(action, actor=actor, details=details, address=address)
+    db.session.commit()
+    return event
+
+
+def _newest_first(stmt: Select[tuple[AuditEvent]]) -> Select[tuple[AuditEvent]]:
+    # id breaks ties between events of the same instant, so pages never overlap.
+    return stmt.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+
+
 def events_for_key(prefix: str, limit: int = 50) -> list[AuditEvent]:
-    """The latest ``limit`` events about the key with ``prefix``, newest first."""
-    query = (
-        select(AuditEvent)
-        .where(AuditEvent.key_prefix == prefix)
-        # Several events can share a timestamp (one transaction); the id keeps their order.
-        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
-        .limit(limit)
-    )
-    return list(db.session.scalars(query))
+    """The newest ``limit`` events of the key with this prefix, newest first."""
+    stmt = select(AuditEvent).where(AuditEvent.key_prefix == prefix)
+    return list(db.session.scalars(_newest_first(stmt).limit(limit)))
+
+
+def list_events(
+    *, key_prefix: str | None = None, actor: str | None = None, limit: int = 50
+) -> list[AuditEvent]:
+    """The newest ``limit`` events, optionally of one key and/or one actor (case-insensitive)."""
+    stmt = select(AuditEvent)
+    if key_prefix:
+        stmt = stmt.where(AuditEvent.key_prefix == key_prefix)
+    if actor:
+        # Emails are stored lower-cased (as accounts normalise them), so equality can use the index.
+        stmt = stmt.where(AuditEvent.actor == actor.strip().lower())
+    return list(db.session.scalars(_newest_first(stmt).limit(limit)))
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """One page of events and whether there are pages either side."""
+
+    events: list[AuditEvent]
+    page: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        """True when this is not the first page."""
+        return self.page > 1
+
+
+def search_events(q: str = "", page: int = 1, per_page: int = 50) -> EventPage:
+    """Events whose actor, key prefix or action contains ``q`` (any case), newest first, paged.
+
+    ``%`` and ``_`` match literally. One row more than a page is fetched instead of counting.
+    """
+    stmt = select(AuditEvent)
+    text = q.strip()
+    if text:
+        stmt = stmt.where(
+            or_(
+                AuditEvent.actor.icontains(text, autoescape=True),
+                AuditEvent.key_prefix.icontains(text, autoescape=True),
+                AuditEvent.action.icontains(text, autoescape=True),
+            )
+        )
+    stmt = _newest_first(stmt).offset((page - 1) * per_page).limit(per_page + 1)
+    events = list(db.session.scalars(stmt))
+    return EventPage(events=events[:per_page], page=page, has_next=len(events) > per_page)

@@ -1,4 +1,4 @@
-"""Command line: ``flask users ...`` and ``flask keys ...`` (SPEC §9).
+"""Command line: ``flask users ...``, ``flask keys ...`` and ``flask audit list`` (SPEC §9, §12).
 
 Every error is one line on stderr and a non-zero exit; services validate before they
 write, so a refused command leaves nothing behind. Every option and argument goes through a
@@ -7,6 +7,8 @@ type of ``app.cli_types``: no control characters, numbers in ASCII digits only.
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 from datetime import datetime
 from typing import Any
@@ -24,6 +26,7 @@ from app.errors import ServiceError
 from app.extensions import db
 from app.keys import rolling
 from app.keys import service as keys_service
+from app.keys.format import is_prefix
 from app.models.api_keys import ApiKey
 
 DEMO_ADMIN_EMAIL = "admin@stockgate.local"
@@ -52,6 +55,8 @@ def _fail(exc: ServiceError) -> click.ClickException:
 
 users_cli = OneLineGroup("users", help="Manage people and system accounts.")
 keys_cli = OneLineGroup("keys", help="Manage API keys.")
+# Read-only on purpose: the audit log is append-only, so there is no edit or delete command.
+audit_cli = OneLineGroup("audit", help="Read the audit log (append-only).")
 
 
 @users_cli.command("create")
@@ -74,7 +79,9 @@ def create_user(email: str, name: str, admin: bool, system: bool, password_stdin
     elif admin:
         password, generated = accounts.generate_password(), True
     try:
-        user = accounts.create_user(email, name, password=password, is_admin=admin, is_system=system)
+        user = accounts.create_user(
+            email, name, password=password, is_admin=admin, is_system=system, actor=audit.CLI_ACTOR
+        )
     except ServiceError as exc:
         raise _fail(exc) from None
     kind = "system account" if user.is_system else ("admin" if user.is_admin else "user")
@@ -90,7 +97,9 @@ def demo_admin() -> None:
         click.echo("An admin already exists; no demo admin created.")
         return
     password = accounts.generate_password()
-    accounts.create_user(DEMO_ADMIN_EMAIL, "Demo Admin", password=password, is_admin=True)
+    accounts.create_user(
+        DEMO_ADMIN_EMAIL, "Demo Admin", password=password, is_admin=True, actor=audit.CLI_ACTOR
+    )
     # The address depends on how the app is served (make run prints it): name the path only.
     click.echo("Demo admin created. Sign in at /login with:")
     click.echo(f"  email:    {DEMO_ADMIN_EMAIL}")
@@ -145,6 +154,7 @@ def create_key(
             expires_at=expires_at,
             allowed_ips=list(allowed_ips),
             description=description,
+            actor=audit.CLI_ACTOR,
         )
     except ServiceError as exc:
         raise _fail(exc) from None
@@ -200,7 +210,7 @@ def _state_command(name: str, action: Any, past: str) -> None:
     @click.argument("prefix", type=SAFE_TEXT)
     def command(prefix: str) -> None:
         try:
-            key = action(prefix)
+            key = action(prefix, actor=audit.CLI_ACTOR)
         except ServiceError as exc:
             raise _fail(exc) from None
         click.echo(f"{past} {key.prefix} ({key.name}).")
@@ -244,6 +254,55 @@ def end_grace(prefix: str) -> None:
     except ServiceError as exc:
         raise _fail(exc) from None
     click.echo(f"Ended the grace period of {key.prefix} ({key.name}); it no longer works.")
+
+
+AUDIT_LIMIT_MAX = 10_000
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
+def _audit_limit(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    """Check --limit while parsing, so a bad value is click's one-line usage error."""
+    if not 1 <= value <= AUDIT_LIMIT_MAX:
+        raise click.BadParameter(f"must be between 1 and {AUDIT_LIMIT_MAX:,}.", ctx, param)
+    return value
+
+
+def _audit_prefix(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse a --key that cannot be a key prefix, rather than silently matching nothing."""
+    if value is not None and not is_prefix(value):
+        raise click.BadParameter("not a key prefix (sgk_ followed by 8 letters or digits).", ctx, param)
+    return value
+
+
+def _visible(text: str) -> str:
+    # One event per line: a control character in an actor must not break or recolour the line.
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+@audit_cli.command("list")
+@click.option("--key", "key_prefix", type=SAFE_TEXT, default=None, metavar="PREFIX", callback=_audit_prefix)
+@click.option("--actor", type=SAFE_TEXT, default=None, metavar="EMAIL", help="An admin's email, or cli.")
+@click.option(
+    "--limit",
+    type=WHOLE_NUMBER,
+    default=50,
+    show_default=True,
+    metavar="N",
+    callback=_audit_limit,
+    help=f"How many events (1-{AUDIT_LIMIT_MAX:,}).",
+)
+def list_audit_events(key_prefix: str | None, actor: str | None, limit: int) -> None:
+    """Print audit events, newest first, one a line: time, actor, action, prefix, details, address."""
+    for event in audit.list_events(key_prefix=key_prefix, actor=actor, limit=limit):
+        fields = (
+            event.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            _visible(event.actor),
+            event.action,
+            event.key_prefix or "-",
+            json.dumps(event.details or {}, separators=(",", ":")),
+            _visible(event.address or "-"),
+        )
+        click.echo("  ".join(fields))
 
 
 @click.command("seed-demo", cls=OneLineCommand)
@@ -292,6 +351,7 @@ def init_app(app: Flask) -> None:
     """Register the command groups on ``app``."""
     app.cli.add_command(users_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(audit_cli)
     app.cli.add_command(seed_demo)
 
 

@@ -86,7 +86,9 @@ def seed(app, n_keys: int, rng: random.Random) -> list[str]:
     with app.app_context():
         db.drop_all()
         db.create_all()
-        accounts.create_user(ADMIN_EMAIL, "Bench Admin", password=ADMIN_PASSWORD, is_admin=True)
+        accounts.create_user(
+            ADMIN_EMAIL, "Bench Admin", password=ADMIN_PASSWORD, is_admin=True, actor="bench"
+        )
         now = datetime.now(UTC)
         owners = [
             {

@@ -30,6 +30,8 @@ from app.extensions import db, limiter
 from app.keys import service as keys_service
 from app.models.users import User
 
+# The audit actor the factories name when a test does not say who made a change.
+TEST_ACTOR = "tests"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -178,6 +180,7 @@ def make_user(app: Flask) -> Any:
         n = next(counter)
         kwargs.setdefault("email", f"user{n}@example.com")
         kwargs.setdefault("name", f"User {n}")
+        kwargs.setdefault("actor", TEST_ACTOR)
         with app.app_context():
             user = accounts.create_user(
                 kwargs.pop("email"),
@@ -208,6 +211,7 @@ def make_key(app: Flask, make_user: Any) -> Any:
             kwargs["owner"] = kwargs["owner"].email
         kwargs.setdefault("name", "Test key")
         kwargs.setdefault("abilities", ["products:list"])
+        kwargs.setdefault("actor", TEST_ACTOR)
         with app.app_context():
             created = keys_service.create_key(**kwargs)
             db.session.refresh(created.key)

@@ -9,7 +9,7 @@ from app.errors import Conflict, InvalidInput
 def test_password_over_72_bytes_is_refused_clearly(app):
     """bcrypt's 72-byte limit is a validation message, never a crash."""
     with app.app_context(), pytest.raises(InvalidInput, match="72 bytes"):
-        accounts.create_user("a@example.com", "A", password="é" * 40, is_admin=True)
+        accounts.create_user("a@example.com", "A", password="é" * 40, is_admin=True, actor="tests")
 
 
 def test_authenticate_accepts_only_admins_with_the_right_password(app, make_user):
@@ -34,7 +34,7 @@ def test_rotating_the_session_token_ends_old_sessions(app, make_user):
         row = db.session.get(User, user.id)
         old = row.get_id()
         assert accounts.load_session_user(old).id == user.id
-        accounts.rotate_session_token(row)
+        accounts.sign_out(row)
         assert accounts.load_session_user(old) is None
         assert accounts.load_session_user(row.get_id()).id == user.id
         for junk in ("", "x", "1", "1:", ":abc", "abc:def"):
@@ -44,11 +44,11 @@ def test_rotating_the_session_token_ends_old_sessions(app, make_user):
 def test_system_accounts_have_no_password(app):
     """A sync job's account cannot be given a password."""
     with app.app_context(), pytest.raises(InvalidInput):
-        accounts.create_user("bot@example.com", "Bot", password="s3cret-pass", is_system=True)
+        accounts.create_user("bot@example.com", "Bot", password="s3cret-pass", is_system=True, actor="tests")
 
 
 def test_duplicate_email_conflicts(app, make_user):
     """Emails are unique regardless of case."""
     make_user(email="a@example.com")
     with app.app_context(), pytest.raises(Conflict):
-        accounts.create_user("A@Example.com", "Other")
+        accounts.create_user("A@Example.com", "Other", actor="tests")

@@ -266,9 +266,7 @@ def build(document: dict[str, Any]) -> dict[str, Any]:
         },
         # Headers about the calling key itself (its expiry, a roll's cutover), under Authentication.
         "key_headers": {
-            name: header
-            for name, header in components.get("headers", {}).items()
-            if name in KEY_HEADERS
+            name: header for name, header in components.get("headers", {}).items() if name in KEY_HEADERS
         },
         "security": components.get("securitySchemes", {}),
         "example_key": EXAMPLE_KEY,

@@ -15,6 +15,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
+from app import audit
 from app.errors import Conflict, InvalidInput, NotFound, flatten_errors, summarise
 from app.extensions import db
 from app.keys.format import build_key, generate_key_id, is_prefix
@@ -26,6 +27,9 @@ from app.models.users import User
 
 # A 47-bit key id collides almost never; retry a few times rather than fail the user.
 _PREFIX_ATTEMPTS = 5
+
+# The fields a ``key.updated`` event compares, old -> new (only those that changed are kept).
+AUDITED_FIELDS = ("name", "abilities", "rate_limit", "expires_at", "allowed_ips", "description")
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ def create_key(
     allowed_ips: Any = None,
     description: Any = None,
     created_by: User | None = None,
+    actor: str,
 ) -> CreatedKey:
     """Validate and store a new key; return it with the full key, shown once.
 
@@ -101,6 +106,12 @@ def create_key(
             created_by=created_by,
         )
         db.session.add(key)
+        audit.record(
+            "key.created",
+            actor=actor,
+            key_prefix=key.prefix,
+            details={"owner": owner_user.email, **audited_values(key)},
+        )
         try:
             db.session.commit()
         except IntegrityError:
@@ -123,45 +134,82 @@ def _refuse_if_revoked(key: ApiKey, action: str) -> None:
         raise Conflict(f"key {key.prefix} is revoked; revocation is final, it cannot be {action}")
 
 
-def activate_key(prefix: str) -> ApiKey:
+def activate_key(prefix: str, *, actor: str) -> ApiKey:
     """Make an inactive key usable again (a revoked key stays revoked)."""
     key = get_key(prefix)
     _refuse_if_revoked(key, "activated")
     key.status = KeyStatus.ACTIVE
+    audit.record("key.activated", actor=actor, key_prefix=key.prefix)
     db.session.commit()
     return key
 
 
-def deactivate_key(prefix: str) -> ApiKey:
+def deactivate_key(prefix: str, *, actor: str) -> ApiKey:
     """Switch a key off until it is activated again."""
     key = get_key(prefix)
     _refuse_if_revoked(key, "deactivated")
     key.status = KeyStatus.INACTIVE
+    audit.record("key.deactivated", actor=actor, key_prefix=key.prefix)
     db.session.commit()
     return key
 
 
-def revoke_key(prefix: str) -> ApiKey:
+def revoke_key(prefix: str, *, actor: str) -> ApiKey:
     """Revoke a key for good; revoking twice is refused so mistakes are visible."""
     key = get_key(prefix)
     if key.status is KeyStatus.REVOKED:
         raise Conflict(f"key {key.prefix} is already revoked")
     key.status = KeyStatus.REVOKED
     key.revoked_at = utcnow()
+    audit.record("key.revoked", actor=actor, key_prefix=key.prefix)
     db.session.commit()
     return key
 
 
-def edit_key(prefix: str, **changes: Any) -> ApiKey:
+def edit_key(prefix: str, *, actor: str, **changes: Any) -> ApiKey:
     """Change name, abilities, rate limit, expiry, allowed IPs or description; the next request
-    sees the change."""
+    sees the change.
+
+    The ``key.updated`` event holds old -> new for each field that really changed; an edit
+    that changes nothing writes no event.
+    """
     key = get_key(prefix)
     _refuse_if_revoked(key, "edited")
     data = _load(KeyEditSchema(), changes)
+    before = audited_values(key)
     for field_name, value in data.items():
-        setattr(key, field_name, list(value) if field_name in ("abilities", "allowed_ips") else value)
+        setattr(key, field_name, list(value) if isinstance(value, list | tuple) else value)
+    after = audited_values(key)
+    diff = {
+        name: {"old": before[name], "new": after[name]}
+        for name in before
+        if not _same(before[name], after[name])
+    }
+    if diff:
+        audit.record("key.updated", actor=actor, key_prefix=key.prefix, details={"changes": diff})
     db.session.commit()
     return key
+
+
+def _audit_value(value: Any) -> Any:
+    """``value`` as the audit log stores it: JSON, times in UTC ISO 8601 with ``Z``."""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, list | tuple):
+        return list(value)
+    return value
+
+
+def _same(old: Any, new: Any) -> bool:
+    """True when a field did not change (a list in another order is the same list)."""
+    if isinstance(old, list) and isinstance(new, list):
+        return sorted(map(str, old)) == sorted(map(str, new))
+    return bool(old == new)
+
+
+def audited_values(key: ApiKey) -> dict[str, Any]:
+    """The fields of ``key`` that ``key.updated`` compares, as the audit log stores them."""
+    return {name: _audit_value(getattr(key, name)) for name in AUDITED_FIELDS if hasattr(key, name)}
 
 
 # Status filter values the panel and CLI accept; "all" hides revoked keys.

@@ -1,11 +1,11 @@
-"""The admin panel: sign-in (``auth.*``) and Settings -> API Keys (``panel.*``)."""
+"""The admin panel: sign-in (``auth.*``), API Keys (``panel.*``) and Audit Log (``audit_log.*``)."""
 
 from __future__ import annotations
 
 from flask import Flask
 
 from app.extensions import login_manager
-from app.panel import auth, filters, guards, session_lifetime, views
+from app.panel import audit_log, auth, filters, guards, session_lifetime, views
 
 
 def init_app(app: Flask) -> None:
@@ -18,3 +18,4 @@ def init_app(app: Flask) -> None:
     session_lifetime.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(audit_log.bp)

@@ -19,7 +19,7 @@ from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from limits.errors import StorageError
 
-from app import accounts, security_events
+from app import accounts, audit, security_events
 from app.keys.hashing import BCRYPT_MAX_BYTES
 from app.panel import guards, session_lifetime, throttle
 from app.panel.forms import LoginForm
@@ -75,6 +75,8 @@ def login() -> Response | str | tuple[str, int]:
         security_events.record(
             "session.sign_in_failed", email=throttle.loggable_email(email), address=address
         )
+        # The email as the security log keeps it: a password typed into the field is not stored.
+        audit.record_now("session.sign_in_failed", actor=throttle.loggable_email(email))
         form.form_errors.append(BAD_CREDENTIALS)
         return render_template("auth/login.html", form=form), 401
     throttle.forget_failures(email, address)
@@ -83,6 +85,7 @@ def login() -> Response | str | tuple[str, int]:
     login_user(user)
     session_lifetime.start()
     security_events.record("session.signed_in", email=user.email, address=address)
+    audit.record_now("session.signed_in", actor=user.email)
     return redirect(safe_next(form.next.data) or url_for("panel.api_keys"))
 
 
@@ -91,7 +94,7 @@ def logout() -> Response:
     """Sign out and end every session of this admin: old cookies stop working."""
     user = guards.signed_in_user()
     if user is not None:
-        accounts.rotate_session_token(user)
+        accounts.sign_out(user)
         security_events.record("session.signed_out", email=user.email, address=_client_address())
     logout_user()
     session.clear()

@@ -64,6 +64,13 @@ def _no_such_key(prefix: str) -> PageNotFound:
     return PageNotFound("No API key with that prefix: a key prefix is sgk_ followed by 8 letters or digits.")
 
 
+def _actor() -> str:
+    """Who the audit log names for this request's change: the signed-in admin's email."""
+    user = guards.signed_in_user()
+    # require_admin ran first, so there is a user; the fallback only guards a race with sign-out.
+    return user.email if user is not None else "unknown"
+
+
 def _key_or_404(prefix: str) -> ApiKey:
     try:
         return service.get_key(prefix)
@@ -114,6 +121,7 @@ def create_key() -> Response:
                 allowed_ips=form.allowed_ips.data,
                 description=form.description.data,
                 created_by=guards.signed_in_user(),
+                actor=_actor(),
             )
         except ServiceError as exc:
             apply_service_errors(form, exc.errors, exc.message)
@@ -187,7 +195,7 @@ def edit_key(prefix: str) -> Response:
         if form.expiry_changed():
             changes["expires_at"] = as_utc(form.expires_at.data)
         try:
-            key = service.edit_key(prefix, **changes)
+            key = service.edit_key(prefix, actor=_actor(), **changes)
         except Conflict as exc:
             return message_response(exc.message, 409)
         except ServiceError as exc:
@@ -213,7 +221,7 @@ def deactivate_key(prefix: str) -> Response:
 def revoke_key(prefix: str) -> Response:
     """Revoke a key for good; an empty 200 removes its row (a 204 would not swap)."""
     try:
-        service.revoke_key(prefix)
+        service.revoke_key(prefix, actor=_actor())
     except NotFound:
         raise _no_such_key(prefix) from None
     except Conflict as exc:
@@ -221,19 +229,14 @@ def revoke_key(prefix: str) -> Response:
     return make_response("", 200)
 
 
-def _state_change(action: Callable[[str], ApiKey], prefix: str) -> Response:
+def _state_change(action: Callable[..., ApiKey], prefix: str) -> Response:
     try:
-        key = action(prefix)
+        key = action(prefix, actor=_actor())
     except NotFound:
         raise _no_such_key(prefix) from None
     except Conflict as exc:
         return message_response(exc.message, 409)
     return _render("panel/api_keys/_row.html", key=key)
-
-
-def _actor() -> str:
-    user = guards.signed_in_user()
-    return user.email if user is not None else "unknown"
 
 
 @bp.get("/api-keys/<prefix>/roll")

@@ -142,9 +142,9 @@ def test_with_limiting_switched_off_keys_are_still_checked_but_not_counted(tmp_p
     try:
         with app.app_context():
             db.create_all()
-            create_user("owner@example.com", "Owner")
+            create_user("owner@example.com", "Owner", actor="tests")
             raw = keys_service.create_key(
-                name="k", owner="owner@example.com", abilities=["brands:list"], rate_limit=1
+                name="k", owner="owner@example.com", abilities=["brands:list"], rate_limit=1, actor="tests"
             ).raw_key
         client = app.test_client()
         assert [client.get(BRANDS, headers={"X-API-Key": raw}).status_code for _ in range(3)] == [200] * 3

@@ -79,8 +79,10 @@ def test_redis_down_fails_closed_with_503_json_quickly(tmp_path: Path) -> None:
     app = create_app(config)
     with app.app_context():
         db.create_all()
-        create_user("owner@example.com", "Owner")
-        raw = keys_service.create_key(name="k", owner="owner@example.com", abilities=["brands:list"]).raw_key
+        create_user("owner@example.com", "Owner", actor="tests")
+        raw = keys_service.create_key(
+            name="k", owner="owner@example.com", abilities=["brands:list"], actor="tests"
+        ).raw_key
     client = app.test_client()
     started = time.monotonic()
     for headers in ({"X-API-Key": raw}, {}):

@@ -45,9 +45,13 @@ def _seed(app: Any) -> None:
     """An admin, a system account and a handful of keys in every state."""
     with app.app_context():
         db.create_all()
-        admin = accounts.create_user(ADMIN_EMAIL, "Ada Lovelace", password=ADMIN_PASSWORD, is_admin=True)
-        accounts.create_user("grace@example.com", "Grace Hopper")
-        accounts.create_user("sync@stockgate.internal", "Nightly inventory sync", is_system=True)
+        admin = accounts.create_user(
+            ADMIN_EMAIL, "Ada Lovelace", password=ADMIN_PASSWORD, is_admin=True, actor="tests"
+        )
+        accounts.create_user("grace@example.com", "Grace Hopper", actor="tests")
+        accounts.create_user(
+            "sync@stockgate.internal", "Nightly inventory sync", is_system=True, actor="tests"
+        )
         keys = [
             ("Shopify storefront", "grace@example.com", ["products:list", "products:show", "inventory:list"]),
             ("Warehouse scanner", "sync@stockgate.internal", ["inventory:list", "warehouses:list"]),
@@ -64,11 +68,12 @@ def _seed(app: Any) -> None:
                 rate_limit=600 if "Amazon" in name else 60,
                 expires_at=utcnow() + timedelta(days=90) if "Finance" in name else None,
                 created_by=admin,
+                actor="tests",
             )
             for name, owner, abilities in keys
         }
         now = utcnow()
-        service.deactivate_key(created["Replenishment planner"].key.prefix)
+        service.deactivate_key(created["Replenishment planner"].key.prefix, actor="tests")
         db.session.execute(
             update(ApiKey)
             .where(ApiKey.prefix == created["Old reporting job"].key.prefix)

@@ -75,7 +75,7 @@ def test_bad_create_input_is_refused_with_a_field_error_and_nothing_written(app,
     owner = make_user(email="owner@example.com")
     kwargs = {"name": "Feed", "owner": owner.email, "abilities": ["products:list"], **changes}
     with app.app_context(), pytest.raises(InvalidInput) as excinfo:
-        service.create_key(**kwargs)
+        service.create_key(**kwargs, actor="tests")
     assert field in excinfo.value.errors
     assert excinfo.value.errors[field][0]
     assert _count(app) == 0
@@ -104,15 +104,15 @@ def test_deactivate_then_activate(app, make_key):
     """An inactive key can be activated again."""
     prefix = make_key().key.prefix
     with app.app_context():
-        assert service.deactivate_key(prefix).status is KeyStatus.INACTIVE
-        assert service.activate_key(prefix).status is KeyStatus.ACTIVE
+        assert service.deactivate_key(prefix, actor="tests").status is KeyStatus.INACTIVE
+        assert service.activate_key(prefix, actor="tests").status is KeyStatus.ACTIVE
 
 
 def test_revocation_is_final(app, make_key):
     """A revoked key cannot be activated, deactivated, edited or revoked again; nothing changes."""
     prefix = make_key().key.prefix
     with app.app_context():
-        revoked = service.revoke_key(prefix)
+        revoked = service.revoke_key(prefix, actor="tests")
         assert revoked.status is KeyStatus.REVOKED
         assert revoked.revoked_at is not None
     before = _snapshot(app, prefix)
@@ -123,7 +123,7 @@ def test_revocation_is_final(app, make_key):
         (service.edit_key, {"name": "new"}),
     ]:
         with app.app_context(), pytest.raises(Conflict):
-            action(prefix, **kwargs)
+            action(prefix, actor="tests", **kwargs)
     assert _snapshot(app, prefix) == before
 
 
@@ -131,14 +131,14 @@ def test_revocation_is_final(app, make_key):
 def test_unknown_prefix_is_not_found(app, prefix):
     """Lifecycle calls on a prefix that does not exist raise NotFound."""
     with app.app_context(), pytest.raises(NotFound):
-        service.deactivate_key(prefix)
+        service.deactivate_key(prefix, actor="tests")
 
 
 def test_edit_changes_only_what_is_given(app, make_key):
     """Editing the rate limit keeps name and abilities."""
     created = make_key(name="Feed", abilities=["brands:list"])
     with app.app_context():
-        key = service.edit_key(created.key.prefix, rate_limit=500)
+        key = service.edit_key(created.key.prefix, actor="tests", rate_limit=500)
         assert (key.name, key.abilities, key.rate_limit) == ("Feed", ["brands:list"], 500)
 
 
@@ -152,7 +152,7 @@ def test_bad_edit_changes_nothing(app, make_key, changes):
     prefix = make_key(name="Feed").key.prefix
     before = _snapshot(app, prefix)
     with app.app_context(), pytest.raises(InvalidInput):
-        service.edit_key(prefix, **changes)
+        service.edit_key(prefix, actor="tests", **changes)
     assert _snapshot(app, prefix) == before
 
 
@@ -193,8 +193,8 @@ def test_search_filters_by_derived_status(app, make_key):
     off = make_key(name="off")
     gone = make_key(name="gone")
     with app.app_context():
-        service.deactivate_key(off.key.prefix)
-        service.revoke_key(gone.key.prefix)
+        service.deactivate_key(off.key.prefix, actor="tests")
+        service.revoke_key(gone.key.prefix, actor="tests")
         key = db.session.scalar(select(ApiKey).where(ApiKey.prefix == past.key.prefix))
         key.expires_at = datetime.now(UTC) - timedelta(minutes=1)
         db.session.commit()
@@ -224,6 +224,6 @@ def test_hostile_input_is_refused_by_the_service_for_every_caller(app, make_user
     owner = make_user()
     data = {"name": "Feed", "owner": owner.email, "abilities": ["products:list"], **changes}
     with app.app_context(), pytest.raises(InvalidInput) as excinfo:
-        service.create_key(**data)
+        service.create_key(**data, actor="tests")
     assert set(excinfo.value.errors) == {field}
     assert _count(app) == 0

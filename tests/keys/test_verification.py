@@ -55,10 +55,10 @@ def test_deactivation_is_seen_by_the_very_next_verify(app, make_key):
     created = make_key()
     assert _verify(app, created.raw_key).ok
     with app.app_context():
-        service.deactivate_key(created.key.prefix)
+        service.deactivate_key(created.key.prefix, actor="tests")
     assert _verify(app, created.raw_key).reason == "key_inactive"
     with app.app_context():
-        service.activate_key(created.key.prefix)
+        service.activate_key(created.key.prefix, actor="tests")
     assert _verify(app, created.raw_key).ok
 
 
@@ -77,7 +77,7 @@ def test_revoked_key_is_refused(app, make_key):
     created = make_key()
     assert _verify(app, created.raw_key).ok
     with app.app_context():
-        service.revoke_key(created.key.prefix)
+        service.revoke_key(created.key.prefix, actor="tests")
     assert _verify(app, created.raw_key).reason == "key_revoked"
 
 

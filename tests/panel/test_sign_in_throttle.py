@@ -196,7 +196,7 @@ def test_sign_in_with_the_limit_storage_down_is_a_503_page_with_retry_after(tmp_
     app = create_app(config)
     with app.app_context():
         db.create_all()
-        create_user("admin@example.com", "Ada Admin", password=ADMIN_PASSWORD, is_admin=True)
+        create_user("admin@example.com", "Ada Admin", password=ADMIN_PASSWORD, is_admin=True, actor="tests")
     client: FlaskClient = app.test_client()
     page = client.get("/login")
     assert page.status_code == 200

@@ -112,10 +112,10 @@ def seed_key(database_url: str, *, create_schema: bool = False, bcrypt_rounds: i
             db.create_all()
 
         if find_user_by_email("sync@example.com") is None:
-            create_user("sync@example.com", "Amazon SP-API sync", is_system=True)
+            create_user("sync@example.com", "Amazon SP-API sync", is_system=True, actor="tests")
         kwargs.setdefault("name", "Partner feed")
         kwargs.setdefault("abilities", list(ALL_ABILITIES))
-        raw = keys_service.create_key(owner="sync@example.com", **kwargs).raw_key
+        raw = keys_service.create_key(owner="sync@example.com", actor="tests", **kwargs).raw_key
         db.engine.dispose()
     return raw
 

@@ -140,10 +140,10 @@ count = 0
 with app.app_context():
     while time.monotonic() < deadline:
         created = service.create_key(
-            name=f"writer {count}", owner="sync@example.com", abilities=["products:list"]
+            name=f"writer {count}", owner="sync@example.com", abilities=["products:list"], actor="tests"
         )
-        service.deactivate_key(created.key.prefix)
-        service.activate_key(created.key.prefix)
+        service.deactivate_key(created.key.prefix, actor="tests")
+        service.activate_key(created.key.prefix, actor="tests")
         count += 1
 print(count)
 """

@@ -1,0 +1,296 @@
+"""Settings -> Audit Log: who may see it, live search, pages, readable details; and the events
+the panel itself writes (changes by the signed-in admin, sessions), never with a secret."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from app import audit
+from app.extensions import db
+from app.keys import service
+from app.models.audit import AuditEvent
+from app.models.types import utcnow
+from tests.panel.conftest import ADMIN_PASSWORD, PanelClient
+
+URL = "/settings/audit-log"
+
+
+def _events(app: Flask, **where: Any) -> list[dict[str, Any]]:
+    """Every stored event (oldest first) as plain dicts."""
+    with app.app_context():
+        stmt = select(AuditEvent).filter_by(**where).order_by(AuditEvent.id)
+        return [
+            {
+                "actor": e.actor,
+                "action": e.action,
+                "key_prefix": e.key_prefix,
+                "details": e.details,
+                "address": e.address,
+            }
+            for e in db.session.scalars(stmt)
+        ]
+
+
+def _count(app: Flask) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(AuditEvent)) or 0
+
+
+def _rows(html: str) -> list[str]:
+    """The action of each event row, top to bottom."""
+    return re.findall(r'<tr class="audit-event" data-action="([^"]+)"', html)
+
+
+def _add_events(app: Flask, count: int, actor: str = "cli", action: str = "key.activated") -> None:
+    """Store ``count`` events one second apart (oldest first), prefix sgk_EVENT<n>."""
+    start = utcnow() - timedelta(hours=1)
+    with app.app_context():
+        for n in range(count):
+            event = audit.record(action, actor=actor, key_prefix=f"sgk_EV{n:06d}", address="10.0.0.1")
+            event.created_at = start + timedelta(seconds=n)
+        db.session.commit()
+
+
+def test_anonymous_visitor_is_sent_to_sign_in(client: FlaskClient) -> None:
+    response = client.get(URL)
+    assert response.status_code == 302
+    assert response.location.startswith("/login?next=")
+    response = client.get(URL + "?q=x", headers={"HX-Request": "true"})
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == "/login"
+
+
+def test_non_admin_is_refused(app: Flask, panel: PanelClient, admin: Any) -> None:
+    assert panel.login(admin.email).status_code == 302
+    with app.app_context():
+        from app.models.users import User
+
+        db.session.get(User, admin.id).is_admin = False
+        db.session.commit()
+    assert panel.get(URL).status_code == 403
+
+
+def test_page_lists_events_newest_first_with_every_column(app: Flask, signed_in: PanelClient) -> None:
+    _add_events(app, 3)
+    response = signed_in.get(URL)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    html = response.text
+    assert "<h1>Audit Log</h1>" in html
+    headers = re.findall(r'<th scope="col">([^<]+)</th>', html)
+    assert headers == ["Time", "Actor", "Action", "Key Prefix", "Details", "Address"]
+    prefixes = re.findall(r'<a href="/settings/api-keys/(sgk_EV\d+)"><code>', html)
+    assert prefixes == ["sgk_EV000002", "sgk_EV000001", "sgk_EV000000"]
+    assert "<code>10.0.0.1</code>" in html
+    # The sign-in of the admin viewing the page is the newest event of all.
+    assert _rows(html)[0] == "session.signed_in"
+    assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ">[^<]+ UTC</time>', html)
+
+
+def test_sidebar_links_to_the_audit_log(signed_in: PanelClient) -> None:
+    keys_page = signed_in.get("/settings/api-keys").text
+    assert re.search(
+        r'<a href="/settings/audit-log" data-testid="audit-log-link"\s*>Audit Log</a>', keys_page
+    )
+    log_page = signed_in.get(URL).text
+    assert re.search(
+        r'<a href="/settings/audit-log" data-testid="audit-log-link"\s+aria-current="page">', log_page
+    )
+
+
+def test_search_box_is_live_htmx_targeting_the_rows(signed_in: PanelClient) -> None:
+    html = signed_in.get(URL).text
+    match = re.search(r'<input id="audit-search"[^>]*>', html, re.S)
+    assert match
+    box = match.group(0)
+    for attribute in (
+        'type="search"',
+        'name="q"',
+        'hx-get="/settings/audit-log"',
+        'hx-trigger="input changed delay:300ms, search"',
+        'hx-sync="this:replace"',
+        'hx-target="#audit-rows"',
+        'hx-push-url="true"',
+    ):
+        assert attribute in box
+    assert '<tbody id="audit-rows">' in html
+    assert '<label for="audit-search">' in html
+
+
+def test_search_matches_actor_prefix_or_action_in_any_case(
+    app: Flask, signed_in: PanelClient, make_key: Any
+) -> None:
+    prefix = make_key(actor="grace@example.com").key.prefix
+    with app.app_context():
+        service.deactivate_key(prefix, actor="ada@example.com")
+
+    def search(q: str) -> list[str]:
+        response = signed_in.get(f"{URL}?q={q}", htmx=True)
+        assert response.status_code == 200
+        return _rows(response.text)
+
+    assert search("GRACE@") == ["key.created"]
+    assert search(prefix[4:10].lower()) == ["key.deactivated", "key.created"]
+    assert search("Deactivated") == ["key.deactivated"]
+    assert search("session.") == ["session.signed_in"]
+    assert search("%") == []
+    assert search("nothing-like-this") == []
+    assert "No events match this search." in signed_in.get(f"{URL}?q=zzz", htmx=True).text
+
+
+def test_fragment_is_just_the_rows_and_pushes_the_canonical_url(app: Flask, signed_in: PanelClient) -> None:
+    _add_events(app, 2)
+    response = signed_in.get(f"{URL}?q=cli&page=1", htmx=True)
+    assert response.status_code == 200
+    assert response.text.lstrip().startswith('<tr class="audit-event"')
+    assert "<html" not in response.text and "<h1>" not in response.text
+    assert response.headers["HX-Push-Url"] == "/settings/audit-log?q=cli"
+    assert "HX-Request" in response.headers["Vary"]
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_pushed_url_opened_directly_is_a_full_page(app: Flask, signed_in: PanelClient) -> None:
+    _add_events(app, 60)
+    response = signed_in.get(f"{URL}?q=cli&page=2")
+    assert response.status_code == 200
+    assert "<h1>Audit Log</h1>" in response.text
+    assert 'value="cli"' in response.text
+    assert len(_rows(response.text)) == 10
+
+
+def test_pages_hold_fifty_events_and_link_both_ways(app: Flask, signed_in: PanelClient) -> None:
+    _add_events(app, 120)
+    first = signed_in.get(URL).text
+    assert len(_rows(first)) == 50
+    assert 'href="/settings/audit-log?page=2"' in first and 'rel="prev"' not in first
+    second = signed_in.get(f"{URL}?page=2", htmx=True).text
+    assert len(_rows(second)) == 50
+    assert 'href="/settings/audit-log"' in second and 'href="/settings/audit-log?page=3"' in second
+    third = signed_in.get(f"{URL}?page=3", htmx=True).text
+    assert len(_rows(third)) == 22  # 120, the admin's user.created and sign-in: 122
+    assert 'rel="next"' not in third
+    assert 'hx-target="#audit-rows"' in third
+    first_prefixes = set(re.findall(r"sgk_EV\d+", first))
+    second_prefixes = set(re.findall(r"sgk_EV\d+", second))
+    assert not first_prefixes & second_prefixes
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["q=a%00b", "q=%1b%5b31m", "page=abc", "page=%D9%A1", "page=1_0", "page=-1x"],
+    ids=["nul", "escape", "page-letters", "page-arabic-digit", "page-underscore", "page-junk"],
+)
+def test_hostile_query_is_refused_with_a_message(signed_in: PanelClient, query: str) -> None:
+    for htmx in (False, True):
+        response = signed_in.get(f"{URL}?{query}", htmx=htmx)
+        assert response.status_code == 422
+        assert 'id="audit-search-error"' in response.text
+        assert _rows(response.text) == []
+        if htmx:
+            assert response.headers["HX-Push-Url"] == "false"
+
+
+def test_details_read_old_to_new(app: Flask, signed_in: PanelClient, make_key: Any) -> None:
+    prefix = make_key(name="Feed", abilities=["brands:list"]).key.prefix
+    with app.app_context():
+        service.edit_key(prefix, actor="ada@example.com", name="Feed <b>v2</b>", rate_limit=90)
+    html = signed_in.get(f"{URL}?q=key.updated", htmx=True).text
+    assert "Name:</span> <del>Feed</del> → <ins>Feed &lt;b&gt;v2&lt;/b&gt;</ins>" in html
+    assert "Rate limit:</span> <del>60</del> → <ins>90</ins>" in html
+    created = signed_in.get(f"{URL}?q=key.created", htmx=True).text
+    assert "Abilities:</span> brands:list" in created
+
+
+def test_every_audit_log_route_is_read_only(app: Flask, signed_in: PanelClient) -> None:
+    rules = [rule for rule in app.url_map.iter_rules() if rule.rule.startswith(URL)]
+    assert rules
+    for rule in rules:
+        assert rule.methods <= {"GET", "HEAD", "OPTIONS"}, rule
+    before = _count(app)
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        response = signed_in.client.open(URL, method=method, headers=signed_in.headers())
+        assert response.status_code == 405
+    assert _count(app) == before
+
+
+def test_panel_changes_name_the_admin_and_the_address(
+    app: Flask, signed_in: PanelClient, make_key: Any
+) -> None:
+    prefix = make_key().key.prefix
+    assert signed_in.post(f"/settings/api-keys/{prefix}/deactivate").status_code == 200
+    form = {"name": "Renamed", "abilities": ["products:list"], "rate_limit": "60", "expires_at": ""}
+    assert signed_in.post(f"/settings/api-keys/{prefix}", data=form).status_code == 200
+    assert signed_in.delete(f"/settings/api-keys/{prefix}").status_code == 200
+    events = _events(app, key_prefix=prefix)
+    assert [e["action"] for e in events] == ["key.created", "key.deactivated", "key.updated", "key.revoked"]
+    for event in events[1:]:
+        assert event["actor"] == "admin@example.com"
+        assert event["address"] == "127.0.0.1"
+    assert events[2]["details"] == {"changes": {"name": {"old": "Test key", "new": "Renamed"}}}
+
+
+def test_refused_panel_edit_writes_no_event(app: Flask, signed_in: PanelClient, make_key: Any) -> None:
+    prefix = make_key().key.prefix
+    before = _count(app)
+    form = {"name": "", "abilities": ["products:list"], "rate_limit": "0", "expires_at": ""}
+    assert signed_in.post(f"/settings/api-keys/{prefix}", data=form).status_code == 422
+    assert _count(app) == before
+
+
+def test_sessions_are_recorded_and_a_failed_sign_in_names_the_email_only(
+    app: Flask, panel: PanelClient, admin: Any
+) -> None:
+    assert panel.login("Admin@Example.com", password="wrong password 123").status_code == 401
+    assert panel.login(admin.email).status_code == 302
+    assert panel.post("/logout", data={"csrf_token": panel.csrf_token}, htmx=False).status_code == 302
+    events = [e for e in _events(app) if e["action"].startswith("session.")]
+    assert [(e["action"], e["actor"]) for e in events] == [
+        ("session.sign_in_failed", "admin@example.com"),
+        ("session.signed_in", "admin@example.com"),
+        ("session.signed_out", "admin@example.com"),
+    ]
+    assert all(e["address"] == "127.0.0.1" for e in events)
+    stored = json.dumps(_events(app), default=str)
+    assert "wrong password 123" not in stored
+    assert ADMIN_PASSWORD not in stored
+
+
+def test_a_password_typed_into_the_email_field_is_not_stored(app: Flask, panel: PanelClient) -> None:
+    assert panel.login("hunter2-secret-pw", password="x" * 10).status_code in (400, 401)
+    assert "hunter2-secret-pw" not in json.dumps(_events(app), default=str)
+
+
+def test_no_event_holds_a_full_key_or_a_password(
+    app: Flask, signed_in: PanelClient, make_user: Any, runner: Any
+) -> None:
+    owner = make_user(email="sync@example.com", name="Sync", is_system=True)
+    form = {"name": "Feed", "owner": str(owner.id), "abilities": ["products:list"], "rate_limit": "60"}
+    created = signed_in.post("/settings/api-keys", data=form)
+    assert created.status_code == 200
+    raw_keys = re.findall(r"sgk_[0-9A-Za-z]{8}_[0-9A-Za-z]{38}", created.text)
+    result = runner.invoke(
+        args=["keys", "create", "--name", "CLI", "--owner", owner.email, "--all-abilities"]
+    )
+    raw_keys.append(result.stdout.strip().splitlines()[-1])
+    result = runner.invoke(
+        args=["users", "create", "eve@example.com", "--name", "Eve", "--admin", "--password-stdin"],
+        input="eve's secret password\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert len(raw_keys) == 2 and all(len(raw) == 51 for raw in raw_keys)
+    events = _events(app)
+    assert {"key.created", "user.created", "session.signed_in"} <= {e["action"] for e in events}
+    stored = json.dumps(events, default=str)
+    for raw in raw_keys:
+        assert raw not in stored
+        assert raw[13:] not in stored  # not even the secret part
+    assert "eve's secret password" not in stored
+    assert ADMIN_PASSWORD not in stored

@@ -77,10 +77,10 @@ def test_editing_allowed_ips_takes_effect_on_the_next_request(app, call, make_ke
     key = make_key()
     assert from_address(call, key.raw_key, "192.0.2.1").status_code == 200
     with app.app_context():
-        service.edit_key(key.key.prefix, allowed_ips=["10.0.0.0/8"])
+        service.edit_key(key.key.prefix, allowed_ips=["10.0.0.0/8"], actor="tests")
     assert_error(from_address(call, key.raw_key, "192.0.2.1"), 403, "ip_not_allowed")
     with app.app_context():
-        service.edit_key(key.key.prefix, allowed_ips=[])
+        service.edit_key(key.key.prefix, allowed_ips=[], actor="tests")
         db.session.remove()
     assert from_address(call, key.raw_key, "192.0.2.1").status_code == 200
 

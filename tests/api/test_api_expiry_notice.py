@@ -50,13 +50,13 @@ def test_a_refused_but_proven_key_still_hears_of_its_expiry(app, call, make_key)
     """Inactive or expired: the holder of the secret sees when the key expires (or expired)."""
     created = make_key(expires_at=EXPIRY)
     with app.app_context():
-        service.deactivate_key(created.key.prefix)
+        service.deactivate_key(created.key.prefix, actor="tests")
     inactive = call("/api/v1/products", created.raw_key)
     assert_error(inactive, 401, "key_inactive")
     assert inactive.headers[HEADER] == "2031-05-06T07:08:09Z"
     past = (utcnow() - timedelta(hours=1)).replace(microsecond=0)
     with app.app_context():
-        service.activate_key(created.key.prefix)
+        service.activate_key(created.key.prefix, actor="tests")
         db.session.execute(update(ApiKey).where(ApiKey.id == created.key.id).values(expires_at=past))
         db.session.commit()
     expired = call("/api/v1/products", created.raw_key)
@@ -69,5 +69,5 @@ def test_a_changed_expiry_shows_on_the_next_response(app, call, make_key):
     created = make_key(expires_at=EXPIRY)
     later = datetime(2032, 1, 2, 3, 4, tzinfo=UTC)
     with app.app_context():
-        service.edit_key(created.key.prefix, expires_at=later)
+        service.edit_key(created.key.prefix, expires_at=later, actor="tests")
     assert call("/api/v1/products", created.raw_key).headers[HEADER] == "2032-01-02T03:04:00Z"

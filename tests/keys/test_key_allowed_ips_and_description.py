@@ -55,10 +55,12 @@ def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(
     existing = make_key(allowed_ips=["192.0.2.0/24"], description="Kept")
     with app.app_context():
         with pytest.raises(InvalidInput) as created:
-            service.create_key(name="New", owner="owner@example.com", abilities=["brands:list"], **changes)
+            service.create_key(
+                name="New", owner="owner@example.com", abilities=["brands:list"], **changes, actor="tests"
+            )
         assert needle in " ".join(created.value.errors[field])
         with pytest.raises(InvalidInput) as edited:
-            service.edit_key(existing.key.prefix, name="Renamed", **changes)
+            service.edit_key(existing.key.prefix, name="Renamed", **changes, actor="tests")
         assert needle in " ".join(edited.value.errors[field])
         db.session.rollback()
     assert _count(app) == 1
@@ -76,7 +78,7 @@ def test_exactly_100_entries_and_500_characters_are_accepted(make_key: Any) -> N
 def test_edit_clears_allowed_ips_and_description(app: Flask, make_key: Any) -> None:
     created = make_key(allowed_ips=["192.0.2.0/24"], description="Old")
     with app.app_context():
-        key = service.edit_key(created.key.prefix, allowed_ips=[], description="")
+        key = service.edit_key(created.key.prefix, allowed_ips=[], description="", actor="tests")
         assert key.allowed_ips == []
         assert key.description is None
 

@@ -147,9 +147,9 @@ def test_only_an_active_key_can_be_rolled(app, make_key, state):
     prefix = created.key.prefix
     with app.app_context():
         if state == "inactive":
-            service.deactivate_key(prefix)
+            service.deactivate_key(prefix, actor="tests")
         elif state == "revoked":
-            service.revoke_key(prefix)
+            service.revoke_key(prefix, actor="tests")
         elif state in ("rolling", "rolled"):
             rolling.roll_key(prefix, actor="cli", grace="1h" if state == "rolling" else "0")
     if state == "expired":

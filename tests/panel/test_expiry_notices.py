@@ -65,7 +65,7 @@ def keys(app: Flask, make_key: Any) -> dict[str, str]:
     }
     prefixes = {label: created.key.prefix for label, created in made.items()}
     with app.app_context():
-        service.deactivate_key(prefixes["inactive"])
+        service.deactivate_key(prefixes["inactive"], actor="tests")
         db.session.execute(
             update(ApiKey)
             .where(ApiKey.prefix == prefixes["expired"])

@@ -131,9 +131,9 @@ def test_keys_that_cannot_roll_have_no_roll_action_and_are_refused(
     key = make_key(name="Feed").key
     with app.app_context():
         if state == "inactive":
-            service.deactivate_key(key.prefix)
+            service.deactivate_key(key.prefix, actor="tests")
         elif state == "revoked":
-            service.revoke_key(key.prefix)
+            service.revoke_key(key.prefix, actor="tests")
         elif state == "expired":
             db.session.get(ApiKey, key.id).expires_at = utcnow() - timedelta(minutes=1)
             db.session.commit()
@@ -184,3 +184,20 @@ def test_unknown_prefix_is_404(signed_in: PanelClient) -> None:
     assert signed_in.get("/settings/api-keys/sgk_00000000/roll", htmx=True).status_code == 404
     assert signed_in.post("/settings/api-keys/sgk_00000000/roll", {"grace": "0"}).status_code == 404
     assert signed_in.post("/settings/api-keys/sgk_00000000/end-grace").status_code == 404
+
+
+def test_roll_from_the_key_page_shows_the_new_key_without_table_rows(
+    app: Flask, signed_in: PanelClient, key: ApiKey
+) -> None:
+    """The key's page has no table: its Roll form says so, and the answer carries no row swaps."""
+    form = signed_in.get(f"{_roll_url(key)}?on_page=1")
+    assert form.status_code == 200
+    assert '<input type="hidden" name="on_page" value="1">' in form.text
+    response = signed_in.post(_roll_url(key), {"grace": "24h", "sunset_at": "", "on_page": "1"})
+    assert response.status_code == 200, response.text
+    assert "API key rolled" in response.text and 'hx-history="false"' in response.text
+    assert "hx-swap-oob" not in response.text
+    page = signed_in.get(f"/settings/api-keys/{key.prefix}").text
+    assert ">End grace now</button>" in page and ">Roll</button>" not in page
+    assert signed_in.post(f"/settings/api-keys/{key.prefix}/end-grace").status_code == 200
+    assert ">End grace now</button>" not in signed_in.get(f"/settings/api-keys/{key.prefix}").text

@@ -21,9 +21,12 @@ Order of checks for every request routed to the ``api`` blueprint:
    with it, so the answers tell nothing about which prefixes exist; an unknown prefix is
    checked against a dummy hash, so it costs what a wrong secret costs. Keys already proven
    need no bcrypt and are not counted, so a legitimate client behind the same address keeps
-   working during a flood (a proven key refused for its state keeps its 401 reason: only
-   the holder of the secret sees it). The address is ``request.remote_addr``: behind a reverse proxy,
-   wrap the app in ``werkzeug.middleware.proxy_fix.ProxyFix``.
+   working during a flood. A proven key refused for its state (inactive, revoked, rolled,
+   expired) keeps its 401 reason (only the holder of the secret sees it) and counts against
+   its own bucket instead, so a client still calling with a rolled key cannot spend the
+   address's budget that its new key's first bcrypt check needs. The address is
+   ``request.remote_addr``: behind a reverse proxy, wrap the app in
+   ``werkzeug.middleware.proxy_fix.ProxyFix``.
 5. **Concurrent bcrypt checks** are capped per process (``API_BCRYPT_CONCURRENCY``): beyond
    the cap, 503 ``service_unavailable`` with ``Retry-After`` instead of a queue.
 6. **Verification** (``app.keys.verification.verify``): row loaded once by prefix, bcrypt at
@@ -53,7 +56,8 @@ Every response to an identified key (proven, even if then refused for its state,
 its address or its abilities) that has an expiry carries ``Stockgate-Key-Expires-At`` (ISO
 8601, UTC, ``Z``), so integrators hear of an expiry before it bites (SPEC §12).
 
-Refused requests never touch a key's bucket; they count against their address instead.
+Refused requests with an unproven key never touch a key's bucket; they count against their
+address instead.
 ``X-RateLimit-*`` headers go on every response of the blueprint: the key's bucket once the
 key is known, the address's failure bucket otherwise.
 
@@ -149,9 +153,13 @@ def authenticate() -> Auth:
             # The attempt was counted (and allowed) before bcrypt ran: do not count it twice.
             headers = gate.window.headers() if gate.window is not None else {}
             return Auth(error=ApiError(401, code, message, None, headers), headers=headers)
-        # A proven key refused for its state (inactive, revoked, expired) keeps its own answer
-        # past the budget: only the holder of the secret can get it, so it reveals nothing.
-        return _refuse(401, code, message, presented=presented, throttle=result.key is None)
+        if result.key is not None:
+            # A proven key refused for its state (inactive, revoked, rolled, expired) ran no
+            # bcrypt, so it counts against its own bucket, not the address's failure budget: an
+            # integration still calling with a rolled key must not lock its new key out of bcrypt
+            # from the same address. Only the holder of the secret gets this answer.
+            return _refuse_proven(result.key, code, message)
+        return _refuse(401, code, message, presented=presented)
     key = result.key
     assert key is not None
     return Auth(
@@ -271,6 +279,23 @@ def _refuse(
     if challenge is not None:
         error_headers["WWW-Authenticate"] = bearer_challenge(challenge)
     return Auth(error=ApiError(status, code, message, details, error_headers), headers=headers)
+
+
+def _refuse_proven(key: verification.KeyState, code: str, message: str) -> Auth:
+    """A 401 for a proven key refused for its state, counted against the key's own bucket."""
+    window = ratelimit.hit_key(key.bucket_name, key.rate_limit)
+    headers = window.headers() if window is not None else {}
+    if window is not None and not window.allowed:
+        error = ApiError(
+            429,
+            "rate_limited",
+            f"Rate limit of {window.limit} requests per minute exceeded for this key; "
+            f"retry in {window.retry_after} seconds.",
+            {"limit": window.limit, "window_seconds": 60, "scope": "key"},
+            headers,
+        )
+        return Auth(error=error, headers=headers)
+    return Auth(error=ApiError(401, code, message, None, headers), headers=headers)
 
 
 def _shown_prefix(presented: str | None) -> str | None:

@@ -369,11 +369,12 @@ def test_once_the_budget_is_spent_every_failure_is_the_same_429_whether_the_pref
     assert bcrypt_calls["checkpw"] == 10
 
 
-def test_a_proven_key_refused_for_its_state_keeps_its_reason_past_the_budget(
+def test_a_proven_key_refused_for_its_state_counts_against_its_own_bucket_not_the_address(
     app: Flask, call: Any, make_key: Any
 ) -> None:
-    # Only the holder of the secret gets this answer, so it tells an attacker nothing.
-    created = make_key(abilities=["brands:list"])
+    # Only the holder of the secret gets this answer, and it runs no bcrypt: it spends the key's
+    # bucket, so the address keeps its failed-attempt budget (10 here) for keys not yet proven.
+    created = make_key(abilities=["brands:list"], rate_limit=15)
     assert call(BRANDS, created.raw_key).status_code == 200
     with app.app_context():
         db.session.get(ApiKey, created.key.id).status = "revoked"
@@ -382,8 +383,13 @@ def test_a_proven_key_refused_for_its_state_keeps_its_reason_past_the_budget(
     for response in responses:
         assert_error(response, 401, "key_revoked")
         assert "Retry-After" not in response.headers
-    assert responses[-1].headers["X-RateLimit-Remaining"] == "0"
-    assert_error(call(BRANDS, "garbage"), 429, "rate_limited")
+    assert responses[-1].headers["X-RateLimit-Remaining"] == "2"  # 15 - 1 - 12
+    assert_error(call(BRANDS, "garbage"), 401, "invalid_key")  # the address budget is untouched
+    for _ in range(2):
+        assert_error(call(BRANDS, created.raw_key), 401, "key_revoked")
+    limited = call(BRANDS, created.raw_key)
+    assert_error(limited, 429, "rate_limited")
+    assert limited.headers["Retry-After"]
 
 
 @pytest.mark.parametrize(

@@ -104,3 +104,18 @@ def test_openapi_documents_key_rolled_and_the_roll_headers(app: Flask) -> None:
     assert "key_rolled" in document["components"]["responses"]["Unauthorized"]["x-error-codes"]
     list_op = document["paths"]["/api/v1/brands"]["get"]
     assert {"Deprecation", "Sunset"} <= set(list_op["responses"]["200"]["headers"])
+
+
+def test_calls_with_the_old_key_after_cutover_do_not_lock_the_new_key_out(
+    app: Flask, call: Any, make_key: Any
+) -> None:
+    """A straggler still using the old key spends the shared bucket, not the address's budget
+    for unproven keys: the new key's first request (bcrypt) from the same address still works."""
+    old = make_key(abilities=["brands:list"], rate_limit=100)
+    new = _roll(app, old.key.prefix, "1h")
+    assert call(BRANDS, old.raw_key).status_code == 200
+    with app.app_context():
+        rolling.end_grace(old.key.prefix, actor="cli")
+    for _ in range(25):  # more than the address's failed-attempt budget (20/minute)
+        assert_error(call(BRANDS, old.raw_key), 401, "key_rolled")
+    assert call(BRANDS, new.raw_key).status_code == 200

@@ -9,40 +9,17 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
 
 from app import audit
 from app.errors import Conflict, InvalidInput
 from app.extensions import db
 from app.keys import service
-from app.models.audit import AuditEvent
+from tests.audit_helpers import event_count, stored_events
 
 EVENT_LINE = re.compile(
     r"(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)  (?P<actor>\S+)  (?P<action>\S+)  (?P<prefix>\S+)"
     r"  (?P<details>\{.*\})  (?P<address>\S+)"
 )
-
-
-def _events(app: Flask, **where: Any) -> list[dict[str, Any]]:
-    """Every stored event (oldest first) as plain dicts."""
-    with app.app_context():
-        stmt = select(AuditEvent).filter_by(**where).order_by(AuditEvent.id)
-        return [
-            {
-                "actor": e.actor,
-                "action": e.action,
-                "key_prefix": e.key_prefix,
-                "details": e.details,
-                "address": e.address,
-                "created_at": e.created_at,
-            }
-            for e in db.session.scalars(stmt)
-        ]
-
-
-def _count(app: Flask) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(AuditEvent)) or 0
 
 
 def test_key_lifecycle_is_recorded_with_actor_and_prefix(app: Flask, make_key: Any) -> None:
@@ -51,7 +28,7 @@ def test_key_lifecycle_is_recorded_with_actor_and_prefix(app: Flask, make_key: A
         service.deactivate_key(prefix, actor="ada@example.com")
         service.activate_key(prefix, actor="cli")
         service.revoke_key(prefix, actor="grace@example.com")
-    events = _events(app, key_prefix=prefix)
+    events = stored_events(app, key_prefix=prefix)
     assert [(e["action"], e["actor"]) for e in events] == [
         ("key.created", "ada@example.com"),
         ("key.deactivated", "ada@example.com"),
@@ -77,7 +54,7 @@ def test_edit_records_only_what_changed_old_to_new(app: Flask, make_key: Any) ->
             rate_limit=120,
             expires_at="2099-01-02T03:04:05Z",
         )
-    (event,) = _events(app, action="key.updated")
+    (event,) = stored_events(app, action="key.updated")
     assert event["actor"] == "ada@example.com"
     assert event["key_prefix"] == prefix
     assert event["details"] == {
@@ -91,13 +68,13 @@ def test_edit_records_only_what_changed_old_to_new(app: Flask, make_key: Any) ->
 
 def test_edit_that_changes_nothing_writes_no_event(app: Flask, make_key: Any) -> None:
     prefix = make_key(name="Feed", abilities=["brands:list", "products:list"]).key.prefix
-    before = _count(app)
+    before = event_count(app)
     with app.app_context():
         # The same abilities in another order are the same grant.
         service.edit_key(
             prefix, actor="ada@example.com", name=" Feed ", abilities=["products:list", "brands:list"]
         )
-    assert _count(app) == before
+    assert event_count(app) == before
 
 
 def test_edit_diff_covers_allowed_ips_and_description_by_field_name(app: Flask, make_key: Any) -> None:
@@ -121,10 +98,10 @@ def test_edit_diff_covers_allowed_ips_and_description_by_field_name(app: Flask, 
 )
 def test_refused_edit_writes_no_event(app: Flask, make_key: Any, changes: dict[str, Any]) -> None:
     prefix = make_key().key.prefix
-    before = _count(app)
+    before = event_count(app)
     with app.app_context(), pytest.raises(InvalidInput):
         service.edit_key(prefix, actor="ada@example.com", **changes)
-    assert _count(app) == before
+    assert event_count(app) == before
 
 
 def test_refused_changes_write_no_event(app: Flask, make_key: Any, make_user: Any) -> None:
@@ -133,7 +110,7 @@ def test_refused_changes_write_no_event(app: Flask, make_key: Any, make_user: An
     prefix = make_key().key.prefix
     with app.app_context():
         service.revoke_key(prefix, actor="ada@example.com")
-    before = _count(app)
+    before = event_count(app)
     with app.app_context():
         with pytest.raises(InvalidInput):
             service.create_key(
@@ -146,22 +123,22 @@ def test_refused_changes_write_no_event(app: Flask, make_key: Any, make_user: An
         ]:
             with pytest.raises(Conflict):
                 action(prefix, actor="ada@example.com", **kwargs)
-    assert _count(app) == before
+    assert event_count(app) == before
 
 
 def test_event_is_committed_with_its_change_not_before(app: Flask, make_key: Any) -> None:
     """``record`` only adds to the session: rolled back with the change, nothing is left."""
     prefix = make_key().key.prefix
-    before = _count(app)
+    before = event_count(app)
     with app.app_context():
         audit.record("key.deactivated", actor="ada@example.com", key_prefix=prefix)
         db.session.rollback()
-    assert _count(app) == before
+    assert event_count(app) == before
 
 
 def test_user_creation_is_recorded(app: Flask, make_user: Any) -> None:
     make_user(email="grace@example.com", name="Grace", actor="ada@example.com")
-    (event,) = _events(app, action="user.created")
+    (event,) = stored_events(app, action="user.created")
     assert event["actor"] == "ada@example.com"
     assert event["key_prefix"] is None
     assert event["details"] == {"email": "grace@example.com", "name": "Grace", "kind": "user"}
@@ -183,7 +160,7 @@ def test_cli_changes_are_recorded_as_cli(app: Flask, runner: Any, make_user: Any
     assert (
         runner.invoke(args=["users", "create", "bot@example.com", "--name", "Bot", "--system"]).exit_code == 0
     )
-    events = _events(app)
+    events = stored_events(app)
     assert [(e["action"], e["actor"], e["address"]) for e in events[1:]] == [
         ("key.created", "cli", None),
         ("key.deactivated", "cli", None),

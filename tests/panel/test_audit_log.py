@@ -11,37 +11,15 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
 
 from app import audit
 from app.extensions import db
 from app.keys import service
-from app.models.audit import AuditEvent
 from app.models.types import utcnow
+from tests.audit_helpers import event_count, stored_events
 from tests.panel.conftest import ADMIN_PASSWORD, PanelClient
 
 URL = "/settings/audit-log"
-
-
-def _events(app: Flask, **where: Any) -> list[dict[str, Any]]:
-    """Every stored event (oldest first) as plain dicts."""
-    with app.app_context():
-        stmt = select(AuditEvent).filter_by(**where).order_by(AuditEvent.id)
-        return [
-            {
-                "actor": e.actor,
-                "action": e.action,
-                "key_prefix": e.key_prefix,
-                "details": e.details,
-                "address": e.address,
-            }
-            for e in db.session.scalars(stmt)
-        ]
-
-
-def _count(app: Flask) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(AuditEvent)) or 0
 
 
 def _rows(html: str) -> list[str]:
@@ -214,11 +192,11 @@ def test_every_audit_log_route_is_read_only(app: Flask, signed_in: PanelClient) 
     assert rules
     for rule in rules:
         assert rule.methods <= {"GET", "HEAD", "OPTIONS"}, rule
-    before = _count(app)
+    before = event_count(app)
     for method in ("POST", "PUT", "PATCH", "DELETE"):
         response = signed_in.client.open(URL, method=method, headers=signed_in.headers())
         assert response.status_code == 405
-    assert _count(app) == before
+    assert event_count(app) == before
 
 
 def test_panel_changes_name_the_admin_and_the_address(
@@ -229,7 +207,7 @@ def test_panel_changes_name_the_admin_and_the_address(
     form = {"name": "Renamed", "abilities": ["products:list"], "rate_limit": "60", "expires_at": ""}
     assert signed_in.post(f"/settings/api-keys/{prefix}", data=form).status_code == 200
     assert signed_in.delete(f"/settings/api-keys/{prefix}").status_code == 200
-    events = _events(app, key_prefix=prefix)
+    events = stored_events(app, key_prefix=prefix)
     assert [e["action"] for e in events] == ["key.created", "key.deactivated", "key.updated", "key.revoked"]
     for event in events[1:]:
         assert event["actor"] == "admin@example.com"
@@ -239,10 +217,10 @@ def test_panel_changes_name_the_admin_and_the_address(
 
 def test_refused_panel_edit_writes_no_event(app: Flask, signed_in: PanelClient, make_key: Any) -> None:
     prefix = make_key().key.prefix
-    before = _count(app)
+    before = event_count(app)
     form = {"name": "", "abilities": ["products:list"], "rate_limit": "0", "expires_at": ""}
     assert signed_in.post(f"/settings/api-keys/{prefix}", data=form).status_code == 422
-    assert _count(app) == before
+    assert event_count(app) == before
 
 
 def test_sessions_are_recorded_and_a_failed_sign_in_names_the_email_only(
@@ -251,21 +229,21 @@ def test_sessions_are_recorded_and_a_failed_sign_in_names_the_email_only(
     assert panel.login("Admin@Example.com", password="wrong password 123").status_code == 401
     assert panel.login(admin.email).status_code == 302
     assert panel.post("/logout", data={"csrf_token": panel.csrf_token}, htmx=False).status_code == 302
-    events = [e for e in _events(app) if e["action"].startswith("session.")]
+    events = [e for e in stored_events(app) if e["action"].startswith("session.")]
     assert [(e["action"], e["actor"]) for e in events] == [
         ("session.sign_in_failed", "admin@example.com"),
         ("session.signed_in", "admin@example.com"),
         ("session.signed_out", "admin@example.com"),
     ]
     assert all(e["address"] == "127.0.0.1" for e in events)
-    stored = json.dumps(_events(app), default=str)
+    stored = json.dumps(stored_events(app), default=str)
     assert "wrong password 123" not in stored
     assert ADMIN_PASSWORD not in stored
 
 
 def test_a_password_typed_into_the_email_field_is_not_stored(app: Flask, panel: PanelClient) -> None:
     assert panel.login("hunter2-secret-pw", password="x" * 10).status_code in (400, 401)
-    assert "hunter2-secret-pw" not in json.dumps(_events(app), default=str)
+    assert "hunter2-secret-pw" not in json.dumps(stored_events(app), default=str)
 
 
 def test_no_event_holds_a_full_key_or_a_password(
@@ -286,7 +264,7 @@ def test_no_event_holds_a_full_key_or_a_password(
     )
     assert result.exit_code == 0, result.output
     assert len(raw_keys) == 2 and all(len(raw) == 51 for raw in raw_keys)
-    events = _events(app)
+    events = stored_events(app)
     assert {"key.created", "user.created", "session.signed_in"} <= {e["action"] for e in events}
     stored = json.dumps(events, default=str)
     for raw in raw_keys:

@@ -152,6 +152,8 @@ def roll_key(
             key_prefix=old.prefix,
             details={"new_prefix": new.prefix, "sunset_at": _iso(sunset)},
         )
+        # The new key's own history starts here too, pointing back at the key it replaces.
+        audit.record("key.created", actor=actor, key_prefix=new.prefix, details={"rolled_from": old.prefix})
         db.session.commit()
         return CreatedKey(key=new, raw_key=raw_key)
     raise Conflict("could not allocate a unique key prefix; try again")

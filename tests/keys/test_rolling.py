@@ -82,6 +82,13 @@ def test_roll_copies_the_key_and_sets_the_cutover(app, old):
         assert event.details["new_prefix"] == new.prefix
         assert event.details["sunset_at"].endswith("Z")
         assert created.raw_key not in repr(event.details)
+        # The new key's own history starts with its creation by the roll.
+        birth = db.session.scalar(select(AuditEvent).where(AuditEvent.key_prefix == new.prefix))
+        assert (birth.action, birth.actor, birth.details) == (
+            "key.created",
+            "admin@example.com",
+            {"rolled_from": previous.prefix},
+        )
 
 
 @pytest.mark.parametrize(

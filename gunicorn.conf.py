@@ -52,6 +52,13 @@ def on_starting(server):
         sys.exit(1)
 
 
+def worker_exit(server, worker):
+    """Write the worker's buffered usage counts before it exits (graceful stop or restart)."""
+    from app import usage
+
+    usage.flush(worker.wsgi)
+
+
 def post_worker_init(worker):
     """Move the loaded application's objects out of the garbage collector's sight."""
     # They live as long as the worker: full collections need not walk (and so copy) them.

@@ -221,6 +221,9 @@ def load_config(instance_path: str) -> dict[str, Any]:
         "PUBLIC_BASE_URL": _public_base_url(),
         # Flask 3.1 answers a Host header outside this list with 400.
         "TRUSTED_HOSTS": _trusted_hosts(),
+        # Usage counts (app.usage) are written to the database at least this often, per process;
+        # 0: only on shutdown and before a read (the tests flush explicitly).
+        "USAGE_FLUSH_SECONDS": _int_env("USAGE_FLUSH_SECONDS", 10, 0, 3600),
         # Per client address, for /api/docs and /api/openapi.{json,yaml}.
         "DOCS_RATE_LIMIT": _limit_env("DOCS_RATE_LIMIT", "60/minute"),
     }

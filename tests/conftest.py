@@ -115,6 +115,8 @@ def base_config(database_url: str) -> dict[str, Any]:
         "PASSWORD_BCRYPT_ROUNDS": 4,
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_ENABLED": True,
+        # No flush thread per test app: tests that read usage flush it (app.usage.flush).
+        "USAGE_FLUSH_SECONDS": 0,
     }
 
 

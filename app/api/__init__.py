@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
+from app import usage
 from app.api import errors, guard, introspection, ratelimit, views
 from app.extensions import csrf
 
@@ -17,6 +18,9 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 errors.register_blueprint_handlers(bp)
 guard.install(bp)
+# Registered after the guard's hook, so it runs before it (Flask runs them in reverse): the
+# count sees the final status either way.
+bp.after_request(usage.count_response)
 views.register_views(bp)
 introspection.register_views(bp)
 
@@ -26,6 +30,7 @@ def init_app(app: Flask) -> None:
     for ``/api/`` routing errors."""
     errors.init_app(app)
     ratelimit.init_app(app)
+    usage.init_app(app)
     app.register_blueprint(bp)
 
 

@@ -74,7 +74,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, g, request
 from werkzeug.http import http_date
 
-from app import security_events
+from app import security_events, usage
 from app.api import ratelimit
 from app.api.errors import ApiError, bearer_challenge
 from app.catalogue import ENDPOINT_ABILITIES, KEY_ONLY_ENDPOINTS
@@ -141,6 +141,9 @@ def authenticate() -> Auth:
         return _throttled(throttled.window, presented)
     except ratelimit.BcryptBusy:
         return _busy(gate.window, presented)
+    if result.key is not None:
+        # Proven (even if then refused for its state): every answer to it is counted (SPEC §13).
+        g.setdefault(usage.KEY_ID, result.key.id)
     if result.key is not None and result.key.expires_at is not None:
         # The key is proven (also when refused for its state): its holder hears of its expiry.
         g.api_key_expires_at = result.key.expires_at

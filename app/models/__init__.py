@@ -14,6 +14,7 @@ from app.models.orders import (
 from app.models.organisation import Department, Employee, Setting
 from app.models.products import Brand, Category, Product, Supplier, Warehouse
 from app.models.stock import InventoryLevel, LedgerEntry, ReplenishmentPlan
+from app.models.usage import KeyUsage
 from app.models.users import User
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "Employee",
     "InventoryLevel",
     "KeyStatus",
+    "KeyUsage",
     "LedgerEntry",
     "Product",
     "PurchaseOrder",

@@ -1,0 +1,150 @@
+"""Usage insight (SPEC §13): every API request of an identified key, counted per key x
+operation x status code x UTC hour, with no database write per request.
+
+* ``count_response`` (an ``after_request`` of the API blueprint) adds one to an in-process
+  buffer (``app.usage.buffer``): a dictionary update under a lock, about a microsecond.
+* ``flush`` drains the buffer into ``key_usage_hourly`` with an upsert that adds
+  (``app.usage.store``), so every process of a deployment writes its own counts and the
+  totals stay exact across workers, with or without Redis.
+* Flushes happen every ``USAGE_FLUSH_SECONDS`` (default 10) on APScheduler's background
+  scheduler, started in each process when it first counts (after gunicorn forks its workers);
+  on graceful shutdown (gunicorn's ``worker_exit`` hook, and ``atexit`` for waitress's Ctrl-C);
+  and before this process reads usage (the key's page, the CLI), so its own counts are never
+  behind. ``USAGE_FLUSH_SECONDS=0`` turns the scheduler off (the tests flush explicitly).
+* A flush that fails (database down or locked) gives the counts back to the buffer and the
+  next flush retries. What a crash (SIGKILL, power loss) can lose: the counts since the last
+  flush of that process, at most ``USAGE_FLUSH_SECONDS`` of its requests.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import weakref
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from flask import Flask, Response, current_app, g, request
+
+from app.catalogue import ENDPOINT_ABILITIES, KEY_ONLY_ENDPOINTS
+from app.extensions import db
+from app.models.usage import KEY_OPERATION, OTHER_OPERATION
+from app.usage.buffer import Cell, UsageBuffer
+from app.usage.store import add_counts
+
+EXTENSION_NAME = "stockgate.usage"
+# ``g`` name under which the guard leaves the id of a proven key (even one then refused).
+KEY_ID = "usage_key_id"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class UsageState:
+    """One process's buffer and flush scheduler for one app."""
+
+    interval: int
+    # Weak: the scheduler's jobs and ``atexit`` must not keep an app (a test's) alive.
+    app_ref: weakref.ref[Flask]
+    buffer: UsageBuffer = field(default_factory=UsageBuffer)
+    # The process that owns the buffer and scheduler: a fork (gunicorn's workers of a preloaded
+    # app) starts over with its own, since threads do not survive a fork.
+    pid: int = field(default_factory=os.getpid)
+    scheduler: BackgroundScheduler | None = None
+    start_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def init_app(app: Flask) -> None:
+    """Give the app its usage buffer; the flush scheduler starts with the first count."""
+    app.extensions[EXTENSION_NAME] = UsageState(app.config["USAGE_FLUSH_SECONDS"], weakref.ref(app))
+
+
+def operation_of(endpoint: str | None) -> str:
+    """The operation a request to ``endpoint`` counts under: its ability, ``key`` or ``other``."""
+    if endpoint in KEY_ONLY_ENDPOINTS:
+        return KEY_OPERATION
+    return ENDPOINT_ABILITIES.get(endpoint or "", OTHER_OPERATION)
+
+
+def count_response(response: Response) -> Response:
+    """Count this response if the request carried a proven key (any status)."""
+    key_id = g.pop(KEY_ID, None)
+    if key_id is not None:
+        now = datetime.now(UTC)
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        cell = Cell(key_id, hour, operation_of(request.endpoint), response.status_code)
+        _state(current_app.extensions).buffer.add(cell, now)
+    return response
+
+
+def flush(app: Flask | None = None) -> int:
+    """Write this process's buffered counts to the database; return how many rows were written.
+
+    On a database error the counts go back to the buffer for the next flush, and the error is
+    logged, not raised: losing the database must not fail the request or the shutdown.
+    """
+    state = _state((app or current_app).extensions, start=False)
+    app = state.app_ref()
+    if app is None:
+        return 0
+    tallies = state.buffer.drain()
+    if not tallies:
+        return 0
+    try:
+        with app.app_context(), db.engine.begin() as connection:
+            add_counts(connection, tallies)
+    except Exception:
+        state.buffer.give_back(tallies)
+        log.exception("usage flush failed; %d counts kept for the next flush", len(tallies))
+        return 0
+    return len(tallies)
+
+
+def stop(app: Flask) -> None:
+    """Stop this process's flush scheduler (if started) and write what is buffered."""
+    state = _state(app.extensions, start=False)
+    with state.start_lock:
+        scheduler, state.scheduler = state.scheduler, None
+    if scheduler is not None and scheduler.running:
+        scheduler.shutdown(wait=True)
+    flush(app)
+
+
+def _state(extensions: dict, *, start: bool = True) -> UsageState:
+    """This process's usage state, started on first use (a fork gets a fresh one)."""
+    state: UsageState = extensions[EXTENSION_NAME]
+    if state.pid != os.getpid():
+        # A forked child: the parent's buffer and scheduler thread are not ours.
+        state = extensions[EXTENSION_NAME] = UsageState(state.interval, state.app_ref)
+    if start and state.interval and state.scheduler is None:
+        _start_scheduler(state)
+    return state
+
+
+def _start_scheduler(state: UsageState) -> None:
+    with state.start_lock:
+        if state.scheduler is not None:
+            return
+        scheduler = BackgroundScheduler(daemon=True, timezone=UTC)
+        scheduler.add_job(
+            _flush_ref,
+            "interval",
+            args=[state.app_ref],
+            seconds=state.interval,
+            id="usage-flush",
+            # A slow flush is never run twice at once, and missed runs collapse into one.
+            max_instances=1,
+            coalesce=True,
+        )
+        scheduler.start()
+        state.scheduler = scheduler
+        atexit.register(_flush_ref, state.app_ref)
+
+
+def _flush_ref(app_ref: weakref.ref[Flask]) -> None:
+    app = app_ref()
+    if app is not None:
+        flush(app)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +29,7 @@ from app.keys import rolling
 from app.keys import service as keys_service
 from app.keys.format import is_prefix
 from app.models.api_keys import ApiKey
+from app.usage import history, unused
 
 DEMO_ADMIN_EMAIL = "admin@stockgate.local"
 
@@ -254,6 +256,87 @@ def end_grace(prefix: str) -> None:
     except ServiceError as exc:
         raise _fail(exc) from None
     click.echo(f"Ended the grace period of {key.prefix} ({key.name}); it no longer works.")
+
+
+USAGE_DAYS_MAX = 365
+
+
+def _usage_days(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    """Check --days while parsing, so a bad value is click's one-line usage error."""
+    if not 1 <= value <= USAGE_DAYS_MAX:
+        raise click.BadParameter(f"must be between 1 and {USAGE_DAYS_MAX}.", ctx, param)
+    return value
+
+
+def _unused_days(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    if not unused.MIN_DAYS <= value <= unused.MAX_DAYS:
+        raise click.BadParameter(f"must be between {unused.MIN_DAYS} and {unused.MAX_DAYS:,}.", ctx, param)
+    return value
+
+
+@keys_cli.command("usage")
+@click.argument("prefix", type=SAFE_TEXT)
+@click.option(
+    "--days",
+    type=WHOLE_NUMBER,
+    default=30,
+    show_default=True,
+    metavar="N",
+    callback=_usage_days,
+    help=f"The last N UTC days, today included (1-{USAGE_DAYS_MAX}).",
+)
+def key_usage(prefix: str, days: int) -> None:
+    """Print the key's requests per UTC day and operation by outcome, then its unused abilities.
+
+    A rolled key's usage includes the keys it replaced (and the key that replaced it).
+    """
+    try:
+        key = keys_service.get_key(prefix)
+    except ServiceError as exc:
+        raise _fail(exc) from None
+    key_ids = history.chain_key_ids(key)
+    lines: dict[tuple[str, str], Counter[str]] = {}
+    for count in history.daily_counts(key_ids, days):
+        lines.setdefault((count.day.isoformat(), count.operation), Counter())[
+            history.outcome_of(count.status)
+        ] += count.count
+    for (day, operation), outcomes in lines.items():
+        shown = [*history.OUTCOMES, *([history.SERVER_ERRORS] if outcomes[history.SERVER_ERRORS] else [])]
+        counts = " ".join(f"{_slug(outcome)}={outcomes[outcome]}" for outcome in shown)
+        click.echo(f"{day}  {operation}  {counts}")
+    if not lines:
+        click.echo(f"No requests in the last {days} day(s).", err=True)
+    used = history.used_operations(key_ids, days)
+    never = [ability for ability in key.abilities if ability not in used]
+    click.echo(f"unused abilities: {', '.join(never) if never else 'none'}")
+
+
+def _slug(outcome: str) -> str:
+    return outcome.lower().replace(" ", "_")
+
+
+@keys_cli.command("deactivate-unused")
+@click.option(
+    "--days",
+    type=WHOLE_NUMBER,
+    required=True,
+    metavar="N",
+    callback=_unused_days,
+    help="Deactivate working keys not used for N days (or never used and created N days ago).",
+)
+@click.option("--dry-run", is_flag=True, help="Only print the keys that would be deactivated.")
+def deactivate_unused_keys(days: int, dry_run: bool) -> None:
+    """Deactivate active keys not used for N days, one line per key, each audited."""
+    keys = unused.deactivate_unused(days, actor=audit.CLI_ACTOR, dry_run=dry_run)
+    verb = "Would deactivate" if dry_run else "Deactivated"
+    for key in keys:
+        used = (
+            f"last used {_when(key.last_used_at)}"
+            if key.last_used_at
+            else f"never used, created {_when(key.created_at)}"
+        )
+        click.echo(f"{verb} {key.prefix} ({key.name}): {used}.")
+    click.echo(f"{len(keys)} key(s) {'would be ' if dry_run else ''}deactivated.", err=True)
 
 
 AUDIT_LIMIT_MAX = 10_000

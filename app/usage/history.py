@@ -106,3 +106,14 @@ def _as_utc(value: datetime | str) -> datetime:
     # An aggregate loses the column type on SQLite: naive UTC text or datetime comes back.
     parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def used_operations(key_ids: list[int], days: int, now: datetime | None = None) -> set[str]:
+    """Operations ``key_ids`` used in the window: any request to them not refused (401/403).
+
+    A 403 means the key lacked the ability, so it does not make the ability "used"; a 404, a
+    400 or a 429 does (the key holds the ability and its client calls it).
+    """
+    return {
+        count.operation for count in daily_counts(key_ids, days, now) if outcome_of(count.status) != REFUSED
+    }

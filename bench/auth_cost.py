@@ -1,4 +1,5 @@
-"""CPU of the API guard (auth + per-key limit + last-used) and of a whole list request, in-process.
+"""CPU of the API guard (auth + per-key limit + last-used), of counting one request's usage and of a
+whole list request, in-process.
 
 Uses public entry points only: the app as ``wsgi.py`` builds it from the environment
 (``DATABASE_URL``, ``RATELIMIT_STORAGE_URI``, ...), the guard's ``app.api.guard.guard``
@@ -60,13 +61,25 @@ def measure(raw_key: str, calls: int = 2000) -> dict[str, float]:
 
     results["context"] = cpu_ms(context, calls)
     results["guard"] = max(0.0, cpu_ms(guarded, calls) - results["context"])
+    try:
+        from app import usage
+    except ImportError:  # before usage counting (issue 17)
+        return results
+    from flask import Response, g
+
+    def counted() -> None:
+        with app.test_request_context(PATH, headers=headers, environ_base=environ):
+            g.usage_key_id = 1
+            usage.count_response(Response(status=200))
+
+    results["usage count"] = max(0.0, cpu_ms(counted, calls) - results["context"])
     return results
 
 
 def main() -> None:
-    """Print ``name value ms`` lines for bench/run.py."""
+    """Print ``name=value`` lines (milliseconds) for bench/run.py."""
     for name, value in measure(sys.argv[1]).items():
-        print(f"{name} {value:.3f} ms")
+        print(f"{name}={value:.4f}")
 
 
 if __name__ == "__main__":

@@ -310,9 +310,10 @@ def in_process_cost(env: dict[str, str], key: str) -> str:
     )
     if result.returncode != 0:
         return "failed: " + (result.stderr.strip().splitlines() or ["?"])[-1][:200]
-    cost = {name: float(value) for name, value, _ in (line.split() for line in result.stdout.splitlines())}
+    cost = {name: float(value) for name, value in (line.split("=") for line in result.stdout.splitlines())}
     guard = f"guard {cost['guard']:.2f} ms, " if "guard" in cost else "guard n/a (no app.api.guard.guard), "
-    return guard + f"whole list request (test client) {cost['request']:.2f} ms"
+    counting = f"usage count {cost['usage count']:.4f} ms, " if "usage count" in cost else ""
+    return guard + counting + f"whole list request (test client) {cost['request']:.2f} ms"
 
 
 def measure_shape(

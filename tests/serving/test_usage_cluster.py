@@ -82,7 +82,7 @@ def test_a_graceful_worker_restart_loses_nothing(pg_url, shared_redis_url, gunic
     assert counted(pg_url) == Counter({("products:list", 200): 41})
 
 
-def test_counts_reach_the_database_within_the_flush_interval_without_a_stop(pg_url, shared_redis_url, gunicorn):
+def test_counts_reach_the_database_within_the_flush_interval(pg_url, shared_redis_url, gunicorn):
     """With USAGE_FLUSH_SECONDS=1 each worker's scheduler writes its counts while it keeps running."""
     key = seed_key(pg_url, abilities=["products:list"], rate_limit=10_000)
     env = {**server_env(pg_url, shared_redis_url), "USAGE_FLUSH_SECONDS": "1"}

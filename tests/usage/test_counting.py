@@ -112,7 +112,8 @@ def test_two_processes_flushing_the_same_cells_add_up(app, app_config, make_key)
     cell = Cell(created.key.id, hour, "products:list", 200)
     for application, count in ((app, 7), (other, 5), (app, 1)):
         with application.app_context():
-            application.extensions[usage.EXTENSION_NAME].buffer.add(cell, hour + timedelta(minutes=count), count)
+            buffer = application.extensions[usage.EXTENSION_NAME].buffer
+            buffer.add(cell, hour + timedelta(minutes=count), count)
             assert usage.flush() == 1
     with app.app_context():
         row = db.session.scalars(select(KeyUsage)).one()

@@ -79,7 +79,7 @@ def test_usage_of_an_unused_key_says_so(runner, make_key):
         (["--days", "0"], "between 1 and 365"),
         (["--days", "366"], "between 1 and 365"),
         (["--days", "ten"], "--days"),
-        (["--days", "１"], "--days"),
+        (["--days", "\uff11"], "--days"),  # a fullwidth digit one
         (["--days"], "--days"),
     ],
 )
@@ -133,7 +133,8 @@ def test_deactivate_unused_switches_off_only_stale_working_keys(app, runner, mak
 
     dry = runner.invoke(args=["keys", "deactivate-unused", "--days", "90", "--dry-run"])
     assert dry.exit_code == 0, dry.output
-    assert dry.stdout.splitlines()[0].startswith(f"Would deactivate {never} (Never used): never used, created ")
+    first = dry.stdout.splitlines()[0]
+    assert first.startswith(f"Would deactivate {never} (Never used): never used, created ")
     assert dry.stdout.splitlines()[1].startswith(f"Would deactivate {stale} (Stale): last used ")
     assert len(dry.stdout.splitlines()) == 2
     assert set(_statuses(app).values()) == {KeyStatus.ACTIVE}

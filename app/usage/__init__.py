@@ -43,23 +43,38 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class UsageState:
-    """One process's buffer and flush scheduler for one app."""
+class ProcessUsage:
+    """One process's buffer and flush scheduler."""
 
-    interval: int
-    # Weak: the scheduler's jobs and ``atexit`` must not keep an app (a test's) alive.
-    app_ref: weakref.ref[Flask]
     buffer: UsageBuffer = field(default_factory=UsageBuffer)
-    # The process that owns the buffer and scheduler: a fork (gunicorn's workers of a preloaded
-    # app) starts over with its own, since threads do not survive a fork.
-    pid: int = field(default_factory=os.getpid)
     scheduler: BackgroundScheduler | None = None
     start_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+@dataclass
+class Usage:
+    """The app's usage counting: its settings, and the state of each process that counts.
+
+    State is per process id: gunicorn forks its workers from a preloaded app, and a child must
+    not write the parent's counts nor expect the parent's scheduler thread (threads do not
+    survive a fork). ``dict.setdefault`` is atomic, so two first requests of a threaded worker
+    agree on one state.
+    """
+
+    interval: int
+    # Weak: the scheduler's job and ``atexit`` must not keep an app (a test's) alive.
+    app_ref: weakref.ref[Flask]
+    processes: dict[int, ProcessUsage] = field(default_factory=dict)
+
+
 def init_app(app: Flask) -> None:
-    """Give the app its usage buffer; the flush scheduler starts with the first count."""
-    app.extensions[EXTENSION_NAME] = UsageState(app.config["USAGE_FLUSH_SECONDS"], weakref.ref(app))
+    """Give the app its usage counting; a process's flush scheduler starts with its first count."""
+    app.extensions[EXTENSION_NAME] = Usage(app.config["USAGE_FLUSH_SECONDS"], weakref.ref(app))
+
+
+def buffer_of(app: Flask) -> UsageBuffer:
+    """This process's buffer of not yet written counts for ``app``."""
+    return _process(app.extensions[EXTENSION_NAME], start=False).buffer
 
 
 def operation_of(endpoint: str | None) -> str:
@@ -76,7 +91,7 @@ def count_response(response: Response) -> Response:
         now = datetime.now(UTC)
         hour = now.replace(minute=0, second=0, microsecond=0)
         cell = Cell(key_id, hour, operation_of(request.endpoint), response.status_code)
-        _state(current_app.extensions).buffer.add(cell, now)
+        _process(current_app.extensions[EXTENSION_NAME]).buffer.add(cell, now)
     return response
 
 
@@ -86,10 +101,11 @@ def flush(app: Flask | None = None) -> int:
     On a database error the counts go back to the buffer for the next flush, and the error is
     logged, not raised: losing the database must not fail the request or the shutdown.
     """
-    state = _state((app or current_app).extensions, start=False)
-    app = state.app_ref()
+    settings: Usage = (app or current_app).extensions[EXTENSION_NAME]
+    app = settings.app_ref()
     if app is None:
         return 0
+    state = _process(settings, start=False)
     tallies = state.buffer.drain()
     if not tallies:
         return 0
@@ -105,7 +121,7 @@ def flush(app: Flask | None = None) -> int:
 
 def stop(app: Flask) -> None:
     """Stop this process's flush scheduler (if started) and write what is buffered."""
-    state = _state(app.extensions, start=False)
+    state = _process(app.extensions[EXTENSION_NAME], start=False)
     with state.start_lock:
         scheduler, state.scheduler = state.scheduler, None
     if scheduler is not None and scheduler.running:
@@ -113,18 +129,18 @@ def stop(app: Flask) -> None:
     flush(app)
 
 
-def _state(extensions: dict, *, start: bool = True) -> UsageState:
-    """This process's usage state, started on first use (a fork gets a fresh one)."""
-    state: UsageState = extensions[EXTENSION_NAME]
-    if state.pid != os.getpid():
-        # A forked child: the parent's buffer and scheduler thread are not ours.
-        state = extensions[EXTENSION_NAME] = UsageState(state.interval, state.app_ref)
-    if start and state.interval and state.scheduler is None:
-        _start_scheduler(state)
+def _process(settings: Usage, *, start: bool = True) -> ProcessUsage:
+    """This process's state, created on first use and, when ``start``, its scheduler started."""
+    pid = os.getpid()
+    state = settings.processes.get(pid)
+    if state is None:
+        state = settings.processes.setdefault(pid, ProcessUsage())
+    if start and settings.interval and state.scheduler is None:
+        _start_scheduler(settings, state)
     return state
 
 
-def _start_scheduler(state: UsageState) -> None:
+def _start_scheduler(settings: Usage, state: ProcessUsage) -> None:
     with state.start_lock:
         if state.scheduler is not None:
             return
@@ -132,8 +148,8 @@ def _start_scheduler(state: UsageState) -> None:
         scheduler.add_job(
             _flush_ref,
             "interval",
-            args=[state.app_ref],
-            seconds=state.interval,
+            args=[settings.app_ref],
+            seconds=settings.interval,
             id="usage-flush",
             # A slow flush is never run twice at once, and missed runs collapse into one.
             max_instances=1,
@@ -141,7 +157,7 @@ def _start_scheduler(state: UsageState) -> None:
         )
         scheduler.start()
         state.scheduler = scheduler
-        atexit.register(_flush_ref, state.app_ref)
+        atexit.register(_flush_ref, settings.app_ref)
 
 
 def _flush_ref(app_ref: weakref.ref[Flask]) -> None:

@@ -112,8 +112,7 @@ def test_two_processes_flushing_the_same_cells_add_up(app, app_config, make_key)
     cell = Cell(created.key.id, hour, "products:list", 200)
     for application, count in ((app, 7), (other, 5), (app, 1)):
         with application.app_context():
-            buffer = application.extensions[usage.EXTENSION_NAME].buffer
-            buffer.add(cell, hour + timedelta(minutes=count), count)
+            usage.buffer_of(application).add(cell, hour + timedelta(minutes=count), count)
             assert usage.flush() == 1
     with app.app_context():
         row = db.session.scalars(select(KeyUsage)).one()
@@ -131,9 +130,9 @@ def test_concurrent_flushes_never_lose_a_count(app, app_config, make_key):
 
     def worker(application) -> None:
         with application.app_context():
-            state = application.extensions[usage.EXTENSION_NAME]
+            buffer = usage.buffer_of(application)
             for i in range(50):
-                state.buffer.add(Cell(created.key.id, hour, "products:list", 200 if i % 2 else 404), hour)
+                buffer.add(Cell(created.key.id, hour, "products:list", 200 if i % 2 else 404), hour)
                 usage.flush()
 
     with ThreadPoolExecutor(max_workers=8) as pool:

@@ -21,8 +21,9 @@ from app.keys.format import is_prefix
 from app.models.api_keys import ApiKey
 from app.models.types import utcnow
 from app.models.users import User
-from app.panel import guards
+from app.panel import access_preview, guards
 from app.panel.forms import (
+    AccessPreviewForm,
     KeyCreateForm,
     KeyEditForm,
     RollKeyForm,
@@ -55,6 +56,11 @@ def _create_form() -> KeyCreateForm:
 
 def _render(template: str, status: int = 200, **context: object) -> Response:
     return make_response(render_template(template, modules=MODULES, **context), status)
+
+
+def _preview(form: KeyCreateForm | KeyEditForm | AccessPreviewForm) -> access_preview.Preview:
+    """The access preview of the abilities ticked in ``form`` (unknown ones are the form's error)."""
+    return access_preview.build(form.abilities.data or [])
 
 
 def _no_such_key(prefix: str) -> PageNotFound:
@@ -101,9 +107,19 @@ def new_key() -> Response:
     """The Create API Key form: a fragment for htmx, else the page with the form open."""
     form = _create_form()
     if htmx().wants_fragment:
-        return vary_on_htmx(_render("panel/api_keys/_form.html", form=form))
+        return vary_on_htmx(_render("panel/api_keys/_form.html", form=form, preview=_preview(form)))
     page = list_keys(ListParams.from_args(request.args))
-    return vary_on_htmx(_render("panel/api_keys/index.html", page=page, form=form))
+    return vary_on_htmx(_render("panel/api_keys/index.html", page=page, form=form, preview=_preview(form)))
+
+
+@bp.get("/api-keys/access-preview")
+def access_preview_fragment() -> Response:
+    """The endpoints the ticked abilities reach, with each list's records now (a form fragment)."""
+    form = AccessPreviewForm(formdata=request.args)
+    if not form.validate():
+        # Only a hand-made request gets here (the form offers catalogue abilities only).
+        return message_response(form.first_error(), 400)
+    return _render("panel/api_keys/_access_preview.html", preview=_preview(form))
 
 
 @bp.post("/api-keys")
@@ -128,9 +144,9 @@ def create_key() -> Response:
         else:
             return no_store(_created_response(created))
     if htmx().request:
-        return _render("panel/api_keys/_form.html", 422, form=form)
+        return _render("panel/api_keys/_form.html", 422, form=form, preview=_preview(form))
     page = list_keys(ListParams())
-    return _render("panel/api_keys/index.html", 422, page=page, form=form)
+    return _render("panel/api_keys/index.html", 422, page=page, form=form, preview=_preview(form))
 
 
 def _created_response(
@@ -176,7 +192,7 @@ def edit_key_form(prefix: str) -> Response:
             "description": key.description or "",
         },
     )
-    return _render("panel/api_keys/_edit.html", key=key, form=form)
+    return _render("panel/api_keys/_edit.html", key=key, form=form, preview=_preview(form))
 
 
 @bp.post("/api-keys/<prefix>")
@@ -202,7 +218,7 @@ def edit_key(prefix: str) -> Response:
             apply_service_errors(form, exc.errors, exc.message)
         else:
             return _render("panel/api_keys/_row.html", key=key)
-    return _render("panel/api_keys/_edit.html", 422, key=key, form=form)
+    return _render("panel/api_keys/_edit.html", 422, key=key, form=form, preview=_preview(form))
 
 
 @bp.post("/api-keys/<prefix>/activate")

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, Response, make_response, render_template, request, url_for
+from flask import Blueprint, Response, current_app, make_response, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from werkzeug.exceptions import NotFound as PageNotFound
 
 from app.catalogue import MODULES
+from app.docs import page as docs_page
+from app.docs import spec
 from app.errors import Conflict, NotFound, ServiceError
 from app.extensions import db
 from app.keys import rolling, service
 from app.keys.format import is_prefix
-from app.models.api_keys import ApiKey
+from app.models.api_keys import ApiKey, KeyStatus
 from app.models.types import utcnow
 from app.models.users import User
 from app.panel import access_preview, guards
@@ -168,6 +170,20 @@ def key_page(prefix: str) -> Response:
     except NotFound:
         raise _no_such_key(prefix) from None
     return _render("panel/api_keys/page.html", page=page, key=page.key)
+
+
+@bp.get("/api-keys/<prefix>/docs")
+def key_docs(prefix: str) -> Response:
+    """The API documentation cut to what this key may call, its prefix in every example."""
+    key = _key_or_404(prefix)
+    if key.status is KeyStatus.REVOKED:
+        raise PageNotFound(f"API key {key.prefix} is revoked: it can call nothing, so it has no documentation.")
+    # Rendered per request, never stored in the public page's cache (app.docs.views.rendered).
+    doc = docs_page.build_for_key(spec.document_for(current_app), key.prefix, key.abilities)
+    response = _render("docs/key.html", doc=doc, key=key)
+    # It names a key and its abilities: only this admin's browser may show it, and not keep it.
+    response.headers["Cache-Control"] = "no-store, private"
+    return response
 
 
 @bp.get("/api-keys/<prefix>/row")

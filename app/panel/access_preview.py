@@ -78,7 +78,9 @@ def build(abilities: Iterable[str]) -> Preview:
             )
         if module.ability("show") in granted:
             endpoints.append(
-                Endpoint("GET", spec.show_path(module), module.ability("show"), spec.operation_id(module, "show"))
+                Endpoint(
+                    "GET", spec.show_path(module), module.ability("show"), spec.operation_id(module, "show")
+                )
             )
     # Any valid key may describe itself (GET /api/v1/key), whatever its abilities.
     endpoints.append(Endpoint("GET", spec.KEY_PATH, None, spec.KEY_OPERATION_ID))

@@ -226,6 +226,10 @@ class KeyFieldsMixin:
 UNKNOWN_ECHO_LENGTH = 40
 
 
+def _shortened(value: str) -> str:
+    return value if len(value) <= UNKNOWN_ECHO_LENGTH else value[:UNKNOWN_ECHO_LENGTH] + "…"
+
+
 class AccessPreviewForm(PanelForm):
     """The abilities ticked so far in a key form, sent by GET for the access preview.
 
@@ -248,7 +252,7 @@ class AccessPreviewForm(PanelForm):
             raise ValidationError(f"Too many abilities: at most {len(ALL_ABILITIES)}, got {len(values)}.")
         unknown = sorted({a for a in values if a not in ABILITY_SET})
         if unknown:
-            shown = ", ".join(a[:UNKNOWN_ECHO_LENGTH] + ("…" if len(a) > UNKNOWN_ECHO_LENGTH else "") for a in unknown[:3])
+            shown = ", ".join(_shortened(a) for a in unknown[:3])
             more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
             raise ValidationError(f"Unknown ability: {shown}{more}.")
 

@@ -177,7 +177,7 @@ def key_docs(prefix: str) -> Response:
     """The API documentation cut to what this key may call, its prefix in every example."""
     key = _key_or_404(prefix)
     if key.status is KeyStatus.REVOKED:
-        raise PageNotFound(f"API key {key.prefix} is revoked: it can call nothing, so it has no documentation.")
+        raise PageNotFound(f"API key {key.prefix} is revoked: it can call nothing, so it has no docs.")
     # Rendered per request, never stored in the public page's cache (app.docs.views.rendered).
     doc = docs_page.build_for_key(spec.document_for(current_app), key.prefix, key.abilities)
     response = _render("docs/key.html", doc=doc, key=key)

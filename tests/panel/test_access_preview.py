@@ -24,7 +24,8 @@ _ITEM = re.compile(r'<li data-ability="([^"]*)"(?: data-count="(\d+)")?>\s*<code
 def preview_items(html: str) -> list[tuple[str, int | None, str]]:
     """(ability, count or None, "GET /path") of each endpoint the preview lists, in order."""
     return [
-        (ability, int(count) if count else None, operation) for ability, count, operation in _ITEM.findall(html)
+        (ability, int(count) if count else None, operation)
+        for ability, count, operation in _ITEM.findall(html)
     ]
 
 
@@ -135,7 +136,10 @@ def test_nothing_ticked_asks_to_tick_abilities(signed_in: PanelClient) -> None:
         (["products:list\x1b[31m"], "control character (U+001B)"),
         (["x" * 500], "Unknown ability: " + "x" * 40 + "…."),
         ([*ALL_ABILITIES, "products:list"], f"Too many abilities: at most {len(ALL_ABILITIES)}, got 31."),
-        (["a:list", "b:list", "c:list", "d:list", "e:list"], "Unknown ability: a:list, b:list, c:list and 2 more."),
+        (
+            ["a:list", "b:list", "c:list", "d:list", "e:list"],
+            "Unknown ability: a:list, b:list, c:list and 2 more.",
+        ),
     ],
 )
 def test_bad_input_is_a_clear_400(signed_in: PanelClient, abilities: list[str], message: str) -> None:
@@ -186,7 +190,8 @@ def test_create_form_with_errors_keeps_the_preview_of_what_was_ticked(
     signed_in: PanelClient, admin: User
 ) -> None:
     response = signed_in.post(
-        "/settings/api-keys", {"name": "", "owner": str(admin.id), "abilities": ["brands:list"], "rate_limit": "60"}
+        "/settings/api-keys",
+        {"name": "", "owner": str(admin.id), "abilities": ["brands:list"], "rate_limit": "60"},
     )
     assert response.status_code == 422
     assert ("brands:list", 0, "GET /api/v1/brands") in preview_items(response.text)

@@ -15,7 +15,9 @@ from app.keys.format import KEY_PATTERN
 from app.models.users import User
 from tests.panel.conftest import PanelClient
 
-_OPERATION = re.compile(r'<h4 class="endpoint-title"><span class="method">(\w+)</span> <code>([^<]+)</code></h4>')
+_OPERATION = re.compile(
+    r'<h4 class="endpoint-title"><span class="method">(\w+)</span> <code>([^<]+)</code></h4>'
+)
 # The key a curl line sends: -H "X-API-Key: ..." (quotes escaped or not, as Jinja wrote them).
 _CURL_KEY = re.compile(r'-H (?:"|&#34;)X-API-Key: (.*?)(?:"|&#34;)')
 
@@ -41,7 +43,11 @@ def test_docs_show_only_the_keys_operations_and_its_introspection(
 ) -> None:
     response = signed_in.get(docs_url(sync_key.key.prefix))
     assert response.status_code == 200
-    assert operations(response.text) == {"GET /api/v1/products/{id}", "GET /api/v1/inventory", "GET /api/v1/key"}
+    assert operations(response.text) == {
+        "GET /api/v1/products/{id}",
+        "GET /api/v1/inventory",
+        "GET /api/v1/key",
+    }
     assert "Documentation for this key" in response.text
     assert "may call the\n    3 operations below" in response.text
     # Modules the key cannot call are left out of the navigation and the abilities table too.

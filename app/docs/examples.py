@@ -14,6 +14,10 @@ from marshmallow import Schema, fields, validate
 
 # Never a real-looking key: the ``...`` keeps this from matching the key format's regex.
 EXAMPLE_KEY = "sgk_XXXXXXXX_..."
+# What stands for the secret in one key's documentation: "<", ">" and the space are outside base62, so the
+# placeholder never matches the key format (no secret scanner flags the page) and a line pasted
+# unchanged is refused at once as a malformed key (401 invalid_key, no database, no bcrypt).
+PLACEHOLDER_TAIL = "<your secret>"
 EXAMPLE_TIME = "2026-11-27T09:30:00Z"
 
 # Fallbacks by field type, most specific class first.
@@ -60,3 +64,8 @@ def example_record(schema: Schema | type[Schema]) -> dict[str, Any]:
         for name, field in instance.fields.items()
         if not field.load_only
     }
+
+
+def placeholder_key(prefix: str) -> str:
+    """The key with ``prefix`` and a placeholder for its secret, for examples: never key-shaped."""
+    return f"{prefix}_{PLACEHOLDER_TAIL}"

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
 
-from app.docs.examples import EXAMPLE_KEY
+from app.docs.examples import EXAMPLE_KEY, placeholder_key
 from app.docs.spec import KEY_HEADERS
 
 # Curl lines start with this shell variable when the document names no absolute server: the
 # page is the same for every request, so it cannot know the host the reader used.
 SERVER_VARIABLE = "$STOCKGATE_URL"
+# The key in the public page's curl lines: an environment variable, never a key on the page.
+KEY_VARIABLE = "$STOCKGATE_API_KEY"
 
 _CODE = re.compile(r"`([^`]+)`")
 
@@ -175,12 +178,12 @@ def _fields(
     return rows
 
 
-def curl_example(server: str, path: str, query: dict[str, Any] | None = None) -> str:
-    """A copy-paste curl command; the key comes from an environment variable, never the page."""
+def curl_example(server: str, path: str, query: dict[str, Any] | None = None, key: str = KEY_VARIABLE) -> str:
+    """A copy-paste curl command; the key is an environment variable or a placeholder, never a key."""
     url = server.rstrip("/") + path
     if query:
         url += "?" + urlencode(query)
-    return f'curl -sS "{url}" \\\n  -H "X-API-Key: $STOCKGATE_API_KEY"'
+    return f'curl -sS "{url}" \\\n  -H "X-API-Key: {key}"'
 
 
 def _example_query(parameters: list[Parameter]) -> dict[str, Any]:
@@ -196,7 +199,9 @@ def _example_query(parameters: list[Parameter]) -> dict[str, Any]:
     return query
 
 
-def _endpoint(document: dict[str, Any], server: str, path: str, method: str, op: dict[str, Any]) -> Endpoint:
+def _endpoint(
+    document: dict[str, Any], server: str, path: str, method: str, op: dict[str, Any], key: str
+) -> Endpoint:
     parameters = _parameters(document, op)
     ok = _resolve(document, op["responses"]["200"])
     media = ok["content"]["application/json"]
@@ -218,13 +223,17 @@ def _endpoint(document: dict[str, Any], server: str, path: str, method: str, op:
         parameters=parameters,
         fields=fields,
         responses=responses,
-        curl=curl_example(server, concrete_path, query),
+        curl=curl_example(server, concrete_path, query, key),
         example=json.dumps(media.get("example"), indent=2, ensure_ascii=False),
     )
 
 
-def build(document: dict[str, Any]) -> dict[str, Any]:
-    """Everything the page templates need, derived from the document alone."""
+def build(document: dict[str, Any], key: str | None = None) -> dict[str, Any]:
+    """Everything the page templates need, derived from the document alone.
+
+    ``key`` is what the examples send as the key (one key's page: its placeholder); by default
+    curl lines read ``$STOCKGATE_API_KEY`` and the authentication table shows ``EXAMPLE_KEY``.
+    """
     declared = document.get("servers", [{"url": "/"}])[0]["url"]
     absolute = declared.startswith(("http://", "https://"))
     server = declared.rstrip("/") if absolute else SERVER_VARIABLE
@@ -235,7 +244,7 @@ def build(document: dict[str, Any]) -> dict[str, Any]:
     for path, item in document["paths"].items():
         for method, op in item.items():
             section = sections[op["tags"][0]]
-            section.endpoints.append(_endpoint(document, server, path, method, op))
+            section.endpoints.append(_endpoint(document, server, path, method, op, key or KEY_VARIABLE))
     components = document["components"]
     errors = [
         {
@@ -247,8 +256,10 @@ def build(document: dict[str, Any]) -> dict[str, Any]:
         }
         for name, response in components.get("responses", {}).items()
     ]
-    first = next(iter(sections.values()), None)
-    first_list = first.endpoints[0] if first and first.endpoints else None
+    # The first list operation (a key's page may hold show operations only, or none at all).
+    first_list = next(
+        (e for s in sections.values() for e in s.endpoints if e.ability and "{id}" not in e.path), None
+    )
     return {
         "title": document["info"]["title"],
         "version": document["info"]["version"],
@@ -257,7 +268,8 @@ def build(document: dict[str, Any]) -> dict[str, Any]:
         "server": server if absolute else None,
         "curl_base": server,
         "server_variable": SERVER_VARIABLE,
-        "sections": list(sections.values()),
+        # A filtered document (one key's page) leaves some modules without operations.
+        "sections": [section for section in sections.values() if section.endpoints],
         "errors": sorted(errors, key=lambda e: e["status"]),
         "headers": {
             name: header
@@ -269,7 +281,33 @@ def build(document: dict[str, Any]) -> dict[str, Any]:
             name: header for name, header in components.get("headers", {}).items() if name in KEY_HEADERS
         },
         "security": components.get("securitySchemes", {}),
-        "example_key": EXAMPLE_KEY,
+        "example_key": key or EXAMPLE_KEY,
+        "curl_key": key or KEY_VARIABLE,
         "first_list": first_list,
         "list_parameters": first_list.parameters if first_list else [],
     }
+
+
+def for_abilities(document: dict[str, Any], abilities: Iterable[str]) -> dict[str, Any]:
+    """A copy of ``document`` with only the operations ``abilities`` allow, plus those needing none.
+
+    The document is shared (rendered once per process): nothing in it is changed.
+    """
+    granted = set(abilities)
+    paths = {}
+    for path, item in document["paths"].items():
+        allowed = {
+            method: op
+            for method, op in item.items()
+            if op.get("x-required-ability") is None or op["x-required-ability"] in granted
+        }
+        if allowed:
+            paths[path] = allowed
+    used = {op["tags"][0] for item in paths.values() for op in item.values()}
+    tags = [tag for tag in document.get("tags", []) if tag["name"] in used]
+    return {**document, "paths": paths, "tags": tags}
+
+
+def build_for_key(document: dict[str, Any], prefix: str, abilities: Iterable[str]) -> dict[str, Any]:
+    """One key's page: the operations it may call, its prefix and a placeholder secret in every example."""
+    return build(for_abilities(document, abilities), key=placeholder_key(prefix))

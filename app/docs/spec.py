@@ -422,6 +422,7 @@ def _add_module(spec: APISpec, module: Module) -> None:
 
 KEY_TAG = "Your key"
 KEY_PATH = f"{API_PREFIX}{introspection.PATH}"
+KEY_OPERATION_ID = "showKey"
 KEY_EXAMPLE = {
     "data": {
         "prefix": "sgk_AbCdEf12",
@@ -449,7 +450,7 @@ def _add_introspection(spec: APISpec) -> None:
         }
     )
     operation = {
-        "operationId": "showKey",
+        "operationId": KEY_OPERATION_ID,
         "tags": [KEY_TAG],
         "summary": "Describe the calling key",
         "description": (

@@ -31,7 +31,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation, ValidationError
 
 from app import untrusted
-from app.catalogue import ABILITY_SET
+from app.catalogue import ABILITY_SET, ALL_ABILITIES
 from app.keys import allowed_ips
 from app.models.api_keys import (
     DESCRIPTION_MAX_LENGTH,
@@ -220,6 +220,46 @@ class KeyFieldsMixin:
         value = as_utc(field.data)
         if value is not None and value <= utcnow():
             raise ValidationError("Expires At must be in the future.")
+
+
+# An unknown ability is echoed in the error, cut to this many characters (it is outside text).
+UNKNOWN_ECHO_LENGTH = 40
+
+
+def _shortened(value: str) -> str:
+    return value if len(value) <= UNKNOWN_ECHO_LENGTH else value[:UNKNOWN_ECHO_LENGTH] + "…"
+
+
+class AccessPreviewForm(PanelForm):
+    """The abilities ticked so far in a key form, sent by GET for the access preview.
+
+    No CSRF token: the preview reads and changes nothing, and ability names are not secrets.
+    None ticked is valid (the preview says to tick some); more values than the catalogue has
+    abilities, or one outside it, is refused.
+    """
+
+    class Meta:
+        """A GET form that changes nothing needs no CSRF token."""
+
+        csrf = False
+
+    abilities = SelectMultipleField("Abilities", validate_choice=False)
+
+    def validate_abilities(self, field: Field) -> None:
+        """At most one value per catalogue ability, each from the catalogue."""
+        values = field.data or []
+        if len(values) > len(ALL_ABILITIES):
+            raise ValidationError(f"Too many abilities: at most {len(ALL_ABILITIES)}, got {len(values)}.")
+        unknown = sorted({a for a in values if a not in ABILITY_SET})
+        if unknown:
+            shown = ", ".join(_shortened(a) for a in unknown[:3])
+            more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+            raise ValidationError(f"Unknown ability: {shown}{more}.")
+
+    def first_error(self) -> str:
+        """The one line the panel shows for a refused preview."""
+        errors = [*self.form_errors, *(e for field in self for e in field.errors)]
+        return errors[0] if errors else "The access preview was refused."
 
 
 class KeyCreateForm(KeyFieldsMixin, PanelForm):

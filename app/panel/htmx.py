@@ -41,7 +41,9 @@ def vary_on_htmx(response: Response) -> Response:
 
 def no_store(response: Response) -> Response:
     """Forbid every cache (browser, proxy, back/forward) from keeping this response."""
-    response.headers["Cache-Control"] = "no-store"
+    # A view may already have said so more strictly ("no-store, private"): keep its value.
+    if "no-store" not in response.headers.get("Cache-Control", ""):
+        response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response
 

@@ -8,21 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, Response, make_response, render_template, request, url_for
+from flask import Blueprint, Response, current_app, make_response, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from werkzeug.exceptions import NotFound as PageNotFound
 
 from app.catalogue import MODULES
+from app.docs import page as docs_page
+from app.docs import spec
 from app.errors import Conflict, NotFound, ServiceError
 from app.extensions import db
 from app.keys import rolling, service
 from app.keys.format import is_prefix
-from app.models.api_keys import ApiKey
+from app.models.api_keys import ApiKey, KeyStatus
 from app.models.types import utcnow
 from app.models.users import User
-from app.panel import guards
+from app.panel import access_preview, guards
 from app.panel.forms import (
+    AccessPreviewForm,
     KeyCreateForm,
     KeyEditForm,
     RollKeyForm,
@@ -55,6 +58,11 @@ def _create_form() -> KeyCreateForm:
 
 def _render(template: str, status: int = 200, **context: object) -> Response:
     return make_response(render_template(template, modules=MODULES, **context), status)
+
+
+def _preview(form: KeyCreateForm | KeyEditForm | AccessPreviewForm) -> access_preview.Preview:
+    """The access preview of the abilities ticked in ``form`` (unknown ones are the form's error)."""
+    return access_preview.build(form.abilities.data or [])
 
 
 def _no_such_key(prefix: str) -> PageNotFound:
@@ -101,9 +109,19 @@ def new_key() -> Response:
     """The Create API Key form: a fragment for htmx, else the page with the form open."""
     form = _create_form()
     if htmx().wants_fragment:
-        return vary_on_htmx(_render("panel/api_keys/_form.html", form=form))
+        return vary_on_htmx(_render("panel/api_keys/_form.html", form=form, preview=_preview(form)))
     page = list_keys(ListParams.from_args(request.args))
-    return vary_on_htmx(_render("panel/api_keys/index.html", page=page, form=form))
+    return vary_on_htmx(_render("panel/api_keys/index.html", page=page, form=form, preview=_preview(form)))
+
+
+@bp.get("/api-keys/access-preview")
+def access_preview_fragment() -> Response:
+    """The endpoints the ticked abilities reach, with each list's records now (a form fragment)."""
+    form = AccessPreviewForm(formdata=request.args)
+    if not form.validate():
+        # Only a hand-made request gets here (the form offers catalogue abilities only).
+        return message_response(form.first_error(), 400)
+    return _render("panel/api_keys/_access_preview.html", preview=_preview(form))
 
 
 @bp.post("/api-keys")
@@ -128,9 +146,9 @@ def create_key() -> Response:
         else:
             return no_store(_created_response(created))
     if htmx().request:
-        return _render("panel/api_keys/_form.html", 422, form=form)
+        return _render("panel/api_keys/_form.html", 422, form=form, preview=_preview(form))
     page = list_keys(ListParams())
-    return _render("panel/api_keys/index.html", 422, page=page, form=form)
+    return _render("panel/api_keys/index.html", 422, page=page, form=form, preview=_preview(form))
 
 
 def _created_response(
@@ -152,6 +170,20 @@ def key_page(prefix: str) -> Response:
     except NotFound:
         raise _no_such_key(prefix) from None
     return _render("panel/api_keys/page.html", page=page, key=page.key)
+
+
+@bp.get("/api-keys/<prefix>/docs")
+def key_docs(prefix: str) -> Response:
+    """The API documentation cut to what this key may call, its prefix in every example."""
+    key = _key_or_404(prefix)
+    if key.status is KeyStatus.REVOKED:
+        raise PageNotFound(f"API key {key.prefix} is revoked: it can call nothing, so it has no docs.")
+    # Rendered per request, never stored in the public page's cache (app.docs.views.rendered).
+    doc = docs_page.build_for_key(spec.document_for(current_app), key.prefix, key.abilities)
+    response = _render("docs/key.html", doc=doc, key=key)
+    # It names a key and its abilities: only this admin's browser may show it, and not keep it.
+    response.headers["Cache-Control"] = "no-store, private"
+    return response
 
 
 @bp.get("/api-keys/<prefix>/row")
@@ -176,7 +208,7 @@ def edit_key_form(prefix: str) -> Response:
             "description": key.description or "",
         },
     )
-    return _render("panel/api_keys/_edit.html", key=key, form=form)
+    return _render("panel/api_keys/_edit.html", key=key, form=form, preview=_preview(form))
 
 
 @bp.post("/api-keys/<prefix>")
@@ -202,7 +234,7 @@ def edit_key(prefix: str) -> Response:
             apply_service_errors(form, exc.errors, exc.message)
         else:
             return _render("panel/api_keys/_row.html", key=key)
-    return _render("panel/api_keys/_edit.html", 422, key=key, form=form)
+    return _render("panel/api_keys/_edit.html", 422, key=key, form=form, preview=_preview(form))
 
 
 @bp.post("/api-keys/<prefix>/activate")

@@ -258,6 +258,7 @@ def test_actions_use_the_lists_endpoints_and_reload_the_page(
     # Every control is labelled with the key it acts on.
     assert re.findall(r'aria-label="([^"]+)"', buttons) == [
         "Roll Scanner",
+        "Documentation for this key (Scanner)",
         "Edit Scanner in the key list",
         "Deactivate Scanner",
         "Revoke Scanner",

@@ -58,6 +58,9 @@
     all.indeterminate = ticked > 0 && ticked < boxes.length;
   }
 
+  // Capture phase: the boxes are ticked before the event reaches the fieldset, whose htmx
+  // access preview (hx-trigger="change") then reads them, so Select All's own change event
+  // updates the preview with every box ticked: one request, never a stale one.
   document.addEventListener("change", function (event) {
     var target = event.target;
     var scope = target.closest && target.closest("fieldset.abilities");
@@ -66,7 +69,7 @@
       abilityBoxes(scope).forEach(function (b) { b.checked = target.checked; });
     }
     syncSelectAll(scope);
-  });
+  }, true);
 
   function syncAll(root) {
     Array.prototype.forEach.call((root || document).querySelectorAll("fieldset.abilities"), syncSelectAll);

@@ -93,6 +93,9 @@ class ListArgsSchema(Schema):
             "and `updated_since`; a cursor is bound to its list and sort. Not with `page`.",
             "example": "",
             "maxLength": MAX_CURSOR_LENGTH,
+            # What a cursor is made of (base64url and dots): documented so clients and fuzzers
+            # know any other character is a 400.
+            "pattern": "^[A-Za-z0-9_.-]*$",
         },
     )
     updated_since = UtcDateTime(

@@ -102,6 +102,8 @@ def _type_of(document: dict[str, Any], schema: dict[str, Any]) -> str:
     """A short human type: ``integer``, ``string (date-time)``, ``Product``, ``array of Line``."""
     if "$ref" in schema:
         return schema["$ref"].rsplit("/", 1)[-1]
+    if "oneOf" in schema:
+        return " or ".join(_type_of(document, choice) for choice in schema["oneOf"])
     if "enum" in schema and "type" not in schema:
         return "one of " + ", ".join(str(value) for value in schema["enum"])
     kind = schema.get("type", "any")
@@ -246,6 +248,8 @@ def build(document: dict[str, Any]) -> dict[str, Any]:
             "example": json.dumps(response["content"]["application/json"].get("example"), indent=2),
         }
         for name, response in components.get("responses", {}).items()
+        # The 304 is a shared response too, but not an error: it has no body to show.
+        if "x-error-codes" in response
     ]
     first = next(iter(sections.values()), None)
     first_list = first.endpoints[0] if first and first.endpoints else None

@@ -275,5 +275,6 @@ def build(document: dict[str, Any]) -> dict[str, Any]:
         "security": components.get("securitySchemes", {}),
         "example_key": EXAMPLE_KEY,
         "first_list": first_list,
-        "list_parameters": first_list.parameters if first_list else [],
+        # The query parameters shared by every list (If-None-Match is covered under Syncing).
+        "list_parameters": [p for p in first_list.parameters if p.location == "query"] if first_list else [],
     }

@@ -5,7 +5,7 @@ parameters. A page carries the filtered total as its last column, so one round t
 both (an uncorrelated scalar subquery runs once, not once per row). The total is an exact
 ``COUNT(*)``: see ``docs/decisions/001-list-totals.md`` for why there is no kept row count.
 
-Cursor mode (SPEC §14, ``docs/decisions/003-sync.md``) is a keyset read: the rows after the
+Cursor mode (SPEC §14, ``docs/decisions/005-sync.md``) is a keyset read: the rows after the
 cursor's (sort value, id) in the same order page mode uses, ``per_page + 1`` of them to know
 whether a next page exists, and no count. A nullable sort column orders its NULLs as if larger
 than any value (last ascending, first descending) on every database, so the keyset condition

@@ -34,7 +34,8 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
-# gzip of JSON answers over 1 KB; configured by the ``COMPRESS_*`` keys in ``app.config``.
+# gzip of JSON answers over 1 KB; configured by the ``COMPRESS_*`` keys in ``app.config``. Hooked
+# by the blueprints that serve JSON (``bp.after_request(compress.after_request)``), not app-wide.
 compress = Compress()
 # Per-address by default. Only the docs declare limits through Flask-Limiter; the API
 # (app.api.ratelimit) and the sign-in form (app.panel.throttle) count their own buckets through

@@ -447,3 +447,10 @@ def test_categories_module_is_in_the_catalogue_with_a_nullable_sort() -> None:
     assert "parent_id" in MODULES_BY_SLUG["categories"].sortable
     assert Category.__table__.c["parent_id"].nullable
     assert MODULES_BY_SLUG["purchase-orders"].model.__table__.c["expected_date"].nullable
+
+
+def test_compression_stays_off_routes_that_serve_no_json(client: Any) -> None:
+    # Only the JSON blueprints hook Flask-Compress: the liveness probe pays nothing for it.
+    response = client.get("/healthz", headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert "Content-Encoding" not in response.headers and "Vary" not in response.headers

@@ -40,6 +40,7 @@ def _init_extensions(app: Flask) -> None:
     extensions.login_manager.init_app(app)
     extensions.login_manager.user_loader(accounts.load_session_user)
     extensions.limiter.init_app(app)
+    extensions.compress.init_app(app)
     verification.init_app(app)
 
 

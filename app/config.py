@@ -186,6 +186,19 @@ def load_config(instance_path: str) -> dict[str, Any]:
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(database_url),
         "RATELIMIT_STORAGE_URI": storage_uri,
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Flask-Compress (SPEC §14): gzip only (what every HTTP client speaks), JSON only (the
+        # API and the OpenAPI document; never text/event-stream or already-compressed bodies),
+        # from 1 KB (below it gzip's header eats the gain), never streamed bodies. A compressed
+        # answer's strong ETag gets a ":gzip" suffix and If-None-Match is evaluated again after
+        # compression, so a gzip and an identity body never share a validator. Not registered
+        # app-wide: only the JSON blueprints (api, docs) hook it, so /healthz and the panel do
+        # not pay its ~5-10 µs per response.
+        "COMPRESS_REGISTER": False,
+        "COMPRESS_ALGORITHM": ["gzip"],
+        "COMPRESS_MIMETYPES": ["application/json"],
+        "COMPRESS_MIN_SIZE": 1024,
+        "COMPRESS_STREAMS": False,
+        "COMPRESS_EVALUATE_CONDITIONAL_REQUEST": True,
         # Exact per-key limits (see app.api.guard); the bucket keeps one entry per request.
         "RATELIMIT_STRATEGY": "moving-window",
         # Bounded requests when Redis is slow or gone; storage errors become StorageError,

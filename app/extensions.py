@@ -5,6 +5,7 @@ application object at import time.
 """
 
 from flask import request
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -33,6 +34,9 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
+# gzip of JSON answers over 1 KB; configured by the ``COMPRESS_*`` keys in ``app.config``. Hooked
+# by the blueprints that serve JSON (``bp.after_request(compress.after_request)``), not app-wide.
+compress = Compress()
 # Per-address by default. Only the docs declare limits through Flask-Limiter; the API
 # (app.api.ratelimit) and the sign-in form (app.panel.throttle) count their own buckets through
 # ``limiter.limiter`` and the same storage.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import http.client
+import json
 import os
 import random
 import shutil
@@ -21,9 +22,10 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -35,6 +37,11 @@ APP = "wsgi:app"
 BARE = "bench.bare_app:app"
 LIST_PATH = "/api/v1/products?per_page=25"
 OWNER = "bench@example.com"
+# SPEC §14 rows at 100,000 products: a page this deep, by cursor and by number.
+DEEP_PAGE = 4000
+SYNC_SCALE = 100_000
+# Issue 18: a cursor page deep in the table within 1.5x of the first page.
+DEEP_CURSOR_TARGET = 1.5
 # SPEC §11: minimum ratios to the bare Flask app, by (shape, endpoint).
 TARGETS = {("production", "healthz"): 0.85, ("production", "list"): 0.25, ("embedded", "list"): 0.15}
 
@@ -276,6 +283,98 @@ def timed_get(port: int, path: str, headers: dict[str, str]) -> tuple[float, int
     return elapsed, response.status
 
 
+def get(port: int, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    """One GET on a new connection; return (status, headers, body as sent on the wire)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", path, headers=headers)
+    response = conn.getresponse()
+    body = response.read()
+    conn.close()
+    return response.status, {name.lower(): value for name, value in response.getheaders()}, body
+
+
+def deep_cursor(port: int, headers: dict[str, str], page: int, per_page: int) -> str:
+    """A cursor where page ``page`` of ``per_page`` starts, reached by walking the API by cursor
+    (100 records a page: about a thousand requests at 100,000 products)."""
+    skip, cursor = (page - 1) * per_page, ""
+    while skip:
+        step = min(100, skip)
+        status, _, body = get(port, f"/api/v1/products?per_page={step}&cursor={quote(cursor)}", headers)
+        if status != 200:
+            raise RuntimeError(f"walking by cursor answered {status}: {body[:300]!r}")
+        cursor = json.loads(body)["meta"]["next_cursor"]
+        skip -= step
+    return cursor
+
+
+def measure_sync(table: Table, shape: Shape, size: str, env: dict[str, str], load: dict[str, int]) -> None:
+    """SPEC §14 rows: a deep cursor page against the first, ``page=4000`` for contrast, a 304
+    against a 200, and the bytes on the wire with and without gzip."""
+    key = create_key(env)
+    headers = {"X-API-Key": key}
+    timing = {"seconds": load["seconds"], "connections": load["connections"]}
+    table.section(f"{shape.name}, {size}, sync (SPEC §14): {shape.served}")
+    log(f"{shape.name}, {size}: sync rows")
+    with shape.server(env, BARE) as bare, shape.server(env, APP) as server:
+        for _ in range(20):  # prove the key (bcrypt) in every worker before loading
+            timed_get(server.port, LIST_PATH, headers)
+        deep = deep_cursor(server.port, headers, DEEP_PAGE, 25)
+        _, sent, _ = get(server.port, LIST_PATH, headers)
+        etag = sent["etag"]
+        if get(server.port, LIST_PATH, {**headers, "If-None-Match": etag})[0] != 304:
+            raise RuntimeError("If-None-Match with the list's own ETag did not answer 304")
+        paths = {
+            "cursor, first page": (f"{LIST_PATH}&cursor=", headers),
+            f"cursor at page {DEEP_PAGE} (record 99,976)": (f"{LIST_PATH}&cursor={deep}", headers),
+            "page=1": (f"{LIST_PATH}&page=1", headers),
+            f"page={DEEP_PAGE}": (f"{LIST_PATH}&page={DEEP_PAGE}", headers),
+            "200 (no If-None-Match)": (LIST_PATH, headers),
+            "304 (If-None-Match: its ETag)": (LIST_PATH, {**headers, "If-None-Match": etag}),
+        }
+        for path, sent_headers in paths.values():  # warm up
+            wrk(server, path, seconds=1, connections=timing["connections"], headers=sent_headers)
+        runs: dict[str, list[LoadResult]] = {"bare": [], **{label: [] for label in paths}}
+        for _ in range(load["rounds"]):
+            runs["bare"].append(wrk(bare, "/healthz", **timing))
+            for label, (path, sent_headers) in paths.items():
+                runs[label].append(wrk(server, path, headers=sent_headers, **timing))
+        base = median_result(runs["bare"])
+        rss = server.peak_rss_mib()
+        results = {label: median_result(runs[label]) for label in paths}
+        # wrk counts 3xx with the errors; the 304s were checked above, so they are not errors.
+        not_modified = "304 (If-None-Match: its ETag)"
+        results[not_modified] = replace(results[not_modified], non_2xx=0)
+        table.load("bare Flask GET /healthz", base, base, None, bare.peak_rss_mib())
+        for label, result in results.items():
+            table.load(f"GET {LIST_PATH} {label}", result, base, None, rss)
+        wire = {}
+        for per_page in (25, 100):
+            path = f"/api/v1/products?per_page={per_page}"
+            wire[per_page] = (
+                len(get(server.port, path, headers)[2]),
+                len(get(server.port, path, {**headers, "Accept-Encoding": "gzip"})[2]),
+            )
+    deep_label = f"cursor at page {DEEP_PAGE} (record 99,976)"
+    ratio = results[deep_label].p50_ms / results["cursor, first page"].p50_ms
+    met = "yes" if ratio <= DEEP_CURSOR_TARGET else "NO"
+    table.note(
+        f"deep / first cursor page, p50 (target <= {DEEP_CURSOR_TARGET}x)",
+        f"{ratio:.2f}x ({met}); page={DEEP_PAGE} / page=1: "
+        f"{results[f'page={DEEP_PAGE}'].p50_ms / results['page=1'].p50_ms:.2f}x",
+    )
+    table.note(
+        "304 / 200: req/s, CPU ms/req",
+        f"{results[not_modified].rps / results['200 (no If-None-Match)'].rps:.2f}x, "
+        f"{results[not_modified].cpu_ms_per_request:.2f} / "
+        f"{results['200 (no If-None-Match)'].cpu_ms_per_request:.2f}",
+    )
+    table.note(
+        "bytes on the wire (body), identity / gzip",
+        "; ".join(f"per_page={n}: {plain:,} / {zipped:,}" for n, (plain, zipped) in wire.items())
+        + "; 304: 0",
+    )
+
+
 def first_vs_later(server: Server, key: str) -> tuple[float, float]:
     """Latency of a new key's first request (bcrypt) and the median of the next 30."""
     first, status = timed_get(server.port, LIST_PATH, {"X-API-Key": key})
@@ -359,17 +458,23 @@ def measure_shape(
     table.note("in-process CPU per request (bench/auth_cost.py)", in_process_cost(env, key))
 
 
-def embedded(table: Table, shape: Shape, work: Path, load: dict[str, int], large: bool) -> None:
-    """SQLite + memory:// limits, at 200 and 100,000 products."""
-    for scale in (200, 100_000) if large else (200,):
+def embedded(
+    table: Table, shape: Shape, work: Path, load: dict[str, int], large: bool, sync_only: bool = False
+) -> None:
+    """SQLite + memory:// limits, at 200 and 100,000 products (the sync rows at 100,000)."""
+    for scale in (SYNC_SCALE,) if sync_only else (200, SYNC_SCALE) if large else (200,):
         path = work / f"embedded-{scale}.db"
         shutil.copy(cached_sqlite(scale), path)
         env = sqlite_env(path)
-        measure_shape(table, shape, f"{scale:,} products", env, load, first_request=scale == 200)
+        if not sync_only:
+            measure_shape(table, shape, f"{scale:,} products", env, load, first_request=scale == 200)
+        if scale == SYNC_SCALE:
+            measure_sync(table, shape, f"{scale:,} products", env, load)
 
 
-def production(table: Table, load: dict[str, int], large: bool) -> None:
-    """PostgreSQL + Redis + two gunicorn sync workers, at 200 and 100,000 products."""
+def production(table: Table, load: dict[str, int], large: bool, sync_only: bool = False) -> None:
+    """PostgreSQL + Redis + two gunicorn sync workers, at 200 and 100,000 products (the sync
+    rows at 100,000)."""
     import redis
     from sqlalchemy import create_engine
 
@@ -377,7 +482,7 @@ def production(table: Table, load: dict[str, int], large: bool) -> None:
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     try:
-        for scale in (200, 100_000) if large else (200,):
+        for scale in (SYNC_SCALE,) if sync_only else (200, SYNC_SCALE) if large else (200,):
             template = cached_postgres(admin, server_url, scale)
             name = f"stockgate_bench_{uuid.uuid4().hex[:8]}"
             sql(admin, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
@@ -392,7 +497,10 @@ def production(table: Table, load: dict[str, int], large: bool) -> None:
                     "SECRET_KEY": "bench-secret",
                 }
                 size = f"{scale:,} products, PostgreSQL + Redis"
-                measure_shape(table, PRODUCTION, size, env, load, first_request=scale == 200)
+                if not sync_only:
+                    measure_shape(table, PRODUCTION, size, env, load, first_request=scale == 200)
+                if scale == SYNC_SCALE:
+                    measure_sync(table, PRODUCTION, size, env, load)
             finally:
                 sql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
@@ -415,6 +523,9 @@ def main() -> int:
     parser.add_argument("--skip-large", action="store_true", help="skip the 100,000-product and -key runs")
     parser.add_argument("--skip-production", action="store_true", help="skip PostgreSQL + Redis + 2 workers")
     parser.add_argument(
+        "--sync-only", action="store_true", help="only the SPEC §14 sync rows (100,000 products)"
+    )
+    parser.add_argument(
         "--embedded-server",
         choices=("waitress", "gunicorn-threads"),
         default="waitress",
@@ -431,12 +542,15 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="stockgate-bench-"))
     load = {"seconds": args.seconds, "connections": args.connections, "rounds": args.rounds}
     large = not args.skip_large
+    if args.sync_only and args.skip_large:
+        parser.error("--sync-only measures at 100,000 products: drop --skip-large")
     try:
-        embedded(table, embedded_shape(args.embedded_server), work, load, large)
+        embedded(table, embedded_shape(args.embedded_server), work, load, large, args.sync_only)
         if not args.skip_production:
-            production(table, load, large)
-        table.section("admin: API Keys search fragment (SQLite, in-process test client)")
-        for keys in (1_000, 100_000) if large else (1_000,):
+            production(table, load, large, args.sync_only)
+        if not args.sync_only:
+            table.section("admin: API Keys search fragment (SQLite, in-process test client)")
+        for keys in () if args.sync_only else (1_000, 100_000) if large else (1_000,):
             log(f"admin search over {keys:,} keys")
             p50, p95 = admin_search(work, keys)
             table.note(f"{keys:,} keys: p50 / p95 (ms)", f"{p50:.1f} / {p95:.1f}")

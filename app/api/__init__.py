@@ -11,16 +11,18 @@ from flask import Blueprint, Flask
 
 from app import usage
 from app.api import errors, guard, introspection, ratelimit, views
-from app.extensions import csrf
+from app.extensions import compress, csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Keys, not cookies, authenticate the API: CSRF does not apply (and it is read-only).
 csrf.exempt(bp)
 errors.register_blueprint_handlers(bp)
-guard.install(bp)
-# Registered after the guard's hook, so it runs before it (Flask runs them in reverse): the
-# count sees the final status either way.
+# After-request hooks run last-registered first. The usage count is registered first, so it runs
+# last and sees the final status (also a 304 made by gzip's conditional check).
 bp.after_request(usage.count_response)
+guard.install(bp)
+# gzip of JSON over 1 KB (SPEC §14): runs first, then the guard adds the rate-limit headers.
+bp.after_request(compress.after_request)
 views.register_views(bp)
 introspection.register_views(bp)
 

@@ -414,6 +414,7 @@ def _add_rate_limit_headers(response: Response) -> Response:
         response.headers[EXPIRES_HEADER] = iso_utc(expires_at)
     for name, value in g.pop("api_key_headers", {}).items():
         response.headers[name] = value
-    # Answers depend on the key: no shared cache may keep them.
+    # Answers depend on the key: no cache may keep them. List and show answers set their own
+    # ``private, no-cache`` (they carry an ETag to revalidate with; ``app.api.views``).
     response.headers.setdefault("Cache-Control", "no-store")
     return response

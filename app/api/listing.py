@@ -4,6 +4,12 @@ Statements are built once per shape (module, sort, which filters) with the value
 parameters. A page carries the filtered total as its last column, so one round trip answers
 both (an uncorrelated scalar subquery runs once, not once per row). The total is an exact
 ``COUNT(*)``: see ``docs/decisions/001-list-totals.md`` for why there is no kept row count.
+
+Cursor mode (SPEC §14, ``docs/decisions/005-sync.md``) is a keyset read: the rows after the
+cursor's (sort value, id) in the same order page mode uses, ``per_page + 1`` of them to know
+whether a next page exists, and no count. A nullable sort column orders its NULLs as if larger
+than any value (last ascending, first descending) on every database, so the keyset condition
+can say exactly where NULLs lie.
 """
 
 from __future__ import annotations
@@ -12,8 +18,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, String, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, String, and_, bindparam, func, or_, select
 
+from app.api import cursors
 from app.api.params import ListArgs
 from app.catalogue import Module
 from app.extensions import db
@@ -34,11 +41,7 @@ class Page:
 def fetch_page(module: Module, args: ListArgs) -> Page:
     """Read the page ``args`` asks for, with its total."""
     statements = _statements(module, args.sort, args.q is not None, args.updated_since is not None)
-    params: dict[str, Any] = {}
-    if args.q is not None:
-        params["search"] = like_pattern(args.q)
-    if args.updated_since is not None:
-        params["since"] = args.updated_since
+    params = _filter_params(args)
     rows = db.session.execute(
         statements.page, {**params, "limit": args.per_page, "offset": (args.page - 1) * args.per_page}
     ).all()
@@ -46,6 +49,43 @@ def fetch_page(module: Module, args: ListArgs) -> Page:
         return Page([record for record, _total in rows], rows[0][1])
     # Past the last page (or nothing matches): the total still has to be told.
     return Page([], db.session.execute(statements.count, params).scalar_one())
+
+
+@dataclass(frozen=True)
+class CursorPage:
+    """One page of records in cursor mode, and the cursor of the next page (None on the last)."""
+
+    records: list[Any]
+    next_cursor: str | None
+
+
+def fetch_cursor_page(module: Module, args: ListArgs) -> CursorPage:
+    """Read the page after ``args.after`` (the first page when None), without counting."""
+    after = args.after
+    shape = None if after is None else ("null" if after.value is None else "value")
+    searching, since = args.q is not None, args.updated_since is not None
+    statement = _cursor_statement(module, args.sort, searching, since, shape)
+    params = _filter_params(args)
+    if after is not None:
+        params["after_id"] = after.id
+        if after.value is not None:
+            params["after_value"] = after.value
+    # One row more than the page: its presence says a next page exists, with no COUNT.
+    records = list(db.session.scalars(statement, {**params, "limit": args.per_page + 1}).all())
+    if len(records) <= args.per_page:
+        return CursorPage(records, None)
+    records = records[: args.per_page]
+    return CursorPage(records, cursors.encode(module, args.sort, records[-1]))
+
+
+def _filter_params(args: ListArgs) -> dict[str, Any]:
+    """The bound values of the ``q`` and ``updated_since`` filters."""
+    params: dict[str, Any] = {}
+    if args.q is not None:
+        params["search"] = like_pattern(args.q)
+    if args.updated_since is not None:
+        params["since"] = args.updated_since
+    return params
 
 
 def fetch_one(module: Module, record_id: int) -> Any:
@@ -77,9 +117,8 @@ class _Statements:
     count: Select[Any]
 
 
-@cache
-def _statements(module: Module, sort: str, searching: bool, since: bool) -> _Statements:
-    """Build the statements of one list shape once: building a Select costs ~0.1 ms of CPU."""
+def _conditions(module: Module, searching: bool, since: bool) -> list[ColumnElement[bool]]:
+    """The WHERE conditions of the ``q`` and ``updated_since`` filters, as bound parameters."""
     model = module.model
     conditions: list[ColumnElement[bool]] = []
     if searching and module.searchable:
@@ -89,19 +128,82 @@ def _statements(module: Module, sort: str, searching: bool, since: bool) -> _Sta
         )
     if since:
         conditions.append(model.updated_at >= bindparam("since"))
+    return conditions
+
+
+def _order_by(module: Module, sort: str) -> list[Any]:
+    """ORDER BY of a sort: the field, then id in the same direction (ties never shuffle)."""
+    model = module.model
+    descending = sort.startswith("-")
+    name = cursors.field_of(sort)
+    column = getattr(model, name)
+    if model.__table__.c[name].nullable:
+        # NULLs as the largest value on every database (PostgreSQL's default; SQLite's is the
+        # opposite), so page mode and the keyset condition agree on where they lie.
+        order = [column.desc().nulls_first() if descending else column.asc().nulls_last()]
+    else:
+        order = [column.desc() if descending else column.asc()]
+    if name != "id":
+        order.append(model.id.desc() if descending else model.id.asc())
+    return order
+
+
+@cache
+def _statements(module: Module, sort: str, searching: bool, since: bool) -> _Statements:
+    """Build the statements of one list shape once: building a Select costs ~0.1 ms of CPU."""
+    model = module.model
+    conditions = _conditions(module, searching, since)
     count = select(func.count()).select_from(model).where(*conditions)
     page = select(model, count.scalar_subquery().label("total")).where(*conditions)
     if module.query_options:
         page = page.options(*module.query_options)
-    descending = sort.startswith("-")
-    column = getattr(model, sort.lstrip("-"))
-    order = [column.desc() if descending else column.asc()]
-    if sort.lstrip("-") != "id":
-        # Tie-break by id so equal sort values never shuffle between pages.
-        order.append(model.id.desc() if descending else model.id.asc())
     page = (
-        page.order_by(*order)
+        page.order_by(*_order_by(module, sort))
         .limit(bindparam("limit", type_=Integer))
         .offset(bindparam("offset", type_=Integer))
     )
     return _Statements(page=page, count=count)
+
+
+@cache
+def _cursor_statement(
+    module: Module, sort: str, searching: bool, since: bool, after: str | None
+) -> Select[Any]:
+    """Build the keyset statement of one cursor-mode shape once.
+
+    ``after`` is None on the first page, ``"value"`` after a row with a sort value, ``"null"``
+    after a row whose (nullable) sort value is NULL.
+    """
+    model = module.model
+    conditions = _conditions(module, searching, since)
+    if after is not None:
+        conditions.append(_after(module, sort, after == "null"))
+    statement = select(model).where(*conditions)
+    if module.query_options:
+        statement = statement.options(*module.query_options)
+    return statement.order_by(*_order_by(module, sort)).limit(bindparam("limit", type_=Integer))
+
+
+def _after(module: Module, sort: str, after_null: bool) -> ColumnElement[bool]:
+    """The keyset condition: rows strictly after (``after_value``, ``after_id``) in ``_order_by``'s order."""
+    model = module.model
+    descending = sort.startswith("-")
+    name = cursors.field_of(sort)
+    after_id = bindparam("after_id", type_=Integer)
+    id_after = model.id < after_id if descending else model.id > after_id
+    if name == "id":
+        return id_after
+    column = getattr(model, name)
+    nullable = model.__table__.c[name].nullable
+    if after_null:
+        # After a NULL: ascending, only NULLs with a larger id remain; descending, those with a
+        # smaller id, then every non-NULL value.
+        rest = and_(column.is_(None), id_after)
+        return or_(column.is_not(None), rest) if descending else rest
+    value = bindparam("after_value", type_=model.__table__.c[name].type)
+    # ``col >= v AND (col > v OR id > i)`` rather than a bare OR: the first term bounds an
+    # index range scan on the sort column on both databases.
+    if descending:
+        return and_(column <= value, or_(column < value, id_after))
+    keyset = and_(column >= value, or_(column > value, id_after))
+    return or_(keyset, column.is_(None)) if nullable else keyset

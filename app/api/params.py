@@ -16,6 +16,11 @@ document exactly its fields. Decisions:
   `` 5``, Arabic-Indic or fullwidth digits), which Python's ``int()`` would accept.
 * Unknown parameters and parameters given twice are a 400 naming them: a typo such as
   ``per-page`` or ``updatedSince`` silently ignored would return the wrong data.
+* ``cursor`` switches the list to cursor mode (SPEC §14, ``app.api.cursors``): empty for the
+  first page, then each page's ``next_cursor``. It may be up to ``MAX_CURSOR_LENGTH``
+  characters (it carries a sort value such as a 200-character name). A cursor that is not
+  ours, or was made for another list or sort, is a 400 naming ``cursor``; ``cursor`` with
+  ``page`` is a 400 naming both (two ways to say where to start).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from flask import request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from app import untrusted
+from app.api import cursors
 from app.api.errors import ApiError
 from app.catalogue import Module
 from app.errors import flatten_errors
@@ -40,6 +46,9 @@ MAX_PAGE = 10_000_000
 MAX_Q_LENGTH = 100
 # Longer raw values are refused before parsing (e.g. a 5,000-digit page number).
 MAX_RAW_LENGTH = 200
+# A cursor holds a sort value (names run to 254 characters, more once JSON-escaped) and a
+# signature, so it gets more room than the other parameters.
+MAX_CURSOR_LENGTH = 2048
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,10 @@ class ListArgs:
     sort: str
     q: str | None
     updated_since: datetime | None
+    # Cursor mode: ``cursor`` is the raw value sent ("" for the first page), ``after`` the
+    # position it names (None on the first page). ``cursor`` is None in page mode.
+    cursor: str | None = None
+    after: cursors.Position | None = None
 
 
 class ListArgsSchema(Schema):
@@ -71,6 +84,19 @@ class ListArgsSchema(Schema):
         load_default=DEFAULT_PER_PAGE,
         validate=validate.Range(min=1, max=MAX_PER_PAGE),
         metadata={"description": f"Items per page, 1 to {MAX_PER_PAGE}.", "example": DEFAULT_PER_PAGE},
+    )
+    cursor = fields.String(
+        load_default=None,
+        metadata={
+            "description": "Cursor mode (for syncing): send it empty for the first page, then "
+            "the `meta.next_cursor` of each page, until it is null. Works with any `sort`, `q` "
+            "and `updated_since`; a cursor is bound to its list and sort. Not with `page`.",
+            "example": "",
+            "maxLength": MAX_CURSOR_LENGTH,
+            # What a cursor is made of (base64url and dots): documented so clients and fuzzers
+            # know any other character is a 400.
+            "pattern": "^[A-Za-z0-9_.-]*$",
+        },
     )
     updated_since = UtcDateTime(
         load_default=None,
@@ -129,8 +155,8 @@ def parse_list_args(module: Module) -> ListArgs:
             errors[name] = [f"Unknown query parameter. Allowed: {', '.join(sorted(schema.fields))}."]
         elif len(request.args.getlist(name)) > 1:
             errors[name] = ["Given more than once; send it once."]
-        elif len(request.args[name]) > MAX_RAW_LENGTH:
-            errors[name] = [f"Longer than {MAX_RAW_LENGTH} characters."]
+        elif len(request.args[name]) > (limit := MAX_CURSOR_LENGTH if name == "cursor" else MAX_RAW_LENGTH):
+            errors[name] = [f"Longer than {limit} characters."]
         elif problem := untrusted.control_character_error(request.args[name]):
             # Checked before any field parses the value: NUL must never reach a query.
             errors[name] = [problem]
@@ -140,6 +166,18 @@ def parse_list_args(module: Module) -> ListArgs:
     except ValidationError as error:
         errors.update(flatten_errors(error.normalized_messages()))
         loaded = None
+    cursor, after = None, None
+    if loaded is not None and loaded["cursor"] is not None:
+        cursor = loaded["cursor"]
+        if "page" in request.args:
+            both = "Send either cursor (cursor mode) or page (page mode), not both."
+            errors.setdefault("cursor", []).append(both)
+            errors.setdefault("page", []).append(both)
+        elif cursor and "sort" not in errors:
+            try:
+                after = cursors.decode(module, loaded["sort"], cursor)
+            except cursors.CursorError as error:
+                errors["cursor"] = [str(error)]
     if errors or loaded is None:
         raise ApiError(400, "bad_request", "Invalid query parameters; see details.", errors)
     q = loaded.get("q")
@@ -149,4 +187,6 @@ def parse_list_args(module: Module) -> ListArgs:
         sort=loaded["sort"],
         q=q.strip() or None if q is not None else None,
         updated_since=loaded["updated_since"],
+        cursor=cursor,
+        after=after,
     )

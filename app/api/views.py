@@ -5,6 +5,12 @@ For a module with slug ``products`` this registers ``GET /api/v1/products`` (end
 each needs comes from ``app.catalogue.ENDPOINT_ABILITIES``. Only GET (and HEAD) are routed, so
 write methods are 405.
 
+List and show answers carry a strong ``ETag`` (a SHA-1 of the body, so exact: any change to a
+record on the page, the total or the query gives another one) and ``Cache-Control: private,
+no-cache`` (a client may keep the answer but revalidates it; no shared cache keeps it), and
+answer ``If-None-Match`` with a bodiless 304 through werkzeug's ``make_conditional``. The
+guard has already counted the request against the key's limit, so a 304 costs one request.
+
 The URL map merges no slashes and reads ids as ASCII digits only (``app.routing``), so
 ``/api/v1//products`` gets the API's JSON 404, not Werkzeug's HTML redirect.
 """
@@ -19,10 +25,13 @@ from flask import Blueprint, Response, jsonify, request
 
 from app.api import listing
 from app.api.errors import ApiError
-from app.api.params import parse_list_args
+from app.api.params import ListArgs, parse_list_args
 from app.catalogue import MODULES, Module
 from app.hosts import public_url
 
+# Clients may keep an answer but must revalidate it (If-None-Match) before reuse; ``private``
+# keeps it out of shared caches, since every answer depends on the key's abilities.
+CACHE_CONTROL = "private, no-cache"
 # Largest id a path may name: integer primary keys are 32-bit on PostgreSQL.
 MAX_ID = 2**31 - 1
 
@@ -49,16 +58,20 @@ def _list_view(module: Module) -> Callable[[], Response]:
     def list_records() -> Response:
         """List the module's records: paginated, sorted, searchable, incremental."""
         args = parse_list_args(module)
+        if args.cursor is not None:
+            return _cursor_list(module, args)
         page = listing.fetch_page(module, args)
         pages = math.ceil(page.total / args.per_page) if page.total else 0
-        return jsonify(
-            data=listing.dump(module, page.records),
-            meta={"page": args.page, "per_page": args.per_page, "total": page.total, "pages": pages},
-            links={
-                "self": _page_url(args.page),
-                "next": _page_url(args.page + 1) if args.page < pages else None,
-                "prev": _page_url(min(args.page - 1, max(pages, 1))) if args.page > 1 else None,
-            },
+        return conditional(
+            jsonify(
+                data=listing.dump(module, page.records),
+                meta={"page": args.page, "per_page": args.per_page, "total": page.total, "pages": pages},
+                links={
+                    "self": _page_url(args.page),
+                    "next": _page_url(args.page + 1) if args.page < pages else None,
+                    "prev": _page_url(min(args.page - 1, max(pages, 1))) if args.page > 1 else None,
+                },
+            )
         )
 
     list_records.__doc__ = (
@@ -75,14 +88,43 @@ def _show_view(module: Module) -> Callable[[int], Response]:
             raise ApiError(
                 404, "not_found", f"No record with id {record_id} in {module.name}.", {"id": record_id}
             )
-        return jsonify(data=listing.dump(module, [record])[0])
+        return conditional(jsonify(data=listing.dump(module, [record])[0]))
 
     show_record.__doc__ = f"Show one of the {module.name} by id."
     return show_record
 
 
+def _cursor_list(module: Module, args: ListArgs) -> Response:
+    """A list in cursor mode: ``meta`` holds ``per_page`` and ``next_cursor``, nothing counted."""
+    page = listing.fetch_cursor_page(module, args)
+    return conditional(
+        jsonify(
+            data=listing.dump(module, page.records),
+            meta={"per_page": args.per_page, "next_cursor": page.next_cursor},
+            links={
+                "self": _list_url({}),
+                "next": _list_url({"cursor": page.next_cursor}) if page.next_cursor else None,
+                # Cursors go forward only; a client that needs to go back keeps its cursors.
+                "prev": None,
+            },
+        )
+    )
+
+
+def conditional(response: Response) -> Response:
+    """Give a list or show answer its strong ETag and caching policy; 304 if the client has it."""
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    response.add_etag()
+    return response.make_conditional(request)
+
+
 def _page_url(page: int) -> str:
     """URL of the same list with the same query and another page; never on the request's Host."""
+    return _list_url({"page": str(page)})
+
+
+def _list_url(changes: dict[str, str]) -> str:
+    """URL of the same list with the same query but ``changes``; never on the request's Host."""
     query = request.args.to_dict()
-    query["page"] = str(page)
+    query.update(changes)
     return public_url(f"{request.script_root}{request.path}?{urlencode(query)}")

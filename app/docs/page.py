@@ -105,6 +105,8 @@ def _type_of(document: dict[str, Any], schema: dict[str, Any]) -> str:
     """A short human type: ``integer``, ``string (date-time)``, ``Product``, ``array of Line``."""
     if "$ref" in schema:
         return schema["$ref"].rsplit("/", 1)[-1]
+    if "oneOf" in schema:
+        return " or ".join(_type_of(document, choice) for choice in schema["oneOf"])
     if "enum" in schema and "type" not in schema:
         return "one of " + ", ".join(str(value) for value in schema["enum"])
     kind = schema.get("type", "any")
@@ -255,6 +257,8 @@ def build(document: dict[str, Any], key: str | None = None) -> dict[str, Any]:
             "example": json.dumps(response["content"]["application/json"].get("example"), indent=2),
         }
         for name, response in components.get("responses", {}).items()
+        # The 304 is a shared response too, but not an error: it has no body to show.
+        if "x-error-codes" in response
     ]
     # The first list operation (a key's page may hold show operations only, or none at all).
     first_list = next(
@@ -284,7 +288,8 @@ def build(document: dict[str, Any], key: str | None = None) -> dict[str, Any]:
         "example_key": key or EXAMPLE_KEY,
         "curl_key": key or KEY_VARIABLE,
         "first_list": first_list,
-        "list_parameters": first_list.parameters if first_list else [],
+        # The query parameters shared by every list (If-None-Match is covered under Syncing).
+        "list_parameters": [p for p in first_list.parameters if p.location == "query"] if first_list else [],
     }
 
 

@@ -57,6 +57,12 @@ HEADERS: dict[str, tuple[str, dict[str, Any]]] = {
         "Seconds to wait before retrying (429 and 503 only).",
         {"type": "integer", "minimum": 0, "example": 42},
     ),
+    "ETag": (
+        "A strong validator of this exact answer (a hash of the body): it changes when any record "
+        "in it, the total or the query changes. Send it back in `If-None-Match` to get a 304 when "
+        "nothing changed. A gzip-encoded answer's ETag ends in `:gzip`; both validate.",
+        {"type": "string", "example": '"5d41402abc4b2a76b9719d911017c592ae0bc5e1"'},
+    ),
     "WWW-Authenticate": (
         'The accepted schemes: `Bearer realm="stockgate"` (with `error="invalid_token"` when a key '
         'was sent but refused, RFC 6750) and `ApiKey realm="stockgate", header="X-API-Key"`.',
@@ -159,6 +165,23 @@ class PageMetaSchema(Schema):
     pages = fields.Integer(required=True, validate=validate.Range(min=0), metadata={"example": 1})
 
 
+class CursorMetaSchema(Schema):
+    """Cursor-mode facts of a list response: no totals, only where to continue."""
+
+    per_page = fields.Integer(
+        required=True, validate=validate.Range(min=1, max=100), metadata={"example": 25}
+    )
+    next_cursor = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "Send it as `cursor` (with the same `sort`) for the next page; null on "
+            "the last page.",
+            "example": None,
+        },
+    )
+
+
 class PageLinksSchema(Schema):
     """Links to this page and its neighbours; ``next``/``prev`` are null at the ends."""
 
@@ -209,6 +232,11 @@ def _success_headers() -> dict[str, Any]:
     return {**_rate_limit_headers(), **{name: _ref("headers", name) for name in KEY_HEADERS}}
 
 
+def _cacheable_headers() -> dict[str, Any]:
+    """Headers of a list or show answer: the success headers and its ``ETag``."""
+    return {**_success_headers(), "ETag": _ref("headers", "ETag")}
+
+
 def _add_components(spec: APISpec) -> None:
     """Security schemes, headers, shared schemas and the reusable error responses."""
     spec.components.security_scheme(
@@ -240,6 +268,7 @@ def _add_components(spec: APISpec) -> None:
         )
     spec.components.schema("Error", schema=ErrorSchema)
     spec.components.schema("PageMeta", schema=PageMetaSchema)
+    spec.components.schema("CursorMeta", schema=CursorMetaSchema)
     spec.components.schema("PageLinks", schema=PageLinksSchema)
     for status, (name, title, explanation) in ERRORS.items():
         codes = error_codes(status)
@@ -268,6 +297,25 @@ def _add_components(spec: APISpec) -> None:
         if headers:
             response["headers"] = headers
         spec.components.response(name, response)
+    spec.components.parameter(
+        "IfNoneMatch",
+        "header",
+        {
+            "name": "If-None-Match",
+            "description": "The `ETag` of an answer you kept: if the answer would be the same, "
+            "you get a 304 with no body (it still counts against the rate limit).",
+            "schema": {"type": "string", "example": '"5d41402abc4b2a76b9719d911017c592ae0bc5e1"'},
+        },
+    )
+    spec.components.response(
+        "NotModified",
+        {
+            "description": "Not modified: the `If-None-Match` ETag is still the answer's. No body; "
+            "keep using the copy you have. Counts against the rate limit like any request.",
+            "headers": {**_success_headers(), "ETag": _ref("headers", "ETag")},
+            "x-status": 304,
+        },
+    )
     spec.components.parameter(
         "RecordId",
         "path",
@@ -317,7 +365,13 @@ def _list_description(module: Module) -> str:
         f"Returns one page of {module.name.lower()}, {module.default_sort.lstrip('-')} "
         f"{'descending' if module.default_sort.startswith('-') else 'ascending'} unless `sort` says "
         f"otherwise. `q` searches {searchable}; `sort` accepts {sortable} (prefix `-` for descending); "
-        f"`updated_since` returns only records changed at or after that instant."
+        f"`updated_since` returns only records changed at or after that instant.\n\n"
+        "**Cursor mode** (for syncing): send `cursor` empty for the first page, then each "
+        "page's `meta.next_cursor` (also in `links.next`) until it is null. `meta` is then "
+        "`{per_page, next_cursor}`, with no totals. No record is skipped or repeated because "
+        "others changed between pages; a cursor is bound to its list and `sort`.\n\n"
+        "Answers carry an `ETag`; send it in `If-None-Match` for a 304 when nothing changed. "
+        "With `Accept-Encoding: gzip`, answers over 1 KB are gzip-encoded."
     )
 
 
@@ -338,13 +392,14 @@ def _list_operation(module: Module, record: dict[str, Any]) -> dict[str, Any]:
         "summary": f"List {module.name}",
         "description": _list_description(module),
         "x-required-ability": module.ability("list"),
-        "parameters": [{"in": "query", "schema": list_args_schema(module)}],
+        "parameters": [{"in": "query", "schema": list_args_schema(module)}, "IfNoneMatch"],
         "responses": {
             "200": {
                 "description": f"A page of {module.name.lower()}.",
-                "headers": _success_headers(),
+                "headers": _cacheable_headers(),
                 "content": {"application/json": {"schema": f"{name}List", "example": example}},
             },
+            "304": _ref("responses", "NotModified"),
             **_error_refs(400, 401, 403, 429, 503),
         },
     }
@@ -358,16 +413,18 @@ def _show_operation(module: Module, record: dict[str, Any]) -> dict[str, Any]:
         "summary": f"Show one {name_of_one(module)}",
         "description": (
             f"Requires the `{module.ability('show')}` ability.\n\n"
-            f"Returns the {name_of_one(module)} with this id, or 404."
+            f"Returns the {name_of_one(module)} with this id, or 404. The answer carries an "
+            "`ETag`; send it in `If-None-Match` for a 304 when the record did not change."
         ),
         "x-required-ability": module.ability("show"),
-        "parameters": ["RecordId"],
+        "parameters": ["RecordId", "IfNoneMatch"],
         "responses": {
             "200": {
                 "description": f"The {name_of_one(module)}.",
-                "headers": _success_headers(),
+                "headers": _cacheable_headers(),
                 "content": {"application/json": {"schema": f"{name}Detail", "example": {"data": record}}},
             },
+            "304": _ref("responses", "NotModified"),
             **_error_refs(400, 401, 403, 404, 429, 503),
         },
     }
@@ -394,7 +451,11 @@ def _add_module(spec: APISpec, module: Module) -> None:
                     "description": "The records on this page (empty past the last page).",
                     "items": _ref("schemas", name),
                 },
-                "meta": _ref("schemas", "PageMeta"),
+                "meta": {
+                    "description": "Page mode: `PageMeta` (with totals). Cursor mode (`cursor` "
+                    "sent): `CursorMeta`.",
+                    "oneOf": [_ref("schemas", "PageMeta"), _ref("schemas", "CursorMeta")],
+                },
                 "links": _ref("schemas", "PageLinks"),
             },
         },
@@ -481,7 +542,9 @@ DESCRIPTION = (
     "Each operation needs one ability (`x-required-ability`; none for `GET /api/v1/key`, which "
     "describes the calling key), and each key has its own rate limit in requests per minute. "
     "Timestamps are UTC ISO 8601 with `Z`; money is a decimal string with a "
-    "currency."
+    "currency. Lists page by number or, for syncing, by cursor (`cursor`, `next_cursor`); list "
+    "and show answers carry an `ETag` for `If-None-Match` (304), and JSON over 1 KB is "
+    "gzip-encoded for clients that send `Accept-Encoding: gzip`."
 )
 
 

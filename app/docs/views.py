@@ -23,13 +23,15 @@ from app import security_events
 from app.api.errors import api_error
 from app.docs import page, spec
 from app.docs.cli import openapi_cli
-from app.extensions import limiter
+from app.extensions import compress, limiter
 
 # cli_group=None: ``flask openapi ...`` sits at the top level, not under ``flask docs``.
 bp = Blueprint("docs", __name__, url_prefix="/api", cli_group=None)
 bp.cli.add_command(openapi_cli)
 
 bp.add_app_template_filter(page.prose, "docs_prose")
+# The OpenAPI document is JSON over 1 KB: gzip for clients that ask (the HTML page is not).
+bp.after_request(compress.after_request)
 # One bucket per client address (the limiter's default key) shared by every docs route.
 limiter.shared_limit(lambda: current_app.config["DOCS_RATE_LIMIT"], scope="docs")(bp)
 

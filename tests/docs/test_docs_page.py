@@ -125,3 +125,15 @@ def test_descriptions_are_escaped_with_only_code_and_paragraphs_added():
     """Markup in a description is shown as text; backticks become <code>, blank lines <p>."""
     html = str(prose("Use `<b>` here.\n\n<script>alert(1)</script>"))
     assert html == "<p>Use <code>&lt;b&gt;</code> here.</p><p>&lt;script&gt;alert(1)&lt;/script&gt;</p>"
+
+
+def test_docs_page_has_a_syncing_section_with_shell_and_python_examples(page):
+    """SPEC §14: the cursor loop, updated_since, ETags and gzip, with copy-paste examples."""
+    html = page.get_data(as_text=True)
+    assert 'href="#syncing"' in html
+    section = re.search(r'<section id="syncing".*?</section>', html, re.S).group(0)
+    for phrase in ("next_cursor", "updated_since", "If-None-Match", "ETag", "304", "Accept-Encoding: gzip"):
+        assert phrase in section, phrase
+    assert "#!/bin/sh" in section and '--data-urlencode "cursor=$cursor"' in section
+    assert "import requests" in section and 'params["cursor"] = body["meta"]["next_cursor"]' in section
+    assert "https://stock.example.com/api/v1/" in section

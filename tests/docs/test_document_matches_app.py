@@ -125,3 +125,45 @@ def test_rate_limited_answer_matches_the_documented_429(app, make_key):
     sent = {name.lower(): values for name, values in second.headers.items()}
     assert int(sent["retry-after"][0]) > 0
     operation.Case().validate_response(second, checks=conformance)
+
+
+def test_cursor_mode_and_the_304_match_the_document(app, make_key):
+    """A cursor-mode page, its last page and a 304 each conform to the documented responses."""
+    import schemathesis
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    from app.extensions import db
+    from app.models.products import Brand
+
+    conformance = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+    ]
+    with app.app_context():
+        db.session.add_all([Brand(name=f"Brand {n}", country="DE") for n in range(3)])
+        db.session.commit()
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
+    operation = schema["/api/v1/brands"]["GET"]
+    headers = {"X-API-Key": make_key(abilities=["brands:list"]).raw_key}
+    first = operation.Case(query={"per_page": 2, "cursor": ""}).call(headers=headers)
+    assert first.status_code == 200 and first.json()["meta"]["next_cursor"]
+    operation.Case().validate_response(first, checks=conformance)
+    last = operation.Case(query={"per_page": 2, "cursor": first.json()["meta"]["next_cursor"]}).call(
+        headers=headers
+    )
+    assert last.status_code == 200 and last.json()["meta"]["next_cursor"] is None
+    operation.Case().validate_response(last, checks=conformance)
+    etag = {name.lower(): values for name, values in first.headers.items()}["etag"][0]
+    revalidating = {**headers, "If-None-Match": etag}
+    again = operation.Case(query={"per_page": 2, "cursor": ""}).call(headers=revalidating)
+    assert again.status_code == 304
+    operation.Case().validate_response(again, checks=conformance)

@@ -58,6 +58,16 @@ def without_generated_credentials(case: Any) -> Any:
     return case
 
 
+def with_a_valid_cursor(case: Any) -> Any:
+    """A cursor is opaque and signed: the only one a generator can make up is "" (the first
+    page), and ``cursor`` with ``page`` is refused, a rule OpenAPI 3.0 cannot state. Positive
+    cases keep cursor mode, with those two facts applied; negative cases keep their garbage."""
+    if case.query and "cursor" in case.query:
+        case.query["cursor"] = ""
+        case.query.pop("page", None)
+    return case
+
+
 def run(operation: Any, check: Any, examples: int, **strategy: Any) -> None:
     """Generate cases for one operation (``strategy`` goes to ``as_strategy``) and check each."""
 
@@ -71,7 +81,9 @@ def run(operation: Any, check: Any, examples: int, **strategy: Any) -> None:
 
 def test_fuzzing_with_a_full_key_finds_no_server_error_or_schema_break(app, all_abilities_key, seeded):
     """Every operation, valid and invalid queries and ids: answers conform to the document."""
-    headers = {"X-API-Key": all_abilities_key.raw_key}
+    # identity: schemathesis's in-process (WSGI) transport hands the body over undecoded, so a
+    # gzip answer (tested in tests/api/test_api_sync.py) would read as binary garbage.
+    headers = {"X-API-Key": all_abilities_key.raw_key, "Accept-Encoding": "identity"}
     statuses: dict[int, int] = {}
 
     def check(case: Any) -> None:
@@ -81,7 +93,7 @@ def test_fuzzing_with_a_full_key_finds_no_server_error_or_schema_break(app, all_
     operations = load_operations(app)
     assert len(operations) == 31
     for operation in operations:
-        run(operation, check, POSITIVE_EXAMPLES)
+        run(operation, lambda case: check(with_a_valid_cursor(case)), POSITIVE_EXAMPLES)
         run(operation, check, NEGATIVE_EXAMPLES, generation_mode=GenerationMode.NEGATIVE)
         if "{id}" in operation.path:
             # Random ids mostly miss; id 1 exists in every seeded module, so real records

@@ -63,9 +63,10 @@ def test_every_operation_names_its_ability_tag_and_summary(document):
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.slug)
 def test_list_parameters_carry_types_ranges_defaults_and_sort_enum(document, module):
-    """page/per_page/sort/updated_since(/q) come with the API's own ranges and defaults."""
+    """page/per_page/sort/updated_since/cursor(/q) come with the API's own ranges and defaults."""
     op = document["paths"][f"/api/v1/{module.slug}"]["get"]
-    params = {p["name"]: p for p in op["parameters"]}
+    # The shared If-None-Match header is a reference (tested with the 304 below).
+    params = {p["name"]: p for p in op["parameters"] if "$ref" not in p}
     assert params["page"]["schema"]["minimum"] == 1
     assert params["page"]["schema"]["default"] == 1
     assert params["per_page"]["schema"] == {
@@ -80,7 +81,33 @@ def test_list_parameters_carry_types_ranges_defaults_and_sort_enum(document, mod
     assert sort["enum"] == [v for name in module.sortable for v in (name, f"-{name}")]
     assert params["updated_since"]["schema"]["format"] == "date-time"
     assert ("q" in params) == bool(module.searchable)
+    assert params["cursor"]["schema"]["type"] == "string"
+    assert "default" not in params["cursor"]["schema"]
     assert all(p["in"] == "query" and not p["required"] for p in params.values())
+
+
+def test_sync_is_documented_cursor_next_cursor_304_etag_and_if_none_match(document):
+    """SPEC §14 in the document: cursor mode's meta, the 304, ETag and If-None-Match."""
+    components = document["components"]
+    assert set(components["schemas"]["CursorMeta"]["required"]) == {"per_page", "next_cursor"}
+    assert components["schemas"]["CursorMeta"]["properties"]["next_cursor"]["nullable"] is True
+    assert components["parameters"]["IfNoneMatch"]["in"] == "header"
+    assert components["parameters"]["IfNoneMatch"]["name"] == "If-None-Match"
+    assert "ETag" in components["headers"]
+    not_modified = components["responses"]["NotModified"]
+    assert "content" not in not_modified
+    assert set(spec.RATE_LIMIT_HEADERS) | {"ETag"} <= set(not_modified["headers"])
+    for module in MODULES:
+        listed = components["schemas"][f"{spec.schema_name(module)}List"]
+        assert listed["properties"]["meta"]["oneOf"] == [
+            {"$ref": "#/components/schemas/PageMeta"},
+            {"$ref": "#/components/schemas/CursorMeta"},
+        ]
+        for path in (spec.list_path(module), spec.show_path(module)):
+            op = document["paths"][path]["get"]
+            assert {"$ref": "#/components/parameters/IfNoneMatch"} in op["parameters"]
+            assert op["responses"]["304"] == {"$ref": "#/components/responses/NotModified"}
+            assert "ETag" in op["responses"]["200"]["headers"]
 
 
 def test_show_operations_take_a_positive_integer_id(document):
@@ -88,7 +115,8 @@ def test_show_operations_take_a_positive_integer_id(document):
     for path, op in operations(document):
         if not path.endswith("{id}"):
             continue
-        (param,) = op["parameters"]
+        param, if_none_match = op["parameters"]
+        assert if_none_match == {"$ref": "#/components/parameters/IfNoneMatch"}
         resolved = document["components"]["parameters"][param["$ref"].rsplit("/", 1)[-1]]
         assert resolved["in"] == "path" and resolved["required"] is True
         assert resolved["schema"]["type"] == "integer"
@@ -108,6 +136,7 @@ def test_responses_use_the_spec_envelopes(document):
         assert shown["required"] == ["data"]
         assert shown["properties"]["data"]["$ref"].endswith(f"/{record}")
     assert set(schemas["PageMeta"]["required"]) == {"page", "per_page", "total", "pages"}
+    assert set(schemas["CursorMeta"]["required"]) == {"per_page", "next_cursor"}
     assert set(schemas["PageLinks"]["required"]) == {"self", "next", "prev"}
 
 
@@ -217,7 +246,11 @@ def test_every_example_matches_its_documented_schema(document):
         for _, op in operations(document)
         for response in op["responses"].values()
         for media in response.get("content", {}).values()
-    ] + [media for r in document["components"]["responses"].values() for media in r["content"].values()]
+    ] + [
+        media
+        for r in document["components"]["responses"].values()
+        for media in r.get("content", {}).values()  # the 304 has no body
+    ]
     for media in media_types:
         schema = {"$ref": "urn:doc" + media["schema"]["$ref"]}
         OAS30Validator(schema, registry=registry).validate(media["example"])

@@ -14,6 +14,7 @@ from app.extensions import db
 from app.keys import rolling
 from app.keys import service as keys_service
 from app.models.usage import KeyUsage
+from app.seed import seed_demo
 from app.usage import history
 from app.usage.buffer import Cell, UsageBuffer
 from tests.conftest import TEST_ACTOR
@@ -215,3 +216,24 @@ def test_the_secret_is_never_stored_with_usage(app, make_key, call):
         dumped = repr(db.session.execute(text("SELECT * FROM key_usage_hourly")).all())
     assert created.raw_key not in dumped
     assert created.raw_key.split("_")[2] not in dumped
+
+
+def test_a_304_is_counted_as_a_304_also_when_gzip_made_it(app, make_key, client):
+    """gzip's own conditional check turns a 200 into a 304 after the view: the count sees it."""
+    created = make_key(abilities=["products:list"])
+    with app.app_context():
+        seed_demo(scale=30)
+    headers = {"X-API-Key": created.raw_key, "Accept-Encoding": "gzip"}
+    first = client.get("/api/v1/products?per_page=100", headers=headers)
+    assert first.status_code == 200 and first.headers["Content-Encoding"] == "gzip"
+    revalidate = {**headers, "If-None-Match": first.headers["ETag"]}
+    again = client.get("/api/v1/products?per_page=100", headers=revalidate)
+    assert again.status_code == 304
+    plain = client.get("/api/v1/products", headers={"X-API-Key": created.raw_key})
+    again_plain = client.get(
+        "/api/v1/products", headers={"X-API-Key": created.raw_key, "If-None-Match": plain.headers["ETag"]}
+    )
+    assert again_plain.status_code == 304
+    assert rows(app) == Counter(
+        {(created.key.id, "products:list", 200): 2, (created.key.id, "products:list", 304): 2}
+    )

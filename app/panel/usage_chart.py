@@ -16,7 +16,7 @@ from app.usage.reports import DayUsage, UsageReport
 
 WIDTH = 800
 HEIGHT = 260
-LEFT, RIGHT, TOP, BOTTOM = 56, 8, 16, 40
+LEFT, RIGHT, TOP, BOTTOM = 64, 8, 16, 40
 PLOT_WIDTH = WIDTH - LEFT - RIGHT
 PLOT_HEIGHT = HEIGHT - TOP - BOTTOM
 BAR_SHARE = 0.7  # of each day's slot; the rest is the gap between bars

@@ -121,8 +121,16 @@ def test_report_counts_real_requests(app: Flask, client: FlaskClient, make_key: 
     assert report.totals.by_outcome == {SUCCEEDED: 4, REFUSED: 2, LIMITED: 0, BAD_REQUESTS: 1}
     assert report.days[-1].tally.total == 7
     assert [(r.ability, r.count) for r in report.refused] == [("customers:list", 2)]
-    assert [(u.ability, u.used) for u in report.abilities] == [("products:list", True), ("products:show", True)]
-    assert {op.operation for op in report.operations} == {"products:list", "products:show", "customers:list", "key"}
+    assert [(u.ability, u.used) for u in report.abilities] == [
+        ("products:list", True),
+        ("products:show", True),
+    ]
+    assert {op.operation for op in report.operations} == {
+        "products:list",
+        "products:show",
+        "customers:list",
+        "key",
+    }
 
 
 def test_only_the_last_thirty_utc_days_count(app: Flask, make_key: Any) -> None:
@@ -143,7 +151,9 @@ def test_only_the_last_thirty_utc_days_count(app: Flask, make_key: Any) -> None:
 
 def test_a_rolled_keys_history_counts_on_its_successor(app: Flask, make_key: Any) -> None:
     old = make_key(abilities=["products:list", "inventory:list"]).key
-    add_usage(app, old.prefix, (days_ago(3), "products:list", 200, 11), (days_ago(1), "customers:list", 403, 2))
+    add_usage(
+        app, old.prefix, (days_ago(3), "products:list", 200, 11), (days_ago(1), "customers:list", 403, 2)
+    )
     with app.app_context():
         new = rolling.roll_key(old.prefix, actor=TEST_ACTOR, grace="1h").key
         add_usage(app, new.prefix, (days_ago(0), "inventory:list", 200, 4))

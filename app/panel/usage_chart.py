@@ -64,6 +64,8 @@ class DayLabel:
     x: float
     text: str
     minor: bool
+    # SVG text-anchor: today's label ends at its bar's right edge, so it never runs off the edge.
+    anchor: str = "middle"
 
 
 @dataclass(frozen=True)
@@ -163,8 +165,10 @@ def layout(report: UsageReport) -> Chart:
     # Every fifth day counted back from today; every other one of them hides on a phone.
     labels = [
         DayLabel(bars[index].label_x, day_text(bars[index].day), minor=(last - index) % 10 != 0)
-        for index in range(last, -1, -5)
+        for index in range(last - 5, -1, -5)
     ]
+    today = bars[last]
+    labels.insert(0, DayLabel(round(today.x + today.width, 2), day_text(today.day), minor=False, anchor="end"))
     return Chart(
         width=WIDTH,
         height=HEIGHT,

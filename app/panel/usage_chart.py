@@ -168,7 +168,8 @@ def layout(report: UsageReport) -> Chart:
         for index in range(last - 5, -1, -5)
     ]
     today = bars[last]
-    labels.insert(0, DayLabel(round(today.x + today.width, 2), day_text(today.day), minor=False, anchor="end"))
+    today_x = round(today.x + today.width, 2)
+    labels.insert(0, DayLabel(today_x, day_text(today.day), minor=False, anchor="end"))
     return Chart(
         width=WIDTH,
         height=HEIGHT,

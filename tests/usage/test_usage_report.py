@@ -164,3 +164,20 @@ def test_a_rolled_keys_history_counts_on_its_successor(app: Flask, make_key: Any
     assert [(r.ability, r.count) for r in report.refused] == [("customers:list", 2)]
     # The chain reads the same from either end.
     assert old_report.totals.total == 17
+
+
+def test_closed_days_are_remembered_while_yesterday_and_today_stay_fresh(app: Flask, make_key: Any) -> None:
+    prefix = make_key(abilities=["products:list"]).key.prefix
+    add_usage(app, prefix, (days_ago(5), "products:list", 200, 10))
+    with app.app_context():
+        key = service.get_key(prefix)
+        assert reports.for_key(key).totals.total == 10
+        # Yesterday and today are read on every view...
+        add_usage(app, prefix, (days_ago(0), "products:list", 200, 1), (days_ago(1), "products:list", 200, 2))
+        assert reports.for_key(key).totals.total == 13
+        # ...older days come from memory (a day that ended over 24 hours ago no longer changes)...
+        add_usage(app, prefix, (days_ago(6), "products:list", 429, 4))
+        assert reports.for_key(key).totals.total == 13
+        # ...until the memory is cleared or expires.
+        reports.closed_days().clear()
+        assert reports.for_key(key).totals.total == 17

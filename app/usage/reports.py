@@ -14,6 +14,9 @@ many hourly rows lie behind it, and is folded here in Python:
   ability is missing) or ``ip_not_allowed`` (the address is not allowed; checked first), and
   the hourly counts do not tell them apart, so a request from a refused address to an ability
   the key lacks also lands here. Once granted, an ability leaves the list.
+
+Days that ended more than 24 hours ago are remembered per process (``ClosedDays``), so a view
+reads only yesterday and today. Decisions and measurements: docs/decisions/003-usage-on-the-key-page.md.
 """
 
 from __future__ import annotations

@@ -33,10 +33,10 @@ def _abilities(live_server: LiveServer, prefix: str) -> list[str]:
 
 def _seed_usage(live_server: LiveServer, prefix: str) -> None:
     """Three weeks of product lists and shows, some limited and some refused customer lists."""
-    now = datetime.now(UTC)
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     rows = []
-    for day in range(21):
-        moment = now - timedelta(days=day, minutes=5)
+    for day in range(1, 22):  # noon of each of the 21 days before today: one bar each
+        moment = midnight - timedelta(days=day) + timedelta(hours=12)
         rows.append((moment, "products:list", 200, 40 + 7 * (day % 5)))
         rows.append((moment - timedelta(hours=1), "products:show", 200, 12 + day))
         if day % 3 == 0:

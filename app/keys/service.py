@@ -166,12 +166,13 @@ def revoke_key(prefix: str, *, actor: str) -> ApiKey:
     return key
 
 
-def edit_key(prefix: str, *, actor: str, **changes: Any) -> ApiKey:
+def edit_key(prefix: str, *, actor: str, reason: str | None = None, **changes: Any) -> ApiKey:
     """Change name, abilities, rate limit, expiry, allowed IPs or description; the next request
     sees the change.
 
-    The ``key.updated`` event holds old -> new for each field that really changed; an edit
-    that changes nothing writes no event.
+    The ``key.updated`` event holds old -> new for each field that really changed (and
+    ``reason``, when the change came from somewhere other than the edit form); an edit that
+    changes nothing writes no event.
     """
     key = get_key(prefix)
     _refuse_if_revoked(key, "edited")
@@ -186,7 +187,10 @@ def edit_key(prefix: str, *, actor: str, **changes: Any) -> ApiKey:
         if not _same(before[name], after[name])
     }
     if diff:
-        audit.record("key.updated", actor=actor, key_prefix=key.prefix, details={"changes": diff})
+        details: dict[str, Any] = {"changes": diff}
+        if reason:
+            details["reason"] = reason
+        audit.record("key.updated", actor=actor, key_prefix=key.prefix, details=details)
     db.session.commit()
     return key
 

@@ -339,6 +339,19 @@ class RollKeyForm(PanelForm):
         return {field if name == "grace" else name: messages for name, messages in errors.items()}
 
 
+class GrantAbilityForm(PanelForm):
+    """Grant one ability from the key's page; ``least_privilege`` checks that it exists."""
+
+    ability = StringField("Ability", validators=[InputRequired(message="Choose the ability to grant.")])
+
+
+class RemoveUnusedForm(PanelForm):
+    """The unused abilities the admin confirmed removing; ``least_privilege`` checks them again."""
+
+    # validate_choice=False: an unknown ability is refused by the service, with its message.
+    abilities = SelectMultipleField("Abilities", validate_choice=False)
+
+
 def apply_service_errors(form: FlaskForm, errors: dict[str, list[str]], fallback: str) -> None:
     """Put the service's per-field errors next to the form's fields (others on the form)."""
     if not errors:

@@ -1,4 +1,4 @@
-"""What the key's own page shows: the key, the key it replaced, and its audit history."""
+"""What the key's own page shows: the key, the key it replaced, its audit history and usage."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ from sqlalchemy import select
 from app.extensions import db
 from app.keys import service
 from app.models.api_keys import ApiKey
-from app.panel import key_history
+from app.panel import key_history, usage_chart
 from app.panel.key_history import HistoryRow
+from app.panel.usage_chart import Chart
+from app.usage import reports
+from app.usage.reports import UsageReport
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,13 @@ class KeyPage:
     history_limit: int
     # True when older events exist beyond the ones shown.
     history_truncated: bool
+    # The Usage section (SPEC §13): the last 30 UTC days of the key's roll chain.
+    usage: UsageReport
+
+    @property
+    def usage_chart(self) -> Chart:
+        """Where the usage chart's bars, grid lines and labels go."""
+        return usage_chart.layout(self.usage)
 
 
 def load(prefix: str, history_limit: int = key_history.HISTORY_LIMIT) -> KeyPage:
@@ -38,4 +48,5 @@ def load(prefix: str, history_limit: int = key_history.HISTORY_LIMIT) -> KeyPage
         history=history[:history_limit],
         history_limit=history_limit,
         history_truncated=len(history) > history_limit,
+        usage=reports.for_key(key),
     )

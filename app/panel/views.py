@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, Response, current_app, make_response, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from werkzeug.exceptions import NotFound as PageNotFound
@@ -16,7 +26,7 @@ from werkzeug.exceptions import NotFound as PageNotFound
 from app.catalogue import MODULES
 from app.docs import page as docs_page
 from app.docs import spec
-from app.errors import Conflict, NotFound, ServiceError
+from app.errors import Conflict, InvalidInput, NotFound, ServiceError
 from app.extensions import db
 from app.keys import rolling, service
 from app.keys.format import is_prefix
@@ -26,8 +36,10 @@ from app.models.users import User
 from app.panel import access_preview, guards
 from app.panel.forms import (
     AccessPreviewForm,
+    GrantAbilityForm,
     KeyCreateForm,
     KeyEditForm,
+    RemoveUnusedForm,
     RollKeyForm,
     apply_service_errors,
     as_utc,
@@ -36,6 +48,7 @@ from app.panel.forms import (
 from app.panel.htmx import htmx, message_response, no_store, vary_on_htmx
 from app.panel.key_page import load as load_key_page
 from app.panel.listing import ListParams, argument_errors, empty_page, list_keys
+from app.usage import least_privilege
 
 bp = Blueprint("panel", __name__, url_prefix="/settings")
 bp.before_request(guards.require_admin)
@@ -313,3 +326,55 @@ def end_grace(prefix: str) -> Response:
     except Conflict as exc:
         return message_response(exc.message, 409)
     return _render("panel/api_keys/_row.html", key=key)
+
+
+def _form_error(form: GrantAbilityForm | RemoveUnusedForm) -> str:
+    messages = [message for field_messages in form.errors.values() for message in field_messages]
+    return messages[0] if messages else "The form was sent with a bad value."
+
+
+def _back_to_key_page(prefix: str, message: str) -> Response:
+    """After a change on the key's page: htmx reloads it (``data-reload``), a plain form is sent
+    back to it; either way the flashed message says what changed."""
+    flash(message, "info")
+    if htmx().request:
+        return make_response("", 200)
+    return redirect(url_for("panel.key_page", prefix=prefix), 303)
+
+
+@bp.post("/api-keys/<prefix>/abilities/remove-unused")
+def remove_unused_abilities(prefix: str) -> Response:
+    """Remove the abilities the key did not use in 30 days (one ``key.updated`` event)."""
+    form = RemoveUnusedForm()
+    if not form.validate_on_submit():
+        return message_response(_form_error(form), 400)
+    try:
+        removed = least_privilege.remove_unused_abilities(
+            prefix, actor=_actor(), confirmed=form.abilities.data
+        )
+    except NotFound:
+        raise _no_such_key(prefix) from None
+    except InvalidInput as exc:
+        return message_response(exc.message, 400)
+    except Conflict as exc:
+        return message_response(f"Nothing removed: {exc.message}.", 409)
+    count = len(removed.abilities)
+    names = ", ".join(removed.abilities)
+    return _back_to_key_page(prefix, f"Removed {count} unused abilit{'y' if count == 1 else 'ies'}: {names}.")
+
+
+@bp.post("/api-keys/<prefix>/abilities/grant")
+def grant_ability(prefix: str) -> Response:
+    """Grant one ability the key was refused (one ``key.updated`` event)."""
+    form = GrantAbilityForm()
+    if not form.validate_on_submit():
+        return message_response(_form_error(form), 400)
+    try:
+        least_privilege.grant_ability(prefix, form.ability.data, actor=_actor())
+    except NotFound:
+        raise _no_such_key(prefix) from None
+    except InvalidInput as exc:
+        return message_response(exc.message, 400)
+    except Conflict as exc:
+        return message_response(f"Not granted: {exc.message}.", 409)
+    return _back_to_key_page(prefix, f"Granted {form.ability.data}.")

@@ -47,7 +47,7 @@ def test_admin_opens_a_key_page_from_its_name_and_switches_it_off_and_on(
     expect(grid.get_by_text("Show: not granted")).to_have_count(15)
     history = page.get_by_role("table", name="Audit events of Warehouse scanner, newest first")
     expect(history).to_contain_text(re.compile(r"Rate Limit:\s*30\s*→\s*changed to\s*60"))
-    expect(page.locator("#key-usage")).to_contain_text("Usage charts arrive with usage counting.")
+    expect(page.locator("#key-usage")).to_contain_text("No requests in the last 30 days.")
 
     page.screenshot(path=str(tmp_path / "key-page-1280.png"), full_page=True)
     assert _no_sideways_scroll(page)

@@ -230,9 +230,11 @@ def test_rolled_key_links_to_its_successor_and_shows_the_cutover(
     assert f'<a href="/settings/api-keys/{old.prefix}"><code>{old.prefix}</code></a>' in new_page
 
 
-def test_usage_has_a_placeholder_section(signed_in: PanelClient, make_key: Any) -> None:
-    usage = _section(_page(signed_in, make_key().key.prefix), "key-usage")
-    assert "Usage charts arrive with usage counting." in usage
+def test_usage_section_follows_the_history(signed_in: PanelClient, make_key: Any) -> None:
+    page = _page(signed_in, make_key().key.prefix)
+    usage = _section(page, "key-usage")
+    assert "Last 30 days (UTC)" in usage
+    assert page.index('id="key-history"') < page.index('id="key-usage"')
 
 
 def test_list_links_each_name_to_its_page(signed_in: PanelClient, make_key: Any) -> None:

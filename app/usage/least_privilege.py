@@ -1,0 +1,102 @@
+"""Acting on a key's usage (SPEC §13): remove the abilities it does not use, grant one it was
+refused. Both go through ``keys.service.edit_key``, so the rules, the single ``key.updated``
+audit event and the commit live in one place, and the next request sees the change (the
+verifier reads abilities fresh; the proven-key cache holds only the hash a key matched).
+
+A key keeps at least one ability: the create and edit forms and ``KeyEditSchema`` require one,
+so "Remove unused abilities" refuses to empty a key whose every ability is unused and says to
+deactivate or revoke it instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from app.catalogue import ABILITY_SET, ALL_ABILITIES
+from app.errors import Conflict, InvalidInput
+from app.keys import service
+from app.models.api_keys import ApiKey, KeyStatus
+from app.usage import reports
+
+REMOVE_REASON = "Removed unused abilities (no request in the last {days} days)"
+GRANT_REASON = "Granted an ability the key was refused"
+
+
+@dataclass(frozen=True)
+class Removed:
+    """The key after "Remove unused abilities" and the abilities taken away."""
+
+    key: ApiKey
+    abilities: list[str]
+
+
+def _editable(prefix: str) -> ApiKey:
+    key = service.get_key(prefix)
+    if key.status is KeyStatus.REVOKED:
+        raise Conflict(f"key {key.prefix} is revoked; revocation is final, its abilities cannot change")
+    return key
+
+
+def _shown(value: object) -> str:
+    """A refused value, safe to echo in one line (short, printable ASCII) or described."""
+    text = str(value)
+    if len(text) <= 60 and text.isascii() and text.isprintable():
+        return text
+    return "(not an ability string)"
+
+
+def _known(values: Iterable[object], field: str) -> list[str]:
+    unknown = [value for value in values if not isinstance(value, str) or value not in ABILITY_SET]
+    if unknown:
+        errors = {field: [f"Unknown ability: {', '.join(_shown(value) for value in unknown)}."]}
+        raise InvalidInput(errors[field][0], errors)
+    return [str(value) for value in values]
+
+
+def remove_unused_abilities(
+    prefix: str,
+    *,
+    actor: str,
+    confirmed: Iterable[object] | None = None,
+    days: int = reports.WINDOW_DAYS,
+) -> Removed:
+    """Take away the abilities the key's roll chain did not request in ``days`` days.
+
+    ``confirmed``: the abilities the admin saw listed when confirming; only those that are
+    still unused go (one used since, or one that fell unused since, is left alone). None or
+    empty: every ability unused now. Refused
+    (``Conflict``) when nothing is left to remove or when the key would keep no ability.
+    """
+    key = _editable(prefix)
+    unused = reports.unused_abilities(key, days)
+    if not unused:
+        raise Conflict(f"every ability of key {key.prefix} was used in the last {days} days")
+    if confirmed:
+        wanted = set(_known(list(confirmed), "abilities"))
+        unused = [ability for ability in unused if ability in wanted]
+        if not unused:
+            raise Conflict(
+                "the abilities confirmed are no longer unused; reload the page to see the usage now"
+            )
+    remaining = [ability for ability in key.abilities if ability not in unused]
+    if not remaining:
+        raise Conflict(
+            f"every ability of key {key.prefix} is unused in the last {days} days; a key keeps at least "
+            "one ability, so deactivate or revoke it instead"
+        )
+    key = service.edit_key(prefix, actor=actor, reason=REMOVE_REASON.format(days=days), abilities=remaining)
+    return Removed(key=key, abilities=unused)
+
+
+def grant_ability(prefix: str, ability: object, *, actor: str) -> ApiKey:
+    """Add one catalogue ability to the key (the "Grant" of a refused ability)."""
+    key = _editable(prefix)
+    if ability is None or ability == "":
+        raise InvalidInput("Choose the ability to grant.", {"ability": ["Choose the ability to grant."]})
+    (wanted,) = _known([ability], "ability")
+    if wanted in key.abilities:
+        raise Conflict(f"key {key.prefix} already has the {wanted} ability")
+    held = {*key.abilities, wanted}
+    abilities = [name for name in ALL_ABILITIES if name in held]
+    return service.edit_key(prefix, actor=actor, reason=GRANT_REASON, abilities=abilities)

@@ -1,0 +1,217 @@
+"""Measure a key's page (with its Usage section) over a long usage history.
+
+Seeds a fresh database by bulk-inserting rows directly: one busy key with 90 days x 24 hours x
+30 operations of hourly usage rows (plus 404, 429 and 403 rows sprinkled in, about 80,000
+rows), and ten other keys with 90 days of 3 operations each, so the table is not the busy
+key's alone. Signs in with the test client and times ``GET /settings/api-keys/<prefix>``, the
+whole page as a browser asks for it.
+
+    python bench/key_page.py [--rounds 50] [--db /tmp/stockgate-bench-key-page.db]
+    python bench/key_page.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+With ``--database-url`` a scratch database is created on that server and dropped afterwards.
+Target (issue 17): p95 under 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import make_url
+
+from app import accounts, create_app
+from app.catalogue import ALL_ABILITIES
+from app.extensions import db
+from app.models.api_keys import ApiKey
+from app.models.usage import KeyUsage
+from app.models.users import User
+from app.usage.reports import CLOSED_DAYS_CACHE
+
+ADMIN_EMAIL = "bench-admin@example.com"
+ADMIN_PASSWORD = "bench-password-123"
+FAKE_HASH = "$2b$04$" + "x" * 53
+BUSY_PREFIX = "sgk_BusyKey1"
+DAYS = 90
+TARGET_P95_MS = 50.0
+
+
+def make_app(database_url: str) -> Any:
+    """The app under measurement on ``database_url``; no flush thread (nothing is counted)."""
+    return create_app(
+        {
+            "SECRET_KEY": "bench",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "PASSWORD_BCRYPT_ROUNDS": 4,
+            "API_KEY_BCRYPT_ROUNDS": 4,
+            "RATELIMIT_ENABLED": False,
+            "USAGE_FLUSH_SECONDS": 0,
+        }
+    )
+
+
+def _usage_rows(key_id: int, operations: list[str], held: set[str], start: datetime) -> list[dict[str, Any]]:
+    rows = []
+    for hour_index in range(DAYS * 24):
+        hour = start + timedelta(hours=hour_index)
+        for n, operation in enumerate(operations):
+            status = 200 if operation in held else 403
+            rows.append(
+                {
+                    "key_id": key_id,
+                    "hour": hour,
+                    "operation": operation,
+                    "status": status,
+                    "count": 1 + (hour_index + n) % 40,
+                    "last_at": hour + timedelta(minutes=(hour_index * 7 + n) % 60),
+                }
+            )
+            spice = (hour_index * 31 + n * 7) % 60
+            if spice < 10:  # about one cell in six also had a 404
+                rows.append({**rows[-1], "status": 404, "count": 1})
+            elif spice < 13:  # and one in twenty a 429
+                rows.append({**rows[-1], "status": 429, "count": 2})
+    return rows
+
+
+def seed(app: Any) -> int:
+    """Create the schema, an admin, the busy key and ten quieter ones with their usage; return
+    how many usage rows were written."""
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        accounts.create_user(
+            ADMIN_EMAIL, "Bench Admin", password=ADMIN_PASSWORD, is_admin=True, actor="bench"
+        )
+        owner = db.session.scalar(db.select(User.id).where(User.email == ADMIN_EMAIL))
+        now = datetime.now(UTC)
+        keys = [
+            {
+                "name": "Busy integration" if i == 0 else f"Quiet integration {i}",
+                "prefix": BUSY_PREFIX if i == 0 else f"sgk_Quiet{i:03d}",
+                "key_hash": FAKE_HASH,
+                "owner_id": owner,
+                "abilities": list(ALL_ABILITIES[:24]) if i == 0 else list(ALL_ABILITIES[:3]),
+                "status": "active",
+                "rate_limit": 600,
+                "created_at": now - timedelta(days=DAYS + 1),
+            }
+            for i in range(11)
+        ]
+        db.session.execute(insert(ApiKey.__table__), keys)
+        ids = {prefix: key_id for prefix, key_id in db.session.execute(db.select(ApiKey.prefix, ApiKey.id))}
+        start = (now - timedelta(days=DAYS - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        written = 0
+        for prefix, key_id in ids.items():
+            busy = prefix == BUSY_PREFIX
+            operations = list(ALL_ABILITIES) if busy else list(ALL_ABILITIES[:3])
+            rows = _usage_rows(key_id, operations, set(keys[0]["abilities"] if busy else operations), start)
+            for offset in range(0, len(rows), 20_000):
+                db.session.execute(insert(KeyUsage.__table__), rows[offset : offset + 20_000])
+            written += len(rows)
+        db.session.commit()
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+        return written
+
+
+def measure(app: Any, rounds: int, cold: bool = False) -> list[float]:
+    """Sign in, warm up, then time ``rounds`` requests of the busy key's page (milliseconds).
+
+    ``cold``: forget the remembered closed days before each request, as a first view does.
+    """
+    client = app.test_client()
+    page = client.get("/login").text
+    token = page.split('name="csrf_token" type="hidden" value="', 1)[1].split('"', 1)[0]
+    credentials = {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "csrf_token": token}
+    signed = client.post("/login", data=credentials)
+    assert signed.status_code == 302, signed.status_code
+    url = f"/settings/api-keys/{BUSY_PREFIX}"
+    for _ in range(3):
+        response = client.get(url)
+        assert response.status_code == 200, response.status_code
+        assert 'id="usage-days"' in response.text
+    times = []
+    for _ in range(rounds):
+        if cold and CLOSED_DAYS_CACHE in app.extensions:
+            app.extensions[CLOSED_DAYS_CACHE].clear()
+        started = time.perf_counter()
+        response = client.get(url)
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200
+    return times
+
+
+def summary(times: list[float]) -> tuple[float, float]:
+    """Median and p95 in milliseconds."""
+    return statistics.median(times), statistics.quantiles(times, n=20)[-1]
+
+
+def run_sqlite(path: Path, rounds: int) -> tuple[int, list[float], list[float]]:
+    """Seed a SQLite file at ``path`` and time the page: (usage rows, warm ms, cold ms)."""
+    path.unlink(missing_ok=True)
+    app = make_app(f"sqlite:///{path}")
+    rows = seed(app)
+    return rows, measure(app, rounds), measure(app, rounds, cold=True)
+
+
+def run_postgres(server_url: str, rounds: int) -> tuple[int, list[float], list[float]]:
+    """Seed a scratch PostgreSQL database on ``server_url``, time the page, drop the database."""
+    name = f"stockgate_bench_keypage_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        app = make_app(url)
+        rows = seed(app)
+        warm, cold = measure(app, rounds), measure(app, rounds, cold=True)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        return rows, warm, cold
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def main() -> None:
+    """Seed, then print p50 and p95 of the key's page on SQLite (and PostgreSQL when asked)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--db", default="/tmp/stockgate-bench-key-page.db")
+    parser.add_argument("--database-url", help="a PostgreSQL server: a scratch database is made there")
+    args = parser.parse_args()
+    if args.rounds < 2:
+        parser.error("--rounds must be at least 2")
+    runs = [("SQLite", lambda: run_sqlite(Path(args.db), args.rounds))]
+    if args.database_url:
+        runs.append(("PostgreSQL", lambda: run_postgres(args.database_url, args.rounds)))
+    for label, run in runs:
+        started = time.perf_counter()
+        rows, warm, cold = run()
+        print(f"{label}: {rows:,} usage rows seeded, run in {time.perf_counter() - started:.1f} s")
+        for kind, times in (
+            ("page (closed days remembered)", warm),
+            ("first view (nothing remembered)", cold),
+        ):
+            p50, p95 = summary(times)
+            verdict = "ok" if p95 < TARGET_P95_MS else "OVER TARGET"
+            print(
+                f"  {kind:<32} p50 {p50:5.1f} ms, p95 {p95:5.1f} ms over {len(times)} requests "
+                f"(target p95 < {TARGET_P95_MS:.0f} ms: {verdict})"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""The Usage report of a key (SPEC §13): per day by outcome, per operation, used and unused
+abilities, refused abilities, over the whole roll chain and 30 UTC days."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import usage
+from app.keys import rolling, service
+from app.usage import reports
+from app.usage.history import BAD_REQUESTS, LIMITED, REFUSED, SUCCEEDED, DayCount
+from tests.conftest import TEST_ACTOR
+from tests.usage.usage_rows import add_usage, days_ago
+
+NOW = datetime(2026, 3, 20, 15, 30, tzinfo=UTC)
+TODAY = NOW.date()
+
+
+def _row(day: date, operation: str, status: int, count: int, hour: int = 12) -> DayCount:
+    return DayCount(day, operation, status, count, datetime(day.year, day.month, day.day, hour, tzinfo=UTC))
+
+
+def test_days_stack_by_outcome_over_thirty_days() -> None:
+    counts = [
+        _row(TODAY, "products:list", 200, 10),
+        _row(TODAY, "products:list", 304, 2),
+        _row(TODAY, "products:list", 401, 1),
+        _row(TODAY, "customers:list", 403, 3),
+        _row(TODAY, "products:list", 429, 4),
+        _row(TODAY, "products:show", 404, 5),
+        _row(TODAY, "products:list", 400, 1),
+        _row(TODAY, "products:list", 500, 7),  # a server error: counted apart, never charted
+        _row(TODAY - timedelta(days=29), "products:list", 200, 6),
+    ]
+    report = reports.build(["products:list", "products:show"], counts, 30, TODAY)
+    assert len(report.days) == 30
+    assert report.first_day == TODAY - timedelta(days=29)
+    assert report.last_day == TODAY
+    today = report.days[-1].tally
+    assert today.by_outcome == {SUCCEEDED: 12, REFUSED: 4, LIMITED: 4, BAD_REQUESTS: 6}
+    assert today.total == 26
+    assert today.server_errors == 7
+    assert report.days[0].tally.by_outcome[SUCCEEDED] == 6
+    assert all(day.tally.total == 0 for day in report.days[1:-1])
+    assert report.totals.total == 32
+    assert report.busiest.day == TODAY
+
+
+def test_each_operation_has_its_counts_and_latest_use() -> None:
+    counts = [
+        _row(TODAY - timedelta(days=3), "products:list", 200, 5, hour=9),
+        _row(TODAY, "products:list", 200, 1, hour=8),
+        _row(TODAY, "products:list", 429, 2, hour=14),
+        _row(TODAY, "key", 200, 1, hour=10),
+        _row(TODAY, "other", 404, 9, hour=11),
+    ]
+    report = reports.build(["products:list"], counts, 30, TODAY)
+    by_name = {op.operation: op for op in report.operations}
+    assert [op.operation for op in report.operations] == ["other", "products:list", "key"]  # busiest first
+    assert by_name["products:list"].tally.by_outcome[SUCCEEDED] == 6
+    assert by_name["products:list"].tally.by_outcome[LIMITED] == 2
+    assert by_name["products:list"].last_at == datetime(2026, 3, 20, 14, tzinfo=UTC)
+    assert by_name["key"].label == "Key introspection (GET /api/v1/key)"
+    assert by_name["other"].tally.by_outcome[BAD_REQUESTS] == 9
+
+
+def test_a_granted_ability_is_used_when_requested_whatever_the_outcome() -> None:
+    counts = [
+        _row(TODAY, "products:list", 429, 1),  # limited, but the integration calls it
+        _row(TODAY, "inventory:list", 403, 1),  # refused for its address (ip_not_allowed)
+    ]
+    granted = ["products:show", "inventory:list", "products:list"]
+    report = reports.build(granted, counts, 30, TODAY)
+    assert [(use.ability, use.used) for use in report.abilities] == [
+        ("products:list", True),
+        ("products:show", False),
+        ("inventory:list", True),
+    ]  # catalogue order
+    assert report.unused == ["products:show"]
+    assert report.can_remove_unused
+
+
+def test_a_key_whose_every_ability_is_unused_cannot_be_emptied() -> None:
+    report = reports.build(["products:list", "products:show"], [], 30, TODAY)
+    assert report.unused == ["products:list", "products:show"]
+    assert not report.can_remove_unused
+
+
+def test_refused_abilities_are_403s_for_abilities_the_key_lacks() -> None:
+    counts = [
+        _row(TODAY - timedelta(days=2), "customers:list", 403, 2, hour=7),
+        _row(TODAY, "customers:list", 403, 1, hour=9),
+        _row(TODAY, "suppliers:show", 403, 5),
+        _row(TODAY, "products:list", 403, 4),  # held: an ip_not_allowed refusal, not a missing ability
+        _row(TODAY, "key", 403, 1),  # introspection is no ability
+        _row(TODAY, "warehouses:list", 401, 3),  # 401 is no ability refusal
+    ]
+    report = reports.build(["products:list"], counts, 30, TODAY)
+    assert [(r.ability, r.count, r.last_at) for r in report.refused] == [
+        ("suppliers:show", 5, datetime(2026, 3, 20, 12, tzinfo=UTC)),
+        ("customers:list", 3, datetime(2026, 3, 20, 9, tzinfo=UTC)),
+    ]
+
+
+def test_report_counts_real_requests(app: Flask, client: FlaskClient, make_key: Any) -> None:
+    created = make_key(abilities=["products:list", "products:show"])
+    headers = {"X-API-Key": created.raw_key}
+    for _ in range(3):
+        assert client.get("/api/v1/products", headers=headers).status_code == 200
+    for _ in range(2):
+        assert client.get("/api/v1/customers", headers=headers).status_code == 403
+    assert client.get("/api/v1/products/999999", headers=headers).status_code == 404
+    assert client.get("/api/v1/key", headers=headers).status_code == 200
+    with app.app_context():
+        usage.flush()
+        report = reports.for_key(service.get_key(created.key.prefix))
+    assert report.totals.by_outcome == {SUCCEEDED: 4, REFUSED: 2, LIMITED: 0, BAD_REQUESTS: 1}
+    assert report.days[-1].tally.total == 7
+    assert [(r.ability, r.count) for r in report.refused] == [("customers:list", 2)]
+    assert [(u.ability, u.used) for u in report.abilities] == [
+        ("products:list", True),
+        ("products:show", True),
+    ]
+    assert {op.operation for op in report.operations} == {
+        "products:list",
+        "products:show",
+        "customers:list",
+        "key",
+    }
+
+
+def test_only_the_last_thirty_utc_days_count(app: Flask, make_key: Any) -> None:
+    prefix = make_key(abilities=["products:list", "products:show"]).key.prefix
+    now = datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    add_usage(
+        app,
+        prefix,
+        (midnight - timedelta(days=29), "products:list", 200, 3),  # first hour of the window
+        (midnight - timedelta(days=29, seconds=1), "products:show", 200, 8),  # just before it
+    )
+    with app.app_context():
+        report = reports.for_key(service.get_key(prefix), now=now)
+    assert report.totals.total == 3
+    assert report.unused == ["products:show"]
+
+
+def test_a_rolled_keys_history_counts_on_its_successor(app: Flask, make_key: Any) -> None:
+    old = make_key(abilities=["products:list", "inventory:list"]).key
+    add_usage(
+        app, old.prefix, (days_ago(3), "products:list", 200, 11), (days_ago(1), "customers:list", 403, 2)
+    )
+    with app.app_context():
+        new = rolling.roll_key(old.prefix, actor=TEST_ACTOR, grace="1h").key
+        add_usage(app, new.prefix, (days_ago(0), "inventory:list", 200, 4))
+        report = reports.for_key(service.get_key(new.prefix))
+        old_report = reports.for_key(service.get_key(old.prefix))
+    assert report.totals.total == 17
+    assert report.unused == []
+    assert [(r.ability, r.count) for r in report.refused] == [("customers:list", 2)]
+    # The chain reads the same from either end.
+    assert old_report.totals.total == 17
+
+
+def test_closed_days_are_remembered_while_yesterday_and_today_stay_fresh(app: Flask, make_key: Any) -> None:
+    prefix = make_key(abilities=["products:list"]).key.prefix
+    add_usage(app, prefix, (days_ago(5), "products:list", 200, 10))
+    with app.app_context():
+        key = service.get_key(prefix)
+        assert reports.for_key(key).totals.total == 10
+        # Yesterday and today are read on every view...
+        add_usage(app, prefix, (days_ago(0), "products:list", 200, 1), (days_ago(1), "products:list", 200, 2))
+        assert reports.for_key(key).totals.total == 13
+        # ...older days come from memory (a day that ended over 24 hours ago no longer changes)...
+        add_usage(app, prefix, (days_ago(6), "products:list", 429, 4))
+        assert reports.for_key(key).totals.total == 13
+        # ...until the memory is cleared or expires.
+        reports.closed_days().clear()
+        assert reports.for_key(key).totals.total == 17

@@ -29,7 +29,7 @@ from app.keys import rolling
 from app.keys import service as keys_service
 from app.keys.format import is_prefix
 from app.models.api_keys import ApiKey
-from app.usage import history, unused
+from app.usage import history, reports, unused
 
 DEMO_ADMIN_EMAIL = "admin@stockgate.local"
 
@@ -306,8 +306,7 @@ def key_usage(prefix: str, days: int) -> None:
         click.echo(f"{day}  {operation}  {counts}")
     if not lines:
         click.echo(f"No requests in the last {days} day(s).", err=True)
-    used = history.used_operations(key_ids, days)
-    never = [ability for ability in key.abilities if ability not in used]
+    never = reports.unused_abilities(key, days)
     click.echo(f"unused abilities: {', '.join(never) if never else 'none'}")
 
 

@@ -14,7 +14,7 @@ from app.models.orders import (
 from app.models.organisation import Department, Employee, Setting
 from app.models.products import Brand, Category, Product, Supplier, Warehouse
 from app.models.stock import InventoryLevel, LedgerEntry, ReplenishmentPlan
-from app.models.usage import KeyUsage
+from app.models.usage import KeyUsage, KeyUsageDaily
 from app.models.users import User
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "InventoryLevel",
     "KeyStatus",
     "KeyUsage",
+    "KeyUsageDaily",
     "LedgerEntry",
     "Product",
     "PurchaseOrder",

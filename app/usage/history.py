@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select
 from app import usage
 from app.extensions import db
 from app.models.api_keys import ApiKey
-from app.models.usage import KeyUsage
+from app.models.usage import KeyUsageDaily
 
 SUCCEEDED = "Succeeded"
 REFUSED = "Refused"
@@ -67,53 +67,25 @@ def window_start(days: int, now: datetime | None = None) -> datetime:
 
 def daily_counts(key_ids: list[int], days: int, now: datetime | None = None) -> list[DayCount]:
     """Counts per UTC day, operation and status for ``key_ids`` over the last ``days`` days,
-    oldest day first; the keys of a chain are summed."""
+    oldest day first; the keys of a chain are summed. Read from the daily roll-up: at most
+    days x operations x statuses rows per key, however busy the key was."""
     usage.flush()
-    table = KeyUsage.__table__
-    # date() exists on both databases (PostgreSQL: a date; SQLite: "YYYY-MM-DD" text).
-    day = func.date(table.c.hour).label("day")
+    table = KeyUsageDaily.__table__
     rows = db.session.execute(
-        select(day, table.c.operation, table.c.status, func.sum(table.c.count), func.max(table.c.last_at))
-        .where(table.c.key_id.in_(key_ids), table.c.hour >= window_start(days, now))
-        .group_by(day, table.c.operation, table.c.status)
-        .order_by(day, table.c.operation, table.c.status)
+        select(
+            table.c.day, table.c.operation, table.c.status, func.sum(table.c.count), func.max(table.c.last_at)
+        )
+        .where(table.c.key_id.in_(key_ids), table.c.day >= window_start(days, now).date())
+        .group_by(table.c.day, table.c.operation, table.c.status)
+        .order_by(table.c.day, table.c.operation, table.c.status)
     ).all()
     return [
-        DayCount(
-            day=_as_date(row[0]),
-            operation=row[1],
-            status=row[2],
-            count=int(row[3]),
-            last_at=_as_utc(row[4]),
-        )
+        DayCount(day=row[0], operation=row[1], status=row[2], count=int(row[3]), last_at=_as_utc(row[4]))
         for row in rows
     ]
 
 
-def last_used(key_ids: list[int]) -> datetime | None:
-    """The latest request counted for ``key_ids``, ever (None: never used)."""
-    usage.flush()
-    value = db.session.scalar(select(func.max(KeyUsage.last_at)).where(KeyUsage.key_id.in_(key_ids)))
-    return _as_utc(value) if value is not None else None
-
-
-def _as_date(value: date | str) -> date:
-    # SQLite's date() gives text ("2026-12-05"); PostgreSQL a date.
-    return date.fromisoformat(value) if isinstance(value, str) else value
-
-
 def _as_utc(value: datetime | str) -> datetime:
-    # An aggregate loses the column type on SQLite: naive UTC text or datetime comes back.
+    # An aggregate loses the column type on SQLite: naive UTC text (or a datetime) comes back.
     parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def used_operations(key_ids: list[int], days: int, now: datetime | None = None) -> set[str]:
-    """Operations ``key_ids`` used in the window: any request to them not refused (401/403).
-
-    A 403 means the key lacked the ability, so it does not make the ability "used"; a 404, a
-    400 or a 429 does (the key holds the ability and its client calls it).
-    """
-    return {
-        count.operation for count in daily_counts(key_ids, days, now) if outcome_of(count.status) != REFUSED
-    }

@@ -15,19 +15,15 @@ many hourly rows lie behind it, and is folded here in Python:
   the hourly counts do not tell them apart, so a request from a refused address to an ability
   the key lacks also lands here. Once granted, an ability leaves the list.
 
-Days that ended more than 24 hours ago are remembered per process (``ClosedDays``), so a view
-reads only yesterday and today. Decisions and measurements: docs/decisions/003-usage-on-the-key-page.md.
+The counts come from the daily roll-up (``key_usage_daily``), which the flush writes with the
+hourly rows: 30 days of a busy key are a few thousand rows at most. Decisions and measurements:
+docs/decisions/003-usage-on-the-key-page.md.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-
-from flask import current_app
 
 from app.catalogue import ABILITY_SET, ALL_ABILITIES
 from app.models.api_keys import ApiKey
@@ -35,10 +31,6 @@ from app.models.usage import KEY_OPERATION, OTHER_OPERATION
 from app.usage.history import OUTCOMES, SERVER_ERRORS, DayCount, chain_key_ids, daily_counts, outcome_of
 
 WINDOW_DAYS = 30
-# Closed days (ended at least 24 hours ago) are remembered per process for a few minutes.
-CLOSED_DAYS_CACHE = "stockgate.usage_closed_days"
-CLOSED_DAYS_CHAINS = 32
-CLOSED_DAYS_SECONDS = 300
 # Where an ability's requests count as "refused for the ability" (forbidden or ip_not_allowed).
 FORBIDDEN = 403
 
@@ -191,73 +183,10 @@ def build(granted: list[str], counts: list[DayCount], days: int, today: date) ->
     )
 
 
-class ClosedDays:
-    """Per-process memory of the counts of closed days, per roll chain and window.
-
-    A long history makes the window's aggregate the page's main cost (tens of milliseconds for
-    30 days x 30 operations), yet a day that ended more than 24 hours ago no longer changes:
-    every process flushes within ``USAGE_FLUSH_SECONDS``. So the days before yesterday are
-    read once and kept (at most ``CLOSED_DAYS_CHAINS`` chains, each for ``CLOSED_DAYS_SECONDS``
-    at most), and only yesterday and today are read on every view. Staleness is bounded: a
-    flush held back for over a day (database down that long) shows within five minutes.
-    """
-
-    def __init__(self, size: int = CLOSED_DAYS_CHAINS, seconds: float = CLOSED_DAYS_SECONDS) -> None:
-        self.size = size
-        self.seconds = seconds
-        self.entries: OrderedDict[tuple[tuple[int, ...], int, date], tuple[float, list[DayCount]]] = (
-            OrderedDict()
-        )
-        self.lock = threading.Lock()
-
-    def get(self, key: tuple[tuple[int, ...], int, date]) -> list[DayCount] | None:
-        """The remembered closed-day counts for ``key``, unless missing or too old."""
-        with self.lock:
-            entry = self.entries.get(key)
-            if entry is None or time.monotonic() - entry[0] > self.seconds:
-                return None
-            self.entries.move_to_end(key)
-            return entry[1]
-
-    def put(self, key: tuple[tuple[int, ...], int, date], counts: list[DayCount]) -> None:
-        """Remember ``counts`` for ``key``, forgetting the least recently used chain when full."""
-        with self.lock:
-            self.entries[key] = (time.monotonic(), counts)
-            self.entries.move_to_end(key)
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
-
-    def clear(self) -> None:
-        """Forget everything (the benchmark's cold runs)."""
-        with self.lock:
-            self.entries.clear()
-
-
-def closed_days() -> ClosedDays:
-    """This app's memory of closed days (made on first use)."""
-    return current_app.extensions.setdefault(CLOSED_DAYS_CACHE, ClosedDays())
-
-
-def window_counts(key_ids: list[int], days: int, now: datetime) -> list[DayCount]:
-    """Per-day counts of the window: closed days from memory when possible, the last two fresh."""
-    today = now.date()
-    fresh_from = today - timedelta(days=1)
-    if days <= 2:
-        return daily_counts(key_ids, days, now)
-    memory = closed_days()
-    cache_key = (tuple(sorted(key_ids)), days, today)
-    closed = memory.get(cache_key)
-    if closed is None:
-        counts = daily_counts(key_ids, days, now)
-        memory.put(cache_key, [row for row in counts if row.day < fresh_from])
-        return counts
-    return [*closed, *daily_counts(key_ids, 2, now)]
-
-
 def for_key(key: ApiKey, days: int = WINDOW_DAYS, now: datetime | None = None) -> UsageReport:
     """The usage report of ``key`` and its roll chain over the last ``days`` UTC days."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    counts = window_counts(chain_key_ids(key), days, now)
+    counts = daily_counts(chain_key_ids(key), days, now)
     return build(list(key.abilities), counts, days, now.date())
 
 

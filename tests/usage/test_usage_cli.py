@@ -9,8 +9,8 @@ from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models.api_keys import ApiKey, KeyStatus
-from app.models.usage import KeyUsage
 from tests.audit_helpers import stored_events
+from tests.usage.usage_rows import add_usage
 
 
 def one_line_error(result) -> str:
@@ -19,22 +19,6 @@ def one_line_error(result) -> str:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("Error: ")
     return lines[0]
-
-
-def add_history(app, key_id: int, when: datetime, operation: str, status: int, count: int) -> None:
-    """Counts as a flush would have written them, at ``when``."""
-    with app.app_context():
-        db.session.add(
-            KeyUsage(
-                key_id=key_id,
-                hour=when.replace(minute=0, second=0, microsecond=0),
-                operation=operation,
-                status=status,
-                count=count,
-                last_at=when,
-            )
-        )
-        db.session.commit()
 
 
 def test_usage_prints_one_line_per_day_and_operation_then_unused_abilities(app, runner, make_key, call):
@@ -46,8 +30,8 @@ def test_usage_prints_one_line_per_day_and_operation_then_unused_abilities(app, 
     call("/api/v1/products/999", key)
     call("/api/v1/customers", key)
     two_days_ago = datetime.now(UTC) - timedelta(days=2)
-    add_history(app, created.key.id, two_days_ago, "products:list", 429, 6)
-    add_history(app, created.key.id, datetime.now(UTC) - timedelta(days=40), "brands:list", 200, 9)
+    add_usage(app, created.key.prefix, (two_days_ago, "products:list", 429, 6))
+    add_usage(app, created.key.prefix, (datetime.now(UTC) - timedelta(days=40), "brands:list", 200, 9))
     result = runner.invoke(args=["keys", "usage", created.key.prefix])
     assert result.exit_code == 0, result.output
     today = datetime.now(UTC).date().isoformat()

@@ -8,8 +8,10 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import text
 
 from app import usage
+from app.extensions import db
 from app.keys import rolling, service
 from app.usage import reports
 from app.usage.history import BAD_REQUESTS, LIMITED, REFUSED, SUCCEEDED, DayCount
@@ -166,18 +168,30 @@ def test_a_rolled_keys_history_counts_on_its_successor(app: Flask, make_key: Any
     assert old_report.totals.total == 17
 
 
-def test_closed_days_are_remembered_while_yesterday_and_today_stay_fresh(app: Flask, make_key: Any) -> None:
+def test_every_view_reads_the_daily_roll_up_fresh(app: Flask, make_key: Any) -> None:
+    """Counts that reach an old day late (a worker's delayed flush) show on the next view."""
     prefix = make_key(abilities=["products:list"]).key.prefix
     add_usage(app, prefix, (days_ago(5), "products:list", 200, 10))
     with app.app_context():
         key = service.get_key(prefix)
         assert reports.for_key(key).totals.total == 10
-        # Yesterday and today are read on every view...
-        add_usage(app, prefix, (days_ago(0), "products:list", 200, 1), (days_ago(1), "products:list", 200, 2))
-        assert reports.for_key(key).totals.total == 13
-        # ...older days come from memory (a day that ended over 24 hours ago no longer changes)...
-        add_usage(app, prefix, (days_ago(6), "products:list", 429, 4))
-        assert reports.for_key(key).totals.total == 13
-        # ...until the memory is cleared or expires.
-        reports.closed_days().clear()
-        assert reports.for_key(key).totals.total == 17
+        add_usage(app, prefix, (days_ago(0), "products:list", 200, 1), (days_ago(6), "products:list", 429, 4))
+        assert reports.for_key(key).totals.total == 15
+
+
+def test_the_daily_roll_up_is_the_sum_of_its_hours(app: Flask, make_key: Any) -> None:
+    """Flushes write both tables in one transaction: per day, operation and status they agree."""
+    prefix = make_key(abilities=["products:list"]).key.prefix
+    for hours in (1, 2, 3, 30, 31, 50):
+        moment = days_ago(0, hours)
+        add_usage(app, prefix, (moment, "products:list", 200, hours), (moment, "key", 401, 1))
+    add_usage(app, prefix, (days_ago(0, 1), "products:list", 200, 5))
+    with app.app_context():
+        hourly = db.session.execute(text("SELECT hour, operation, status, count FROM key_usage_hourly")).all()
+        daily = db.session.execute(text("SELECT day, operation, status, count FROM key_usage_daily")).all()
+    summed: dict[tuple[str, str, int], int] = {}
+    for hour, operation, status, count in hourly:
+        day = str(hour)[:10]
+        summed[day, operation, status] = summed.get((day, operation, status), 0) + count
+    assert {(str(day)[:10], operation, status): count for day, operation, status, count in daily} == summed
+    assert sum(summed.values()) == sum((1, 2, 3, 30, 31, 50)) + 6 + 5

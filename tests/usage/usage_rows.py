@@ -1,15 +1,17 @@
-"""Writing usage history straight into ``key_usage_hourly`` (for histories too long to request)."""
+"""Writing usage history as a flush would (hourly rows and their daily roll-up), for histories
+too long to request."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models.api_keys import ApiKey
-from app.models.usage import KeyUsage
+from app.usage.buffer import Cell, UsageBuffer
+from app.usage.store import add_counts
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -27,22 +29,11 @@ def add_usage(app: Flask, prefix: str, *rows: tuple[datetime, str, int, int]) ->
     """Store ``(moment, operation, status, count)`` rows for the key with ``prefix``; each row's
     last request is ``moment`` and it counts in ``moment``'s hour."""
     ident = key_id(app, prefix)
-    with app.app_context():
-        db.session.execute(
-            insert(KeyUsage.__table__),
-            [
-                {
-                    "key_id": ident,
-                    "hour": hour_of(moment),
-                    "operation": operation,
-                    "status": status,
-                    "count": count,
-                    "last_at": moment.astimezone(UTC),
-                }
-                for moment, operation, status, count in rows
-            ],
-        )
-        db.session.commit()
+    buffer = UsageBuffer()
+    for moment, operation, status, count in rows:
+        buffer.add(Cell(ident, hour_of(moment), operation, status), moment.astimezone(UTC), count)
+    with app.app_context(), db.engine.begin() as connection:
+        add_counts(connection, buffer.drain())
 
 
 def days_ago(days: int, hours: int = 0, now: datetime | None = None) -> datetime:

@@ -41,7 +41,7 @@ run: $(VENV)/.runtime-installed
 	$(BIN)/flask seed-demo
 	$(BIN)/flask users demo-admin
 	@echo "Serving Stockgate on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
-	$(BIN)/waitress-serve --listen=$(HOST):$(PORT) wsgi:app
+	$(BIN)/waitress-serve --listen=$(HOST):$(PORT) --call wsgi:served_app
 
 ## test: install test requirements and run the whole suite
 test: $(VENV)/.dev-installed

@@ -50,9 +50,15 @@ WAITRESS = "waitress"
 GUNICORN = "gunicorn"
 
 
+# ``make run`` asks wsgi.py's factory for Stockgate (its objects frozen, as gunicorn's workers).
+MAKE_RUN_FACTORY = "wsgi:served_app"
+
+
 def waitress_command(listen: str, app: str = "wsgi:app") -> list[str]:
-    """The command ``make run`` serves with: ``waitress-serve`` with its defaults (4 threads)."""
-    return [str(BIN / "waitress-serve"), f"--listen={listen}", app]
+    """The command ``make run`` serves with: ``waitress-serve`` with its defaults (4 threads);
+    Stockgate through ``--call wsgi:served_app`` as the Makefile does, another app as named."""
+    target = ["--call", MAKE_RUN_FACTORY] if app == "wsgi:app" else [app]
+    return [str(BIN / "waitress-serve"), f"--listen={listen}", *target]
 
 
 @dataclass

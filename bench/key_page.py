@@ -134,10 +134,10 @@ def seed(app: Any) -> int:
 def measure(app: Any, rounds: int) -> list[float]:
     """Sign in, warm up, then time ``rounds`` requests of the busy key's page (milliseconds).
 
-    Measured as a production worker runs: ``gunicorn.conf.py`` freezes the loaded app's objects
-    (``gc.freeze()``), so full collections do not walk them. Without that (waitress, `make run`)
-    a full collection walks ~140,000 objects and costs ~40 ms every few dozen requests: the p95
-    of the unfrozen process is printed beside it (``measure_unfrozen``).
+    Measured as the servers run the app: gunicorn's workers (``gunicorn.conf.py``) and ``make
+    run``'s waitress (``wsgi.served_app``) freeze the loaded app's objects (``gc.freeze()``), so
+    full collections do not walk them. Unfrozen, a full collection walks ~140,000 objects and
+    costs ~40 ms every few dozen requests: printed beside it for reference (``measure_unfrozen``).
     """
     gc.collect()
     gc.freeze()
@@ -148,7 +148,7 @@ def measure(app: Any, rounds: int) -> list[float]:
 
 
 def measure_unfrozen(app: Any, rounds: int) -> list[float]:
-    """The same, with every object in the collector's sight (the embedded server)."""
+    """The same, with every object in the collector's sight (for reference)."""
     return _timed(app, rounds)
 
 
@@ -230,7 +230,7 @@ def main() -> None:
             f"(target p95 < {TARGET_P95_MS:.0f} ms: {verdict})"
         )
         p50, p95 = summary(unfrozen)
-        print(f"  without gc.freeze() (waitress): p50 {p50:5.1f} ms, p95 {p95:5.1f} ms")
+        print(f"  without gc.freeze() (reference): p50 {p50:5.1f} ms, p95 {p95:5.1f} ms")
 
 
 if __name__ == "__main__":

@@ -261,17 +261,15 @@ def end_grace(prefix: str) -> None:
 USAGE_DAYS_MAX = 365
 
 
-def _usage_days(ctx: click.Context, param: click.Parameter, value: int) -> int:
-    """Check --days while parsing, so a bad value is click's one-line usage error."""
-    if not 1 <= value <= USAGE_DAYS_MAX:
-        raise click.BadParameter(f"must be between 1 and {USAGE_DAYS_MAX}.", ctx, param)
-    return value
+def _between(low: int, high: int) -> Any:
+    """A click callback checking a number while parsing, so a bad value is a one-line usage error."""
 
+    def check(ctx: click.Context, param: click.Parameter, value: int) -> int:
+        if not low <= value <= high:
+            raise click.BadParameter(f"must be between {low:,} and {high:,}.", ctx, param)
+        return value
 
-def _unused_days(ctx: click.Context, param: click.Parameter, value: int) -> int:
-    if not unused.MIN_DAYS <= value <= unused.MAX_DAYS:
-        raise click.BadParameter(f"must be between {unused.MIN_DAYS} and {unused.MAX_DAYS:,}.", ctx, param)
-    return value
+    return check
 
 
 @keys_cli.command("usage")
@@ -282,7 +280,7 @@ def _unused_days(ctx: click.Context, param: click.Parameter, value: int) -> int:
     default=30,
     show_default=True,
     metavar="N",
-    callback=_usage_days,
+    callback=_between(1, USAGE_DAYS_MAX),
     help=f"The last N UTC days, today included (1-{USAGE_DAYS_MAX}).",
 )
 def key_usage(prefix: str, days: int) -> None:
@@ -320,7 +318,7 @@ def _slug(outcome: str) -> str:
     type=WHOLE_NUMBER,
     required=True,
     metavar="N",
-    callback=_unused_days,
+    callback=_between(unused.MIN_DAYS, unused.MAX_DAYS),
     help="Deactivate working keys not used for N days (or never used and created N days ago).",
 )
 @click.option("--dry-run", is_flag=True, help="Only print the keys that would be deactivated.")
@@ -340,13 +338,6 @@ def deactivate_unused_keys(days: int, dry_run: bool) -> None:
 
 AUDIT_LIMIT_MAX = 10_000
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
-
-
-def _audit_limit(ctx: click.Context, param: click.Parameter, value: int) -> int:
-    """Check --limit while parsing, so a bad value is click's one-line usage error."""
-    if not 1 <= value <= AUDIT_LIMIT_MAX:
-        raise click.BadParameter(f"must be between 1 and {AUDIT_LIMIT_MAX:,}.", ctx, param)
-    return value
 
 
 def _audit_prefix(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -370,7 +361,7 @@ def _visible(text: str) -> str:
     default=50,
     show_default=True,
     metavar="N",
-    callback=_audit_limit,
+    callback=_between(1, AUDIT_LIMIT_MAX),
     help=f"How many events (1-{AUDIT_LIMIT_MAX:,}).",
 )
 def list_audit_events(key_prefix: str | None, actor: str | None, limit: int) -> None:

@@ -119,16 +119,6 @@ def flush(app: Flask | None = None) -> int:
     return len(tallies)
 
 
-def stop(app: Flask) -> None:
-    """Stop this process's flush scheduler (if started) and write what is buffered."""
-    state = _process(app.extensions[EXTENSION_NAME], start=False)
-    with state.start_lock:
-        scheduler, state.scheduler = state.scheduler, None
-    if scheduler is not None and scheduler.running:
-        scheduler.shutdown(wait=True)
-    flush(app)
-
-
 def _process(settings: Usage, *, start: bool = True) -> ProcessUsage:
     """This process's state, created on first use and, when ``start``, its scheduler started."""
     pid = os.getpid()

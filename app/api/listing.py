@@ -42,11 +42,13 @@ def fetch_page(module: Module, args: ListArgs) -> Page:
     """Read the page ``args`` asks for, with its total."""
     statements = _statements(module, args.sort, args.q is not None, args.updated_since is not None)
     params = _filter_params(args)
-    rows = db.session.execute(
-        statements.page, {**params, "limit": args.per_page, "offset": (args.page - 1) * args.per_page}
+    rows = _execute(
+        module, statements.page, {**params, "limit": args.per_page, "offset": (args.page - 1) * args.per_page}
     ).all()
     if rows:
-        return Page([record for record, _total in rows], rows[0][1])
+        # The total is the last column; a record is its row's entity, or the row itself.
+        records = [row[0] for row in rows] if nests_records(module) else rows
+        return Page(records, rows[0][-1])
     # Past the last page (or nothing matches): the total still has to be told.
     return Page([], db.session.execute(statements.count, params).scalar_one())
 
@@ -71,11 +73,33 @@ def fetch_cursor_page(module: Module, args: ListArgs) -> CursorPage:
         if after.value is not None:
             params["after_value"] = after.value
     # One row more than the page: its presence says a next page exists, with no COUNT.
-    records = list(db.session.scalars(statement, {**params, "limit": args.per_page + 1}).all())
+    rows = _execute(module, statement, {**params, "limit": args.per_page + 1}).all()
+    records = [row[0] for row in rows] if nests_records(module) else rows
     if len(records) <= args.per_page:
         return CursorPage(records, None)
     records = records[: args.per_page]
     return CursorPage(records, cursors.encode(module, args.sort, records[-1]))
+
+
+def nests_records(module: Module) -> bool:
+    """Whether a record of ``module`` holds others (order lines), loaded by its ``query_options``."""
+    return bool(module.query_options)
+
+
+def _selected(module: Module) -> list[Any]:
+    """What a list selects per record: the ORM entity when its records nest others, else the
+    table's columns as a plain row, which dumps the same (attributes are named as columns) and
+    skips the ORM's per-object bookkeeping (identity map, instance state)."""
+    if nests_records(module):
+        return [module.model]
+    return list(module.model.__table__.columns)
+
+
+def _execute(module: Module, statement: Select[Any], params: dict[str, Any]) -> Any:
+    """Run a list statement: plain rows on the session's connection, ORM entities through the session."""
+    if nests_records(module):
+        return db.session.execute(statement, params)
+    return db.session.connection().execute(statement, params)
 
 
 def _filter_params(args: ListArgs) -> dict[str, Any]:
@@ -154,7 +178,7 @@ def _statements(module: Module, sort: str, searching: bool, since: bool) -> _Sta
     model = module.model
     conditions = _conditions(module, searching, since)
     count = select(func.count()).select_from(model).where(*conditions)
-    page = select(model, count.scalar_subquery().label("total")).where(*conditions)
+    page = select(*_selected(module), count.scalar_subquery().label("matching_total")).where(*conditions)
     if module.query_options:
         page = page.options(*module.query_options)
     page = (
@@ -174,11 +198,10 @@ def _cursor_statement(
     ``after`` is None on the first page, ``"value"`` after a row with a sort value, ``"null"``
     after a row whose (nullable) sort value is NULL.
     """
-    model = module.model
     conditions = _conditions(module, searching, since)
     if after is not None:
         conditions.append(_after(module, sort, after == "null"))
-    statement = select(model).where(*conditions)
+    statement = select(*_selected(module)).where(*conditions)
     if module.query_options:
         statement = statement.options(*module.query_options)
     return statement.order_by(*_order_by(module, sort)).limit(bindparam("limit", type_=Integer))

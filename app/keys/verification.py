@@ -130,7 +130,8 @@ def verify(
     parsed = parse_key(raw_key)
     if parsed is None:
         return Verification(None, INVALID_KEY)
-    row = db.session.execute(_key_by_prefix(), {"prefix": parsed.prefix}).first()
+    # On the session's connection: a plain row needs none of the ORM's execution steps.
+    row = db.session.connection().execute(_key_by_prefix(), {"prefix": parsed.prefix}).first()
     key = KeyState(*row) if row is not None else None
     cache = proven_keys()
     checked = False

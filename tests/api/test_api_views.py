@@ -60,6 +60,20 @@ def test_every_list_and_show_answers_with_the_spec_shapes(
         assert_error(call(f"/api/v1/{module.slug}/2147483647", raw), 404, "not_found")
 
 
+def test_list_records_are_what_the_schema_dumps_of_each_record(
+    app: Flask, call: Any, all_abilities_key: Any, seeded: dict[str, int]
+) -> None:
+    """Lists read plain rows for modules without nested records: the same JSON, every field."""
+    raw = all_abilities_key.raw_key
+    for module in MODULES:
+        for query in ("per_page=100", "per_page=100&cursor="):
+            listed = call(f"/api/v1/{module.slug}?{query}&sort=id", raw).get_json()["data"]
+            with app.app_context():
+                records = db.session.scalars(select(module.model).order_by(module.model.id)).all()
+                expected = module.schema(many=True).dump(records)
+            assert listed == expected, (module.slug, query)
+
+
 def test_pagination_walks_every_record_once_with_links(
     call: Any, all_abilities_key: Any, seeded: dict[str, int]
 ) -> None:

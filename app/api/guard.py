@@ -22,10 +22,12 @@ Order of checks for every request routed to the ``api`` blueprint:
    checked against a dummy hash, so it costs what a wrong secret costs. Keys already proven
    need no bcrypt and are not counted, so a legitimate client behind the same address keeps
    working during a flood. A proven key refused for its state (inactive, revoked, rolled,
-   expired) keeps its 401 reason (only the holder of the secret sees it) and counts against
-   its own bucket instead, so a client still calling with a rolled key cannot spend the
-   address's budget that its new key's first bcrypt check needs. The address is
-   ``request.remote_addr``: behind a reverse proxy, wrap the app in
+   expired) always gets its 401 reason (only the holder of the secret sees it; a 429 would
+   invite retrying a key that will never work again) and is counted against the address's
+   bucket of refusals (``ratelimit.count_refusal``), never against any key's bucket nor the
+   failed-attempt budget: a leaked old key must not starve its successor, and a client still
+   calling with a rolled key must not lock its new key out of bcrypt from the same address.
+   The address is ``request.remote_addr``: behind a reverse proxy, wrap the app in
    ``werkzeug.middleware.proxy_fix.ProxyFix``.
 5. **Concurrent bcrypt checks** are capped per process (``API_BCRYPT_CONCURRENCY``): beyond
    the cap, 503 ``service_unavailable`` with ``Retry-After`` instead of a queue.
@@ -34,15 +36,17 @@ Order of checks for every request routed to the ``api`` blueprint:
    ``key_inactive`` / ``key_revoked`` / ``key_rolled`` (naming the new key's prefix) /
    ``key_expired``. A rolled key in its grace period gets ``Deprecation`` and ``Sunset`` on
    every response.
-7. **Per-key rate limit** (``app.api.ratelimit``): every authenticated request counts
-   against its key's bucket (one bucket for the old and new key of a roll), also those then
-   answered 403/404/400, so probing is not free;
-   429 ``rate_limited`` with ``Retry-After`` when the bucket is full.
-8. **Allowed IPs** (``app.keys.allowed_ips``): a key with allowed IPs answers 403
+7. **Allowed IPs** (``app.keys.allowed_ips``): a key with allowed IPs answers 403
    ``ip_not_allowed``, naming the address seen (``request.remote_addr``, the one
-   ``PROXY_FIX_HOPS`` makes trusted), to a request from anywhere else. After the per-key
-   limit, so a refused address costs the key's bucket like any authenticated refusal; before
-   the ability, so a stolen key tells a stranger nothing about what it may do.
+   ``PROXY_FIX_HOPS`` makes trusted), to a request from anywhere else. Before the per-key
+   limit and counted like a state refusal (against the address, never the key's bucket), so
+   a thief with a stolen IP-locked key can neither read data nor keep its owner at 429;
+   before the ability, so a stolen key tells a stranger nothing about what it may do. Usage
+   counts it apart from the abilities (``IP_REFUSED_OPERATION``).
+8. **Per-key rate limit** (``app.api.ratelimit``): every request of a working key from an
+   allowed address counts against its key's bucket (one bucket for the old and new key of a
+   roll), also those then answered 403/404/400, so probing is not free;
+   429 ``rate_limited`` with ``Retry-After`` when the bucket is full.
 9. **Ability**: 403 ``forbidden`` with ``details.required_ability`` and
    ``WWW-Authenticate: Bearer ..., error="insufficient_scope", scope="<ability>"``. Endpoints
    in ``KEY_ONLY_ENDPOINTS`` (``GET /api/v1/key``) need none; any other endpoint without a
@@ -56,8 +60,8 @@ Every response to an identified key (proven, even if then refused for its state,
 its address or its abilities) that has an expiry carries ``Stockgate-Key-Expires-At`` (ISO
 8601, UTC, ``Z``), so integrators hear of an expiry before it bites (SPEC §12).
 
-Refused requests with an unproven key never touch a key's bucket; they count against their
-address instead.
+Refused requests with an unproven key, and refusals of a proven key for its state or its
+address, never touch a key's bucket; they count against their address instead.
 ``X-RateLimit-*`` headers go on every response of the blueprint: the key's bucket once the
 key is known, the address's failure bucket otherwise.
 
@@ -81,6 +85,7 @@ from app.catalogue import ENDPOINT_ABILITIES, KEY_ONLY_ENDPOINTS
 from app.db import read_without_transaction
 from app.keys import allowed_ips, rolling, verification
 from app.keys.format import PREFIX_PATTERN, parse_key
+from app.models.usage import IP_REFUSED_OPERATION
 
 # Query parameters that look like someone put a credential in the URL.
 QUERY_KEY_NAMES = frozenset(
@@ -157,11 +162,7 @@ def authenticate() -> Auth:
             headers = gate.window.headers() if gate.window is not None else {}
             return Auth(error=ApiError(401, code, message, None, headers), headers=headers)
         if result.key is not None:
-            # A proven key refused for its state (inactive, revoked, rolled, expired) ran no
-            # bcrypt, so it counts against its own bucket, not the address's failure budget: an
-            # integration still calling with a rolled key must not lock its new key out of bcrypt
-            # from the same address. Only the holder of the secret gets this answer.
-            return _refuse_proven(result.key, code, message)
+            return _refuse_proven(401, code, message)
         return _refuse(401, code, message, presented=presented)
     key = result.key
     assert key is not None
@@ -284,21 +285,14 @@ def _refuse(
     return Auth(error=ApiError(status, code, message, details, error_headers), headers=headers)
 
 
-def _refuse_proven(key: verification.KeyState, code: str, message: str) -> Auth:
-    """A 401 for a proven key refused for its state, counted against the key's own bucket."""
-    window = ratelimit.hit_key(key.bucket_name, key.rate_limit)
-    headers = window.headers() if window is not None else {}
+def _refuse_proven(status: int, code: str, message: str, details: object = None) -> Auth:
+    """Refuse a proven key for its state or its address: counted against the client address
+    (``ratelimit.count_refusal``), never a key's bucket, and always answered with its own error."""
+    window = ratelimit.count_refusal()
     if window is not None and not window.allowed:
-        error = ApiError(
-            429,
-            "rate_limited",
-            f"Rate limit of {window.limit} requests per minute exceeded for this key; "
-            f"retry in {window.retry_after} seconds.",
-            {"limit": window.limit, "window_seconds": 60, "scope": "key"},
-            headers,
-        )
-        return Auth(error=error, headers=headers)
-    return Auth(error=ApiError(401, code, message, None, headers), headers=headers)
+        window = replace(window, allowed=True)  # the refusal, not a 429: no Retry-After
+    headers = window.headers() if window is not None else {}
+    return Auth(error=ApiError(status, code, message, details, headers), headers=headers)
 
 
 def _shown_prefix(presented: str | None) -> str | None:
@@ -362,6 +356,17 @@ def guard() -> None:
     assert auth.key is not None and auth.bucket is not None
     g.api_key = auth.key
     g.api_key_headers = deprecation_headers(auth.key)
+    if auth.key.allowed_ips and not allowed_ips.is_allowed(request.remote_addr, tuple(auth.key.allowed_ips)):
+        seen = request.remote_addr or "an unknown address"
+        usage.count_as(IP_REFUSED_OPERATION)
+        refusal = _refuse_proven(
+            403,
+            "ip_not_allowed",
+            f"This key may not be used from {seen}; an admin can add the address to the key's allowed IPs.",
+            {"address": request.remote_addr},
+        )
+        g.api_rate_headers = refusal.headers
+        raise refusal.error
     window = ratelimit.hit_key(auth.bucket, auth.rate_limit)
     g.api_rate_window = window  # for views that report the limit (introspection)
     if window is not None:
@@ -374,14 +379,6 @@ def guard() -> None:
                 f"retry in {window.retry_after} seconds.",
                 {"limit": window.limit, "window_seconds": 60, "scope": "key"},
             )
-    if auth.key.allowed_ips and not allowed_ips.is_allowed(request.remote_addr, tuple(auth.key.allowed_ips)):
-        seen = request.remote_addr or "an unknown address"
-        raise ApiError(
-            403,
-            "ip_not_allowed",
-            f"This key may not be used from {seen}; an admin can add the address to the key's allowed IPs.",
-            {"address": request.remote_addr},
-        )
     if request.endpoint in KEY_ONLY_ENDPOINTS:
         return  # any valid key may call it (introspection): no ability to check
     ability = ENDPOINT_ABILITIES.get(request.endpoint or "")

@@ -56,6 +56,7 @@ from app.extensions import limiter
 
 PER_KEY_SCOPE = "api"
 FAILURE_SCOPE = "api-auth-failures"
+REFUSAL_SCOPE = "api-key-refusals"
 DEFAULT_FAILURE_LIMIT = "20/minute"
 BCRYPT_SLOTS_NAME = "stockgate.bcrypt_slots"
 # Seconds a client should wait when every bcrypt slot is taken: one check takes ~0.3 s.
@@ -143,18 +144,31 @@ def client_address() -> str:
     return str(address)
 
 
+def _hit_address(scope: str) -> Window | None:
+    if not enabled():
+        return None
+    item = _failure_item()
+    address = client_address()
+    allowed = limiter.limiter.hit(item, address, scope)
+    return _window(item, allowed, address, scope)
+
+
 def count_failure() -> Window | None:
     """Count one failed attempt against the client's address; None when limiting is off.
 
     The returned window says whether the hit was allowed: once the budget is spent it is not,
     and the caller answers 429 whatever else was wrong with the request.
     """
-    if not enabled():
-        return None
-    item = _failure_item()
-    address = client_address()
-    allowed = limiter.limiter.hit(item, address, FAILURE_SCOPE)
-    return _window(item, allowed, address, FAILURE_SCOPE)
+    return _hit_address(FAILURE_SCOPE)
+
+
+def count_refusal() -> Window | None:
+    """Count one refusal of a proven key (its state, its address) against the client's address.
+
+    Never a key's bucket nor the failed-attempt budget; the caller answers the refusal whatever
+    the count, so the window only feeds the ``X-RateLimit-*`` headers. None when limiting is off.
+    """
+    return _hit_address(REFUSAL_SCOPE)
 
 
 class Throttled(Exception):

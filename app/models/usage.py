@@ -15,6 +15,9 @@ OPERATION_MAX_LENGTH = 40
 OTHER_OPERATION = "other"
 # The operation of ``GET /api/v1/key`` (introspection, no ability needed).
 KEY_OPERATION = "key"
+# The operation of a request refused for its address (403 ``ip_not_allowed``), whatever its
+# endpoint: such a request says nothing about the abilities the key needs or uses.
+IP_REFUSED_OPERATION = "ip_not_allowed"
 
 
 class KeyUsage(db.Model):

@@ -38,6 +38,8 @@ from app.usage.store import add_counts
 EXTENSION_NAME = "stockgate.usage"
 # ``g`` name under which the guard leaves the id of a proven key (even one then refused).
 KEY_ID = "usage_key_id"
+# ``g`` name under which the guard names the operation when it is not the endpoint's own.
+OPERATION = "usage_operation"
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +86,19 @@ def operation_of(endpoint: str | None) -> str:
     return ENDPOINT_ABILITIES.get(endpoint or "", OTHER_OPERATION)
 
 
+def count_as(operation: str) -> None:
+    """Count this request under ``operation`` instead of its endpoint's (an IP refusal)."""
+    g.setdefault(OPERATION, operation)
+
+
 def count_response(response: Response) -> Response:
     """Count this response if the request carried a proven key (any status)."""
     key_id = g.pop(KEY_ID, None)
     if key_id is not None:
         now = datetime.now(UTC)
         hour = now.replace(minute=0, second=0, microsecond=0)
-        cell = Cell(key_id, hour, operation_of(request.endpoint), response.status_code)
+        operation = g.pop(OPERATION, None) or operation_of(request.endpoint)
+        cell = Cell(key_id, hour, operation, response.status_code)
         _process(current_app.extensions[EXTENSION_NAME]).buffer.add(cell, now)
     return response
 

@@ -10,10 +10,10 @@ many hourly rows lie behind it, and is folded here in Python:
   in the window, whatever the outcome: an integration that calls it (even when refused for its
   address or limited) would break if it were removed;
 * the abilities the key was refused. **Refused ability** means an ability operation with 403
-  rows in the window that the key does not hold *now*. A 403 is either ``forbidden`` (the
-  ability is missing) or ``ip_not_allowed`` (the address is not allowed; checked first), and
-  the hourly counts do not tell them apart, so a request from a refused address to an ability
-  the key lacks also lands here. Once granted, an ability leaves the list.
+  ``forbidden`` rows in the window that the key does not hold *now*; once granted, an ability
+  leaves the list. Requests refused for their address (``ip_not_allowed``) are counted under
+  an operation of their own (``IP_REFUSED_OPERATION``), whatever endpoint they asked for, so
+  they neither mark an ability used nor offer to grant one: they show as their own line.
 
 The counts come from the daily roll-up (``key_usage_daily``), which the flush writes with the
 hourly rows: 30 days of a busy key are a few thousand rows at most. Decisions and measurements:
@@ -27,17 +27,18 @@ from datetime import UTC, date, datetime, timedelta
 
 from app.catalogue import ABILITY_SET, ALL_ABILITIES
 from app.models.api_keys import ApiKey
-from app.models.usage import KEY_OPERATION, OTHER_OPERATION
+from app.models.usage import IP_REFUSED_OPERATION, KEY_OPERATION, OTHER_OPERATION
 from app.usage.history import OUTCOMES, SERVER_ERRORS, DayCount, chain_key_ids, daily_counts, outcome_of
 
 WINDOW_DAYS = 30
-# Where an ability's requests count as "refused for the ability" (forbidden or ip_not_allowed).
+# Where an ability's requests count as "refused for the ability" (forbidden).
 FORBIDDEN = 403
 
 # Operations that are not abilities, named for people.
 OPERATION_LABELS = {
     KEY_OPERATION: "Key introspection (GET /api/v1/key)",
     OTHER_OPERATION: "Unknown paths",
+    IP_REFUSED_OPERATION: "Refused: address not allowed (any endpoint)",
 }
 
 

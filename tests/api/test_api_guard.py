@@ -12,7 +12,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import inspect, select, text
 
+from app.api import ratelimit
 from app.extensions import db, limiter
+from app.keys import service as keys_service
 from app.keys.format import build_key
 from app.models.api_keys import ApiKey
 from app.models.types import utcnow
@@ -369,27 +371,43 @@ def test_once_the_budget_is_spent_every_failure_is_the_same_429_whether_the_pref
     assert bcrypt_calls["checkpw"] == 10
 
 
-def test_a_proven_key_refused_for_its_state_counts_against_its_own_bucket_not_the_address(
+def test_a_proven_key_refused_for_its_state_counts_against_the_address_never_a_bucket(
     app: Flask, call: Any, make_key: Any
 ) -> None:
-    # Only the holder of the secret gets this answer, and it runs no bcrypt: it spends the key's
-    # bucket, so the address keeps its failed-attempt budget (10 here) for keys not yet proven.
+    # Only the holder of the secret gets this answer, and it runs no bcrypt: it spends neither
+    # the key's bucket nor the address's failed-attempt budget (10 here), only the address's
+    # count of refusals, and it is answered 401 however many came before.
     created = make_key(abilities=["brands:list"], rate_limit=15)
     assert call(BRANDS, created.raw_key).status_code == 200
     with app.app_context():
         db.session.get(ApiKey, created.key.id).status = "revoked"
         db.session.commit()
-    responses = [call(BRANDS, created.raw_key) for _ in range(12)]
+    responses = [call(BRANDS, created.raw_key) for _ in range(25)]
     for response in responses:
         assert_error(response, 401, "key_revoked")
         assert "Retry-After" not in response.headers
-    assert responses[-1].headers["X-RateLimit-Remaining"] == "2"  # 15 - 1 - 12
-    assert_error(call(BRANDS, "garbage"), 401, "invalid_key")  # the address budget is untouched
-    for _ in range(2):
+    assert responses[0].headers["X-RateLimit-Remaining"] == "9"  # the address's count, 10 - 1
+    assert responses[-1].headers["X-RateLimit-Remaining"] == "0"
+    assert_error(call(BRANDS, "garbage"), 401, "invalid_key")  # the failure budget is untouched
+    with app.app_context():
+        window = ratelimit.limiter.limiter.get_window_stats(
+            ratelimit.per_minute(15), created.key.prefix, ratelimit.PER_KEY_SCOPE
+        )
+    assert window.remaining == 14  # the key's bucket holds the one request it served
+
+
+def test_a_revoked_key_whose_bucket_is_full_answers_key_revoked_not_429(
+    app: Flask, call: Any, make_key: Any
+) -> None:
+    """SPEC §5 step 5: a 429 would tell the holder to retry a key that will never work again."""
+    created = make_key(abilities=["brands:list"], rate_limit=3)
+    for _ in range(3):
+        assert call(BRANDS, created.raw_key).status_code == 200
+    assert_error(call(BRANDS, created.raw_key), 429, "rate_limited")
+    with app.app_context():
+        keys_service.revoke_key(created.key.prefix, actor="tests")
+    for _ in range(5):
         assert_error(call(BRANDS, created.raw_key), 401, "key_revoked")
-    limited = call(BRANDS, created.raw_key)
-    assert_error(limited, 429, "rate_limited")
-    assert limited.headers["Retry-After"]
 
 
 @pytest.mark.parametrize(

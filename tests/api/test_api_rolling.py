@@ -10,7 +10,7 @@ from flask import Flask
 from werkzeug.http import parse_date
 
 from app.extensions import db
-from app.keys import rolling
+from app.keys import rolling, service
 from app.models.types import utcnow
 from tests.api.api_helpers import assert_error
 
@@ -119,3 +119,29 @@ def test_calls_with_the_old_key_after_cutover_do_not_lock_the_new_key_out(
     for _ in range(25):  # more than the address's failed-attempt budget (20/minute)
         assert_error(call(BRANDS, old.raw_key), 401, "key_rolled")
     assert call(BRANDS, new.raw_key).status_code == 200
+
+
+def test_a_leaked_rolled_key_never_spends_its_successors_bucket(app: Flask, call: Any, make_key: Any) -> None:
+    """Past the cutover, the old key's refusals count against its address, not the chain's
+    bucket: whoever holds the leaked key cannot keep the new one at 429 (issue 24)."""
+    old = make_key(abilities=["brands:list"], rate_limit=5)
+    new = _roll(app, old.key.prefix, "0")
+    for _ in range(10):
+        assert_error(call(BRANDS, old.raw_key), 401, "key_rolled")
+    for _ in range(5):
+        assert call(BRANDS, new.raw_key).status_code == 200
+    assert_error(call(BRANDS, new.raw_key), 429, "rate_limited")
+
+
+def test_a_revoked_old_key_in_its_grace_period_never_spends_the_new_keys_bucket(
+    app: Flask, call: Any, make_key: Any
+) -> None:
+    """Revoking the leaked old key mid-grace stops it; its calls then cost the new key nothing."""
+    old = make_key(abilities=["brands:list"], rate_limit=5)
+    new = _roll(app, old.key.prefix, "1h")
+    with app.app_context():
+        service.revoke_key(old.key.prefix, actor="tests")
+    for _ in range(10):
+        assert_error(call(BRANDS, old.raw_key), 401, "key_revoked")
+    for _ in range(5):
+        assert call(BRANDS, new.raw_key).status_code == 200

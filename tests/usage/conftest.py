@@ -10,9 +10,9 @@ from flask.testing import FlaskClient
 
 @pytest.fixture
 def call(client: FlaskClient) -> Any:
-    """``call(path, key)``: one GET with ``X-API-Key``; returns the status code."""
+    """``call(path, key, **kwargs)``: one GET with ``X-API-Key``; returns the status code."""
 
-    def request(path: str, key: str) -> int:
-        return client.get(path, headers={"X-API-Key": key}).status_code
+    def request(path: str, key: str, **kwargs: Any) -> int:
+        return client.get(path, headers={"X-API-Key": key}, **kwargs).status_code
 
     return request

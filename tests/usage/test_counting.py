@@ -13,9 +13,9 @@ from app import create_app, usage
 from app.extensions import db
 from app.keys import rolling
 from app.keys import service as keys_service
-from app.models.usage import KeyUsage
+from app.models.usage import IP_REFUSED_OPERATION, KeyUsage
 from app.seed import seed_demo
-from app.usage import history
+from app.usage import history, reports
 from app.usage.buffer import Cell, UsageBuffer
 from tests.conftest import TEST_ACTOR
 
@@ -71,6 +71,24 @@ def test_a_proven_key_refused_for_its_state_is_counted_as_401(app, make_key, cal
     assert rows(app) == Counter(
         {(created.key.id, "products:list", 200): 1, (created.key.id, "products:list", 401): 1}
     )
+
+
+def test_an_ip_refusal_is_counted_apart_from_the_abilities(app, make_key, call):
+    """403 ip_not_allowed counts under its own operation, whatever endpoint it asked for, so it
+    neither marks an ability used nor offers one to grant (issue 24)."""
+    created = make_key(abilities=["products:list"], allowed_ips=["203.0.113.0/24"])
+    for path in ("/api/v1/products", "/api/v1/customers"):
+        assert call(path, created.raw_key, environ_base={"REMOTE_ADDR": "192.0.2.1"}) == 403
+    assert call("/api/v1/customers", created.raw_key, environ_base={"REMOTE_ADDR": "203.0.113.9"}) == 403
+    assert rows(app) == Counter(
+        {(created.key.id, IP_REFUSED_OPERATION, 403): 2, (created.key.id, "customers:list", 403): 1}
+    )
+    with app.app_context():
+        report = reports.for_key(keys_service.get_key(created.key.prefix))
+    assert [use.used for use in report.abilities] == [False]
+    assert [refused.ability for refused in report.refused] == ["customers:list"]
+    line = next(op for op in report.operations if op.operation == IP_REFUSED_OPERATION)
+    assert line.label.startswith("Refused: address not allowed")
 
 
 def test_unproven_and_missing_keys_are_not_counted(app, make_key, call, client):

@@ -73,7 +73,7 @@ def test_each_operation_has_its_counts_and_latest_use() -> None:
 def test_a_granted_ability_is_used_when_requested_whatever_the_outcome() -> None:
     counts = [
         _row(TODAY, "products:list", 429, 1),  # limited, but the integration calls it
-        _row(TODAY, "inventory:list", 403, 1),  # refused for its address (ip_not_allowed)
+        _row(TODAY, "inventory:list", 403, 1),  # refused before it was granted
     ]
     granted = ["products:show", "inventory:list", "products:list"]
     report = reports.build(granted, counts, 30, TODAY)
@@ -97,7 +97,7 @@ def test_refused_abilities_are_403s_for_abilities_the_key_lacks() -> None:
         _row(TODAY - timedelta(days=2), "customers:list", 403, 2, hour=7),
         _row(TODAY, "customers:list", 403, 1, hour=9),
         _row(TODAY, "suppliers:show", 403, 5),
-        _row(TODAY, "products:list", 403, 4),  # held: an ip_not_allowed refusal, not a missing ability
+        _row(TODAY, "products:list", 403, 4),  # held now: granted since it was refused
         _row(TODAY, "key", 403, 1),  # introspection is no ability
         _row(TODAY, "warehouses:list", 401, 3),  # 401 is no ability refusal
     ]

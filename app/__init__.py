@@ -39,19 +39,18 @@ def _init_extensions(app: Flask) -> None:
     sessions.init_app(app)
     extensions.login_manager.init_app(app)
     extensions.login_manager.user_loader(accounts.load_session_user)
-    extensions.limiter.init_app(app)
+    extensions.init_limiter(app)
     extensions.compress.init_app(app)
     verification.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app import api, panel, security
-    from app.docs import bp as docs_bp
+    from app import api, docs, panel, security
     from app.health import bp as health_bp
 
     app.register_blueprint(health_bp)
     api.init_app(app)
-    app.register_blueprint(docs_bp)
+    docs.init_app(app)
     panel.init_app(app)
     security.init_app(app)
 

@@ -14,8 +14,6 @@ from app.api import errors, guard, introspection, ratelimit, views
 from app.extensions import compress, csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-# Keys, not cookies, authenticate the API: CSRF does not apply (and it is read-only).
-csrf.exempt(bp)
 errors.register_blueprint_handlers(bp)
 # After-request hooks run last-registered first. The usage count is registered first, so it runs
 # last and sees the final status (also a 304 made by gzip's conditional check).
@@ -30,6 +28,8 @@ introspection.register_views(bp)
 def init_app(app: Flask) -> None:
     """Register the API blueprint, its cap on concurrent bcrypt checks and the JSON handlers
     for ``/api/`` routing errors."""
+    # Keys, not cookies, authenticate the API: CSRF does not apply (and it is read-only).
+    csrf.exempt(bp)
     errors.init_app(app)
     ratelimit.init_app(app)
     usage.init_app(app)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Flask, Response, current_app, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from werkzeug.http import generate_etag
 
@@ -32,14 +32,26 @@ bp.cli.add_command(openapi_cli)
 bp.add_app_template_filter(page.prose, "docs_prose")
 # The OpenAPI document is JSON over 1 KB: gzip for clients that ask (the HTML page is not).
 bp.after_request(compress.after_request)
-# One bucket per client address (the limiter's default key) shared by every docs route.
-limiter.shared_limit(lambda: current_app.config["DOCS_RATE_LIMIT"], scope="docs")(bp)
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
 CACHE_CONTROL = "no-cache"
+
+
+def docs_rate_limit() -> str:
+    """The per-address limit of the docs routes (``DOCS_RATE_LIMIT``)."""
+    return current_app.config["DOCS_RATE_LIMIT"]
+
+
+def init_app(app: Flask) -> None:
+    """Register the docs blueprint, its routes sharing one bucket per client address."""
+    # The same function and scope each time, so a second app adds no second limit.
+    limiter.shared_limit(docs_rate_limit, scope="docs")(bp)
+    app.register_blueprint(bp)
+
+
 EXTENSION_KEY = "stockgate.docs.rendered"
 
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 from flask import Flask
 
 from app.extensions import login_manager
-from app.panel import audit_log, auth, filters, guards, session_lifetime, views
+from app.panel import audit_log, auth, filters, guards, views
 
 
 def init_app(app: Flask) -> None:
-    """Register the panel's blueprints, its sign-in page, session lifetimes and template filters."""
+    """Register the panel's blueprints, its sign-in page and template filters."""
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Sign in to continue."
     login_manager.login_message_category = "info"
     login_manager.unauthorized_handler(guards.unauthorized)
     filters.init_app(app)
-    session_lifetime.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(audit_log.bp)

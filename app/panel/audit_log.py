@@ -13,11 +13,13 @@ from flask import Blueprint, Response, make_response, render_template, request, 
 from flask_wtf.csrf import CSRFError
 
 from app import audit, untrusted
-from app.panel import guards
+from app.panel import guards, session_lifetime
 from app.panel.htmx import htmx, no_store, vary_on_htmx
 from app.panel.listing import MAX_PAGE, argument_errors
 
 bp = Blueprint("audit_log", __name__, url_prefix="/settings/audit-log")
+# The session's age first: an expired session must not pass as signed in.
+bp.before_request(session_lifetime.check_session)
 bp.before_request(guards.require_admin)
 bp.after_request(no_store)
 bp.register_error_handler(CSRFError, guards.csrf_failed)

@@ -25,6 +25,7 @@ from app.panel import guards, session_lifetime, throttle
 from app.panel.forms import LoginForm
 
 bp = Blueprint("auth", __name__)
+bp.before_request(session_lifetime.check_session)
 
 BAD_CREDENTIALS = "Email or password is not right, or this account cannot sign in."
 TOO_MANY = "Too many sign-in attempts. Wait a few minutes and try again."

@@ -1,9 +1,10 @@
 """Panel sessions end after ``SESSION_IDLE_MINUTES`` idle and ``SESSION_MAX_HOURS`` after sign-in.
 
 Both times live inside the signed session cookie (the client can read them but not change
-them) and are checked on the server at the start of every request that carries a signed-in
-session, so a copied cookie stops working too, whatever the browser does with its expiry. A
-session without them (from before this check, or signed in some other way) is not trusted.
+them) and are checked on the server at the start of every panel request that carries a
+signed-in session (a ``before_request`` of each panel blueprint, never of the API), so a
+copied cookie stops working too, whatever the browser does with its expiry. A session
+without them (from before this check, or signed in some other way) is not trusted.
 
 An expired session is signed out; the next panel page sends the admin to sign in, where a
 message says why. Defaults: 30 minutes idle, 12 hours at most (``SESSION_MAX_HOURS`` is
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask, current_app, flash, request, session
+from flask import current_app, flash, request, session
 from flask_login import logout_user
 
 from app import security_events
@@ -70,8 +71,3 @@ def check_session() -> None:
     logout_user()
     session.clear()
     flash(EXPIRED_MESSAGE, "info")
-
-
-def init_app(app: Flask) -> None:
-    """Check every signed-in session's age before the request runs."""
-    app.before_request(check_session)

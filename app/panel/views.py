@@ -33,7 +33,7 @@ from app.keys.format import is_prefix
 from app.models.api_keys import ApiKey, KeyStatus
 from app.models.types import utcnow
 from app.models.users import User
-from app.panel import access_preview, guards
+from app.panel import access_preview, guards, session_lifetime
 from app.panel.forms import (
     AccessPreviewForm,
     GrantAbilityForm,
@@ -51,6 +51,8 @@ from app.panel.listing import ListParams, argument_errors, empty_page, list_keys
 from app.usage import least_privilege
 
 bp = Blueprint("panel", __name__, url_prefix="/settings")
+# The session's age first: an expired session must not pass as signed in.
+bp.before_request(session_lifetime.check_session)
 bp.before_request(guards.require_admin)
 # Signed-in pages and fragments hold the admin's data: no browser or proxy cache may keep them.
 bp.after_request(no_store)

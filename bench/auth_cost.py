@@ -65,12 +65,9 @@ def measure(raw_key: str, calls: int = 2000) -> dict[str, float]:
         from app import usage
     except ImportError:  # before usage counting (issue 17)
         return results
-    from flask import Response, g
-
     def counted() -> None:
         with app.test_request_context(PATH, headers=headers, environ_base=environ):
-            g.usage_key_id = 1
-            usage.count_response(Response(status=200))
+            usage.count(1, "products:list", 200)
 
     results["usage count"] = max(0.0, cpu_ms(counted, calls) - results["context"])
     return results

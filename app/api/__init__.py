@@ -15,9 +15,8 @@ from app.extensions import compress, csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 errors.register_blueprint_handlers(bp)
-# After-request hooks run last-registered first. The usage count is registered first, so it runs
-# last and sees the final status (also a 304 made by gzip's conditional check).
-bp.after_request(usage.count_response)
+# After-request hooks run last-registered first: the guard's ``finish`` (headers, usage count)
+# is registered first, so it runs last and sees the final status.
 guard.install(bp)
 # gzip of JSON over 1 KB (SPEC §14): runs first, then the guard adds the rate-limit headers.
 bp.after_request(compress.after_request)

@@ -121,6 +121,8 @@ class Auth:
     """Outcome of authenticating one request: the key, or the error to answer with."""
 
     key: verification.KeyState | None = None
+    # The key whose secret was proven, also when it is then refused for its state.
+    proven: verification.KeyState | None = None
     prefix: str | None = None
     # The rate-limit bucket (shared by the old and new key of a roll).
     bucket: str | None = None
@@ -146,12 +148,6 @@ def authenticate() -> Auth:
         return _throttled(throttled.window, presented)
     except ratelimit.BcryptBusy:
         return _busy(gate.window, presented)
-    if result.key is not None:
-        # Proven (even if then refused for its state): every answer to it is counted (SPEC §13).
-        g.setdefault(usage.KEY_ID, result.key.id)
-    if result.key is not None and result.key.expires_at is not None:
-        # The key is proven (also when refused for its state): its holder hears of its expiry.
-        g.api_key_expires_at = result.key.expires_at
     if not result.ok:
         code = result.reason or verification.INVALID_KEY
         message = _MESSAGES.get(code, _MESSAGES[verification.INVALID_KEY])
@@ -160,14 +156,16 @@ def authenticate() -> Auth:
         if result.checked_secret:
             # The attempt was counted (and allowed) before bcrypt ran: do not count it twice.
             headers = gate.window.headers() if gate.window is not None else {}
-            return Auth(error=ApiError(401, code, message, None, headers), headers=headers)
+            error = ApiError(401, code, message, None, headers)
+            return Auth(proven=result.key, error=error, headers=headers)
         if result.key is not None:
-            return _refuse_proven(401, code, message)
+            return replace(_refuse_proven(401, code, message), proven=result.key)
         return _refuse(401, code, message, presented=presented)
     key = result.key
     assert key is not None
     return Auth(
         key=key,
+        proven=key,
         prefix=key.prefix,
         bucket=key.bucket_name,
         rate_limit=key.rate_limit,
@@ -340,45 +338,72 @@ def _busy(window: ratelimit.Window | None, presented: str | None) -> Auth:
     return Auth(error=error, headers=headers)
 
 
+def key_rate_limited(limit: int, retry_after: int, headers: dict[str, str] | None = None) -> ApiError:
+    """The 429 for a key whose bucket is full (the docs' example is made by it too)."""
+    return ApiError(
+        429,
+        "rate_limited",
+        f"Rate limit of {limit} requests per minute exceeded for this key; retry in {retry_after} seconds.",
+        {"limit": limit, "window_seconds": 60, "scope": "key"},
+        headers,
+    )
+
+
+@dataclass
+class ApiCall:
+    """One API request as the guard saw it, kept in ``g.api_call`` for the view and ``finish``."""
+
+    # The proven key (also when then refused for its state, its address or its limit).
+    key: verification.KeyState | None = None
+    # The key's bucket after this request (introspection reports it).
+    window: ratelimit.Window | None = None
+    # Headers every response to this request carries: rate limit, expiry, deprecation.
+    headers: dict[str, str] = field(default_factory=dict)
+    # The usage operation when it is not the endpoint's own (an IP refusal).
+    operation: str | None = None
+
+
+def current_call() -> ApiCall:
+    """The guard's record of the current API request."""
+    return g.api_call
+
+
 def install(bp: Blueprint) -> None:
-    """Attach the guard and the rate-limit headers to the API blueprint."""
+    """Attach the guard and its response hook to the API blueprint."""
     bp.before_request(guard)
-    bp.after_request(_add_rate_limit_headers)
+    bp.after_request(finish)
 
 
 def guard() -> None:
     """Refuse the request unless its key is valid, within its limit and holds the ability."""
     read_without_transaction()  # the API only reads; Last Used At has a connection of its own
+    call = g.api_call = ApiCall()
     auth = authenticate()
+    call.key = auth.proven
+    if auth.proven is not None and auth.proven.expires_at is not None:
+        # The key is proven (also when refused for its state): its holder hears of its expiry.
+        call.headers[EXPIRES_HEADER] = iso_utc(auth.proven.expires_at)
+    call.headers.update(auth.headers)
     if auth.error is not None:
-        g.api_rate_headers = auth.headers
         raise auth.error
     assert auth.key is not None and auth.bucket is not None
-    g.api_key = auth.key
-    g.api_key_headers = deprecation_headers(auth.key)
+    call.headers.update(deprecation_headers(auth.key))
     if auth.key.allowed_ips and not allowed_ips.is_allowed(request.remote_addr, tuple(auth.key.allowed_ips)):
         seen = request.remote_addr or "an unknown address"
-        usage.count_as(IP_REFUSED_OPERATION)
+        call.operation = IP_REFUSED_OPERATION
         refusal = _refuse_proven(
             403,
             "ip_not_allowed",
             f"This key may not be used from {seen}; an admin can add the address to the key's allowed IPs.",
             {"address": request.remote_addr},
         )
-        g.api_rate_headers = refusal.headers
+        call.headers.update(refusal.headers)
         raise refusal.error
-    window = ratelimit.hit_key(auth.bucket, auth.rate_limit)
-    g.api_rate_window = window  # for views that report the limit (introspection)
-    if window is not None:
-        g.api_rate_headers = window.headers()
-        if not window.allowed:
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"Rate limit of {window.limit} requests per minute exceeded for this key; "
-                f"retry in {window.retry_after} seconds.",
-                {"limit": window.limit, "window_seconds": 60, "scope": "key"},
-            )
+    call.window = ratelimit.hit_key(auth.bucket, auth.rate_limit)
+    if call.window is not None:
+        call.headers.update(call.window.headers())
+        if not call.window.allowed:
+            raise key_rate_limited(call.window.limit, call.window.retry_after)
     if request.endpoint in KEY_ONLY_ENDPOINTS:
         return  # any valid key may call it (introspection): no ability to check
     ability = ENDPOINT_ABILITIES.get(request.endpoint or "")
@@ -395,23 +420,26 @@ def guard() -> None:
         )
 
 
-def iso_utc(value: datetime) -> str:
-    """``value`` as ISO 8601 in UTC ending in ``Z``, as the API writes every timestamp."""
-    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return aware.isoformat().replace("+00:00", "Z")
+def finish(response: Response) -> Response:
+    """Give the response the headers the guard collected, and count it for a proven key.
 
-
-def _add_rate_limit_headers(response: Response) -> Response:
-    """Put the ``X-RateLimit-*`` headers of this request's bucket, and the key's expiry, on the
-    response."""
-    for name, value in g.pop("api_rate_headers", {}).items():
-        response.headers[name] = value
-    expires_at = g.pop("api_key_expires_at", None)
-    if expires_at is not None:
-        response.headers[EXPIRES_HEADER] = iso_utc(expires_at)
-    for name, value in g.pop("api_key_headers", {}).items():
-        response.headers[name] = value
+    Registered first among the blueprint's ``after_request`` hooks, so it runs last and sees
+    the final status (also a 304 made by gzip's conditional check).
+    """
+    call: ApiCall | None = g.get("api_call")
+    if call is not None:
+        response.headers.update(call.headers)
+        if call.key is not None:
+            # Every answer to a proven key is counted, refusals included (SPEC §13).
+            operation = call.operation or usage.operation_of(request.endpoint)
+            usage.count(call.key.id, operation, response.status_code)
     # Answers depend on the key: no cache may keep them. List and show answers set their own
     # ``private, no-cache`` (they carry an ETag to revalidate with; ``app.api.views``).
     response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def iso_utc(value: datetime) -> str:
+    """``value`` as ISO 8601 in UTC ending in ``Z``, as the API writes every timestamp."""
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return aware.isoformat().replace("+00:00", "Z")

@@ -12,10 +12,11 @@ import math
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify
+from flask import Blueprint, Response, jsonify
 from marshmallow import Schema, fields
 
 from app.api import ratelimit
+from app.api.guard import current_call
 from app.catalogue import ALL_ABILITIES
 from app.extensions import db
 from app.models.api_keys import RATE_LIMIT_MAX, RATE_LIMIT_MIN, ApiKey
@@ -154,9 +155,10 @@ def key_info(key: ApiKey, window: ratelimit.Window | None, now: datetime) -> dic
 
 def show_key() -> Response:
     """Describe the calling key: prefix, name, owner, abilities, limit, expiry, status, allowed IPs."""
-    key = db.session.get(ApiKey, g.api_key.id)
+    call = current_call()
+    key = db.session.get(ApiKey, call.key.id if call.key is not None else None)
     assert key is not None  # the guard has just read it
-    return jsonify(_envelope.dump({"data": key_info(key, g.get("api_rate_window"), utcnow())}))
+    return jsonify(_envelope.dump({"data": key_info(key, call.window, utcnow())}))
 
 
 def register_views(bp: Blueprint) -> None:

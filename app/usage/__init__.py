@@ -1,7 +1,7 @@
 """Usage insight (SPEC §13): every API request of an identified key, counted per key x
 operation x status code x UTC hour, with no database write per request.
 
-* ``count_response`` (an ``after_request`` of the API blueprint) adds one to an in-process
+* ``count`` (called by the API guard's response hook) adds one to an in-process
   buffer (``app.usage.buffer``): a dictionary update under a lock, about a microsecond.
 * ``flush`` drains the buffer into ``key_usage_hourly`` with an upsert that adds
   (``app.usage.store``), so every process of a deployment writes its own counts and the
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, current_app
 
 from app.catalogue import ENDPOINT_ABILITIES, KEY_ONLY_ENDPOINTS
 from app.extensions import db
@@ -36,10 +36,6 @@ from app.usage.buffer import Cell, UsageBuffer
 from app.usage.store import add_counts
 
 EXTENSION_NAME = "stockgate.usage"
-# ``g`` name under which the guard leaves the id of a proven key (even one then refused).
-KEY_ID = "usage_key_id"
-# ``g`` name under which the guard names the operation when it is not the endpoint's own.
-OPERATION = "usage_operation"
 
 log = logging.getLogger(__name__)
 
@@ -86,21 +82,11 @@ def operation_of(endpoint: str | None) -> str:
     return ENDPOINT_ABILITIES.get(endpoint or "", OTHER_OPERATION)
 
 
-def count_as(operation: str) -> None:
-    """Count this request under ``operation`` instead of its endpoint's (an IP refusal)."""
-    g.setdefault(OPERATION, operation)
-
-
-def count_response(response: Response) -> Response:
-    """Count this response if the request carried a proven key (any status)."""
-    key_id = g.pop(KEY_ID, None)
-    if key_id is not None:
-        now = datetime.now(UTC)
-        hour = now.replace(minute=0, second=0, microsecond=0)
-        operation = g.pop(OPERATION, None) or operation_of(request.endpoint)
-        cell = Cell(key_id, hour, operation, response.status_code)
-        _process(current_app.extensions[EXTENSION_NAME]).buffer.add(cell, now)
-    return response
+def count(key_id: int, operation: str, status: int) -> None:
+    """Count one answer to key ``key_id`` for ``operation`` with ``status`` in this UTC hour."""
+    now = datetime.now(UTC)
+    cell = Cell(key_id, now.replace(minute=0, second=0, microsecond=0), operation, status)
+    _process(current_app.extensions[EXTENSION_NAME]).buffer.add(cell, now)
 
 
 def flush(app: Flask | None = None) -> int:

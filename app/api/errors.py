@@ -1,7 +1,9 @@
 """JSON errors for everything under ``/api/`` (SPEC §6): never an HTML page, never a trace.
 
-Every error body is ``{"error": {"code", "message", "details"}}``. The codes are a closed
-list (``ERROR_CODES``) that the docs describe; 401 carries ``WWW-Authenticate``.
+Every error body is ``{"error": {"code", "message", "details", "request_id"}}``. The codes
+are a closed list (``ERROR_CODES``) that the docs describe; 401 carries ``WWW-Authenticate``.
+``request_id`` is the request's ``X-Request-Id`` (``request_id()``), which every response
+under ``/api/`` carries and the access log names, so a support request can be matched to it.
 
 Where the handlers live, and why:
 
@@ -21,9 +23,11 @@ Where the handlers live, and why:
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, g, jsonify, request
 from flask_limiter.errors import RateLimitExceeded
 from limits.errors import StorageError
 from marshmallow import Schema, fields
@@ -36,6 +40,9 @@ log = logging.getLogger(__name__)
 
 API_PATH_PREFIX = "/api/"
 REALM = "stockgate"
+REQUEST_ID_HEADER = "X-Request-Id"
+# A client's own request id is echoed when it is this safe to log and to send back.
+_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 # Seconds a client should wait after a 503 before retrying.
 UNAVAILABLE_RETRY_AFTER = 5
 
@@ -100,9 +107,18 @@ class ErrorBodySchema(Schema):
         },
     )
 
+    request_id = fields.String(
+        required=True,
+        metadata={
+            "description": "The request's id, also sent as the `X-Request-Id` header: quote it "
+            "when you ask for support.",
+            "example": "7f3c2a9e1b4d4e8f9a6b5c4d3e2f1a0b",
+        },
+    )
+
 
 class ErrorSchema(Schema):
-    """Every API error response: ``{"error": {"code", "message", "details"}}``."""
+    """Every API error response: ``{"error": {"code", "message", "details", "request_id"}}``."""
 
     error = fields.Nested(ErrorBodySchema, required=True)
 
@@ -133,6 +149,17 @@ class ApiError(Exception):
         return api_error(self.status, self.code, self.message, self.details, self.headers)
 
 
+def request_id() -> str:
+    """This request's id: the client's ``X-Request-Id`` when it is 1-128 characters of
+    ``[A-Za-z0-9._-]``, else a new random one; the same value for the whole request."""
+    value = g.get("request_id")
+    if value is None:
+        sent = request.headers.get(REQUEST_ID_HEADER, "")
+        value = sent if _CLIENT_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+        g.request_id = value
+    return value
+
+
 def api_error(
     status: int,
     code: str,
@@ -140,9 +167,12 @@ def api_error(
     details: Any = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    """Build a JSON error response ``{"error": {"code", "message", "details"}}``."""
-    response = jsonify(_error_schema.dump({"error": {"code": code, "message": message, "details": details}}))
+    """Build a JSON error response ``{"error": {"code", "message", "details", "request_id"}}``."""
+    rid = request_id()
+    body = {"code": code, "message": message, "details": details, "request_id": rid}
+    response = jsonify(_error_schema.dump({"error": body}))
     response.status_code = status
+    response.headers[REQUEST_ID_HEADER] = rid
     if status == 401 and "WWW-Authenticate" not in (headers or {}):
         response.headers["WWW-Authenticate"] = www_authenticate(None if code == "missing_key" else code)
     for name, value in (headers or {}).items():

@@ -80,7 +80,7 @@ from werkzeug.http import http_date
 
 from app import security_events, usage
 from app.api import ratelimit
-from app.api.errors import ApiError, bearer_challenge
+from app.api.errors import REQUEST_ID_HEADER, ApiError, bearer_challenge, request_id
 from app.catalogue import ENDPOINT_ABILITIES, KEY_ONLY_ENDPOINTS
 from app.db import read_without_transaction
 from app.keys import allowed_ips, rolling, verification
@@ -426,6 +426,7 @@ def finish(response: Response) -> Response:
     Registered first among the blueprint's ``after_request`` hooks, so it runs last and sees
     the final status (also a 304 made by gzip's conditional check).
     """
+    response.headers[REQUEST_ID_HEADER] = request_id()
     call: ApiCall | None = g.get("api_call")
     if call is not None:
         response.headers.update(call.headers)

@@ -25,7 +25,7 @@ from flask import Flask
 from marshmallow import Schema, fields, validate
 
 from app.api import introspection
-from app.api.errors import ERROR_CODES, ErrorSchema
+from app.api.errors import ERROR_CODES, REQUEST_ID_HEADER, ErrorSchema
 from app.api.guard import EXPIRES_HEADER
 from app.api.params import list_args_schema
 from app.api.views import MAX_ID
@@ -52,6 +52,16 @@ HEADERS: dict[str, tuple[str, dict[str, Any]]] = {
     "X-RateLimit-Reset": (
         "When the window frees up again, as Unix epoch seconds (UTC).",
         {"type": "integer", "minimum": 0, "example": 1795772460},
+    ),
+    REQUEST_ID_HEADER: (
+        "This request's id: yours when you sent a valid `X-Request-Id`, else a new one. Error "
+        "bodies repeat it as `error.request_id`, and the server's access log names it: quote it "
+        "when you ask for support.",
+        {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9._-]{1,128}$",
+            "example": "7f3c2a9e1b4d4e8f9a6b5c4d3e2f1a0b",
+        },
     ),
     "Retry-After": (
         "Seconds to wait before retrying (429 and 503 only).",
@@ -228,8 +238,13 @@ def _rate_limit_headers() -> dict[str, Any]:
 
 
 def _success_headers() -> dict[str, Any]:
-    """Headers of every successful answer: the key's bucket, and what applies to the key."""
-    return {**_rate_limit_headers(), **{name: _ref("headers", name) for name in KEY_HEADERS}}
+    """Headers of every successful answer: its request id, the key's bucket, and what applies
+    to the key."""
+    return {
+        REQUEST_ID_HEADER: _ref("headers", REQUEST_ID_HEADER),
+        **_rate_limit_headers(),
+        **{name: _ref("headers", name) for name in KEY_HEADERS},
+    }
 
 
 def _cacheable_headers() -> dict[str, Any]:
@@ -272,7 +287,7 @@ def _add_components(spec: APISpec) -> None:
     spec.components.schema("PageLinks", schema=PageLinksSchema)
     for status, (name, title, explanation) in ERRORS.items():
         codes = error_codes(status)
-        headers: dict[str, Any] = {}
+        headers: dict[str, Any] = {REQUEST_ID_HEADER: _ref("headers", REQUEST_ID_HEADER)}
         if status == 401:
             headers["WWW-Authenticate"] = _ref("headers", "WWW-Authenticate")
         if status in CHALLENGE_HEADERS:
@@ -317,6 +332,17 @@ def _add_components(spec: APISpec) -> None:
         },
     )
     spec.components.parameter(
+        "RequestId",
+        "header",
+        {
+            "name": REQUEST_ID_HEADER,
+            "description": "Your own id for this request (1-128 characters of `A-Z a-z 0-9 . _ -`), "
+            "echoed in the `X-Request-Id` response header and in error bodies; any other value is "
+            "replaced by a new id.",
+            "schema": {"type": "string", "example": "sync-2026-01-31-0001"},
+        },
+    )
+    spec.components.parameter(
         "RecordId",
         "path",
         {
@@ -327,6 +353,7 @@ def _add_components(spec: APISpec) -> None:
     )
 
 
+EXAMPLE_REQUEST_ID = "7f3c2a9e1b4d4e8f9a6b5c4d3e2f1a0b"
 _ERROR_MESSAGES = {
     "bad_request": (
         "Invalid query parameters; see details.",
@@ -350,7 +377,7 @@ _ERROR_MESSAGES = {
 
 def _error_example(code: str) -> dict[str, Any]:
     message, details = _ERROR_MESSAGES[code]
-    return {"error": {"code": code, "message": message, "details": details}}
+    return {"error": {"code": code, "message": message, "details": details, "request_id": EXAMPLE_REQUEST_ID}}
 
 
 def _sort_enum(module: Module) -> list[str]:
@@ -392,7 +419,7 @@ def _list_operation(module: Module, record: dict[str, Any]) -> dict[str, Any]:
         "summary": f"List {module.name}",
         "description": _list_description(module),
         "x-required-ability": module.ability("list"),
-        "parameters": [{"in": "query", "schema": list_args_schema(module)}, "IfNoneMatch"],
+        "parameters": [{"in": "query", "schema": list_args_schema(module)}, "IfNoneMatch", "RequestId"],
         "responses": {
             "200": {
                 "description": f"A page of {module.name.lower()}.",
@@ -417,7 +444,7 @@ def _show_operation(module: Module, record: dict[str, Any]) -> dict[str, Any]:
             "`ETag`; send it in `If-None-Match` for a 304 when the record did not change."
         ),
         "x-required-ability": module.ability("show"),
-        "parameters": ["RecordId", "IfNoneMatch"],
+        "parameters": ["RecordId", "IfNoneMatch", "RequestId"],
         "responses": {
             "200": {
                 "description": f"The {name_of_one(module)}.",
@@ -513,6 +540,7 @@ def _add_introspection(spec: APISpec) -> None:
     operation = {
         "operationId": KEY_OPERATION_ID,
         "tags": [KEY_TAG],
+        "parameters": ["RequestId"],
         "summary": "Describe the calling key",
         "description": (
             "No ability needed: any valid key may call it, and it counts against the key's rate "

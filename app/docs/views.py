@@ -20,7 +20,7 @@ from flask_limiter.errors import RateLimitExceeded
 from werkzeug.http import generate_etag
 
 from app import security_events
-from app.api.errors import api_error
+from app.api.errors import REQUEST_ID_HEADER, api_error, request_id
 from app.docs import page, spec
 from app.docs.cli import openapi_cli
 from app.extensions import compress, limiter
@@ -120,6 +120,13 @@ def rate_limited(error: RateLimitExceeded) -> Response:
         "wait for the number of seconds in Retry-After.",
         {"limit": limit.amount, "window_seconds": limit.get_expiry()},
     )
+
+
+@bp.after_request
+def tag_with_request_id(response: Response) -> Response:
+    """Every response under ``/api/`` names its request (``X-Request-Id``), the docs' too."""
+    response.headers[REQUEST_ID_HEADER] = request_id()
+    return response
 
 
 @bp.after_request

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +73,39 @@ def test_database_unreachable_is_503_json(tmp_path: Path) -> None:
     error = assert_error(response, 503, "service_unavailable")
     assert "database" in error["message"]
     assert response.headers["Retry-After"]
+
+
+@pytest.mark.parametrize(
+    ("sent", "echoed"),
+    [
+        ("sync-2026-01-31.0001_a", True),
+        ("x" * 128, True),
+        ("x" * 129, False),
+        ("", False),
+        ("has space", False),
+        ("semi;colon", False),
+        ("ünïcode", False),
+    ],
+)
+def test_every_api_response_names_its_request_id(client, make_key, sent, echoed):
+    """SPEC §6: a valid client id is echoed, anything else replaced by a new one; errors repeat it."""
+    key = make_key(abilities=["products:list"])
+    headers = {"X-Request-Id": sent}
+    for response in (
+        client.get("/api/v1/products", headers={**headers, "X-API-Key": key.raw_key}),
+        client.get("/api/v1/brands", headers={**headers, "X-API-Key": key.raw_key}),  # 403
+        client.get("/api/v1/nowhere", headers=headers),  # routing 404, before any blueprint
+        client.get("/api/v1/products", headers=headers),  # 401
+        client.get("/api/openapi.json", headers=headers),
+    ):
+        rid = response.headers["X-Request-Id"]
+        assert (rid == sent) is echoed
+        assert re.fullmatch(r"[A-Za-z0-9._-]{1,128}", rid)
+        if response.status_code >= 400:
+            assert response.get_json()["error"]["request_id"] == rid
+
+
+def test_two_requests_without_an_id_get_different_ids(client):
+    """A new id per request, never a constant."""
+    ids = {client.get("/api/v1/products").headers["X-Request-Id"] for _ in range(3)}
+    assert len(ids) == 3

@@ -115,8 +115,9 @@ def test_show_operations_take_a_positive_integer_id(document):
     for path, op in operations(document):
         if not path.endswith("{id}"):
             continue
-        param, if_none_match = op["parameters"]
+        param, if_none_match, request_id = op["parameters"]
         assert if_none_match == {"$ref": "#/components/parameters/IfNoneMatch"}
+        assert request_id == {"$ref": "#/components/parameters/RequestId"}
         resolved = document["components"]["parameters"][param["$ref"].rsplit("/", 1)[-1]]
         assert resolved["in"] == "path" and resolved["required"] is True
         assert resolved["schema"]["type"] == "integer"
@@ -311,3 +312,15 @@ def test_unchanged_document_revalidates_with_304(docs_app):
         base_url="https://other.example.com",
     )
     assert elsewhere.status_code == 304, "the document is the same whatever the host"
+
+
+def test_every_response_documents_its_request_id(document):
+    """X-Request-Id on every documented response (SPEC §6), and error bodies carry it."""
+    responses = document["components"]["responses"]
+    for path, op in operations(document):
+        for status, response in op["responses"].items():
+            if "$ref" in response:
+                response = responses[response["$ref"].rsplit("/", 1)[-1]]
+            assert "X-Request-Id" in response.get("headers", {}), (path, status)
+    body = document["components"]["schemas"]["ErrorBody"]
+    assert "request_id" in body["properties"] and "request_id" in body["required"]

@@ -74,7 +74,15 @@ def test_the_configured_format_writes_what_gunicorn_writes():
     args = request()
     ours = line(settings["access_log_format"], *args)
     assert ours == line(settings["access_log_format"], *args, logger_class=Logger)
-    assert ours == '203.0.113.9 "GET /api/v1/products HTTP/1.1" 200 1234 1234ms'
+    assert ours == '203.0.113.9 "GET /api/v1/products HTTP/1.1" 200 1234 1234ms rid=-'
+
+
+def test_the_access_line_names_the_responses_request_id():
+    """SPEC §6: the line names the X-Request-Id the API answered with, so a report matches it."""
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    resp, *rest = request()
+    resp.headers.append(("X-Request-Id", "sync-2026-01-31-0001"))
+    assert line(settings["access_log_format"], resp, *rest).endswith(" rid=sync-2026-01-31-0001")
 
 
 @pytest.mark.parametrize(

@@ -144,3 +144,42 @@ def test_production_without_trusted_hosts_warns_at_start(
         _docs_app(tmp_path, STOCKGATE_ENV="production", TRUSTED_HOSTS=["stock.example.com"])
         _docs_app(tmp_path, STOCKGATE_ENV="development")
     assert not any("TRUSTED_HOSTS" in record.getMessage() for record in caplog.records)
+
+
+def _proxy_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records if "PROXY_FIX_HOPS is 0" in record.getMessage()]
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [("X-Forwarded-For", "198.51.100.7"), ("Forwarded", "for=198.51.100.7"), ("X-Real-IP", "198.51.100.7")],
+)
+def test_production_behind_an_untrusted_proxy_warns_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, header: str, value: str
+) -> None:
+    """PROXY_FIX_HOPS=0 while a proxy forwards: every client would share its address; said once."""
+    client = _docs_app(tmp_path, STOCKGATE_ENV="production").test_client()
+    with caplog.at_level(logging.WARNING):
+        assert client.get("/healthz").status_code == 200
+        assert _proxy_warnings(caplog) == []
+        for _ in range(3):
+            assert client.get("/healthz", headers={header: value}).status_code == 200
+        client.get("/healthz", headers={"X-Forwarded-For": "198.51.100.8"})
+    (warning,) = _proxy_warnings(caplog)
+    assert warning.startswith(f"{header} arrived") and "set PROXY_FIX_HOPS" in warning
+    assert value not in warning  # the client's words are not repeated in the log
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{"STOCKGATE_ENV": "production", "PROXY_FIX_HOPS": 1}, {"STOCKGATE_ENV": "development"}],
+    ids=["production-with-hops", "development"],
+)
+def test_forwarded_headers_are_not_remarked_on_when_trusted_or_in_development(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, config: dict[str, Any]
+) -> None:
+    """A configured proxy count, or a development server, says nothing about forwarded headers."""
+    client = _docs_app(tmp_path, **config).test_client()
+    with caplog.at_level(logging.WARNING):
+        assert client.get("/healthz", headers={"X-Forwarded-For": "198.51.100.7"}).status_code == 200
+    assert _proxy_warnings(caplog) == []

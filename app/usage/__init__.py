@@ -8,7 +8,7 @@ operation x status code x UTC hour, with no database write per request.
   totals stay exact across workers, with or without Redis.
 * Flushes happen every ``USAGE_FLUSH_SECONDS`` (default 10) on APScheduler's background
   scheduler, started in each process when it first counts (after gunicorn forks its workers);
-  on graceful shutdown (gunicorn's ``worker_exit`` hook, and ``atexit`` for waitress's Ctrl-C);
+  on graceful shutdown (gunicorn's ``worker_exit`` hook, and ``atexit`` for waitress's Ctrl-C or SIGTERM);
   and before this process reads usage (the key's page, the CLI), so its own counts are never
   behind. ``USAGE_FLUSH_SECONDS=0`` turns the scheduler off (the tests flush explicitly).
 * A flush that fails (database down or locked) gives the counts back to the buffer and the

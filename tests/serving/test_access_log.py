@@ -16,7 +16,7 @@ from gunicorn.glogging import Logger
 
 from app.keys.format import build_key, generate_key_id
 from bench.harness import ROOT, Server
-from gunicorn_logging import MASK, StockgateLogger
+from gunicorn_logging import MASK, MaskKeys, StockgateLogger
 from tests.serving.conftest import seed_key, server_env
 
 KEY = build_key("AbCdEfGh")
@@ -141,6 +141,79 @@ def test_a_key_anywhere_keeps_only_its_prefix_also_percent_encoded(atom, sent):
     logged = line(atom, *args)
     assert f"{PREFIX}_{MASK}" in logged
     assert SECRET[:8] not in logged and SECRET[-8:] not in logged
+
+
+# A key mangled on its way into a URL or a header: upper case, "-" for "_", split by spaces
+# (%20 or a form's "+") anywhere, also inside "sgk" and around the separators.
+MANGLED = {
+    "upper-case": KEY.upper(),
+    "upper-case-tag": "SGK" + KEY[3:],
+    "dashes": KEY.replace("_", "-"),
+    "%20-in-secret": KEY[:20] + "%20" + KEY[20:],
+    "plus-in-secret": KEY[:20] + "+" + KEY[20:40] + "+" + KEY[40:],
+    "%2B-in-secret": KEY[:30] + "%2B" + KEY[30:],
+    "%20-in-tag": KEY[:2] + "%20" + KEY[2:],
+    "%20-in-key-id": KEY[:8] + "%20" + KEY[8:],
+    "%20-at-separator": KEY[:12] + "%20" + KEY[12:],
+    "%20-every-character": "%20".join(KEY),
+    "all-at-once": "%20".join(KEY.upper().replace("_", "-")[:26]) + "+" + KEY.upper()[26:],
+}
+
+
+@pytest.mark.parametrize("sent", MANGLED.values(), ids=MANGLED.keys())
+@pytest.mark.parametrize("atom", ["%(r)s", "%(U)s", "%(q)s", "%({raw_uri}e)s", "%({x-feed}i)s"])
+def test_a_mangled_key_keeps_only_its_prefix(atom, sent):
+    """A key in another case, with dashes or split by spaces still loses everything past its id."""
+    query = f"api_key={sent}&x=1"
+    args = request(
+        [("X-FEED", f"token {sent}")],
+        RAW_URI=f"/keys/{sent}?{query}",
+        PATH_INFO=f"/keys/{sent}",
+        QUERY_STRING=query,
+    )
+    logged = line(atom, *args)
+    assert MASK in logged, logged
+    # No stretch of the secret survives, in any case, with or without the gaps.
+    squeezed = logged.upper().replace(" ", "").replace("+", "").replace("%20", "").replace("%2B", "")
+    assert SECRET[:8].upper() not in squeezed and SECRET[-8:].upper() not in squeezed, logged
+
+
+@pytest.mark.parametrize(
+    "logged",
+    [
+        "GET /settings/api-keys/sgk_AbCdEfGh HTTP/1.1",
+        "/settings/api-keys/SGK-ABCDEFGH/edit",
+        "q=sgk_AbCdEfGh&status=all",
+    ],
+)
+def test_a_prefix_alone_is_logged_as_it_is(logged):
+    """The public prefix (the panel's key pages, a search) is no secret and stays readable."""
+    assert line("%(U)s", *request(PATH_INFO=logged)) == logged
+
+
+def test_a_key_quoted_in_the_error_log_keeps_only_its_prefix():
+    """gunicorn quotes a malformed request line in its error log: the key in it is cut too."""
+    cfg = Config()
+    logger = StockgateLogger(cfg)
+    logger.setup(cfg)  # a configuration reload: still one filter
+    messages: list[str] = []
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    catch = Catch()
+    logger.error_log.addHandler(catch)
+    try:
+        mangled = KEY.replace("_", "-")
+        logger.warning("Invalid request from ip=%s: %s", "203.0.113.9", f"'GET /?k={mangled} HTTP/1.1\\x00'")
+        logger.warning("Worker booted")
+    finally:
+        logger.error_log.removeHandler(catch)
+    masked = f"{PREFIX.replace('_', '-')}_{MASK}"
+    quoted = f"'GET /?k={masked} HTTP/1.1\\x00'"
+    assert messages == [f"Invalid request from ip=203.0.113.9: {quoted}", "Worker booted"]
+    assert sum(isinstance(each, MaskKeys) for each in logger.error_log.filters) == 1
 
 
 def test_a_mistyped_key_is_masked_too():

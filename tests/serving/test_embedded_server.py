@@ -6,6 +6,8 @@ and while a new key is proven (bcrypt). gunicorn's sync worker, served the same 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.harness import WAITRESS, Server
+from bench.harness import ROOT, WAITRESS, Server
 from tests.serving.conftest import seed_key, server_env
 from tests.serving.slow_clients import healthz_seconds, slow_clients
 from tests.serving.test_cluster import PRODUCTS, get
@@ -73,3 +75,24 @@ def test_gunicorns_sync_worker_without_a_proxy_stalls_behind_slow_clients(databa
         pytest.raises(TimeoutError),
     ):
         healthz_seconds(server.port, timeout=1.5)
+
+
+def test_importing_wsgi_for_a_flask_command_leaves_signals_as_python_has_them(database):
+    """Only the served entry point takes SIGTERM and SIGINT over; ``flask`` commands import wsgi.py."""
+    show = (
+        "import signal\n"
+        "handlers = lambda: [signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)]\n"
+        "before = handlers()\n"
+        "import wsgi\n"
+        "print('unchanged' if handlers() == before else f'changed: {before} -> {handlers()}')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", show],
+        cwd=ROOT,
+        env=server_env(database, "memory://"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.strip() == "unchanged", result.stderr

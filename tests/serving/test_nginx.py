@@ -7,6 +7,7 @@ only the two addresses changed to free ports.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import shutil
 import subprocess
@@ -148,3 +149,33 @@ def test_healthz_through_nginx_answers_within_a_second_while_16_clients_dribble(
     with slow_clients(nginx, count=16):
         answered = [healthz_seconds(nginx) for _ in range(5)]
     assert max(answered) < 1, answered
+
+
+def answer(port: int, path: str, headers: dict[str, str]) -> tuple[int, str, str]:
+    """GET ``path`` from nginx: (status, Content-Type, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", path, headers=headers)
+    response = conn.getresponse()
+    body = response.read().decode()
+    conn.close()
+    return response.status, response.getheader("Content-Type", ""), body
+
+
+def test_requests_nginx_refuses_under_api_get_the_apis_json_error(pg_url, nginx):
+    """An oversized URL (414) or header (400) under /api/ is answered in JSON; elsewhere nginx's page."""
+    key = seed_key(pg_url, rate_limit=100)
+    long_query = "&q=" + "a" * 9000  # past the 8 KB request line
+    big_header = {"X-API-Key": key, "X-Padding": "b" * 9000}  # past the 8 KB header line
+    for path, headers, status, says in (
+        (PRODUCTS + long_query, {"X-API-Key": key}, 414, "request line is longer than 8 KB"),
+        (PRODUCTS, big_header, 400, "request header is too large"),
+    ):
+        got, content_type, body = answer(nginx, path, headers)
+        assert (got, content_type) == (status, "application/json"), body[:300]
+        error = json.loads(body)["error"]
+        assert error["code"] == "bad_request" and says in error["message"], error
+    # The panel and the docs keep nginx's own page; the app's own 400 passes through as it is.
+    assert answer(nginx, "/settings/api-keys?q=" + "a" * 9000, {})[:2] == (414, "text/html")
+    assert answer(nginx, "/healthz", {"X-Padding": "b" * 9000})[:2] == (400, "text/html")
+    status, _, body = answer(nginx, PRODUCTS + "&sort=nope", {"X-API-Key": key})
+    assert status == 400 and json.loads(body)["error"]["details"], body

@@ -1,5 +1,6 @@
 """Usage counting under real servers (SPEC §13): exact across 4 gunicorn workers with Redis,
-nothing lost on a graceful restart or stop, and flushed on its own every few seconds."""
+nothing lost on a graceful restart or stop (waitress too, on Ctrl-C or SIGTERM), and flushed
+on its own every few seconds."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
@@ -91,21 +95,56 @@ def test_counts_reach_the_database_within_the_flush_interval(pg_url, shared_redi
     assert wait_for(lambda: counted(pg_url) == Counter({("products:list", 200): 20}), seconds=10)
 
 
-def test_waitress_writes_its_counts_when_stopped_with_ctrl_c(tmp_path):
-    """The embedded server (`make run`): Ctrl-C (SIGINT) is a graceful stop; nothing is lost."""
+@contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """Within: children start with SIGINT ignored, as a shell leaves a job it starts with ``&``."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def count_then_stop_waitress(tmp_path: Path, stop: signal.Signals, *, background: bool = False) -> None:
+    """Serve 12 counted requests with `make run`'s waitress, send ``stop``: all 12 are written.
+
+    Nothing here waits on a clock: the server answers /healthz only once its handlers are in
+    place (``wsgi.served_app`` installs them before waitress listens), each count is buffered
+    before its answer is sent, and the counts are read once the process has exited. The
+    deadlines are only there to fail a hung server, and are generous for a busy machine.
+    """
     database_url = f"sqlite:///{tmp_path / 'usage.db'}"
     key = seed_key(database_url, create_schema=True, abilities=["products:list"], rate_limit=10_000)
+    # No timer flush: only the stop can write the counts.
     env = {**server_env(database_url, "memory://"), "USAGE_FLUSH_SECONDS": "3600"}
-    server = Server(env, kind=WAITRESS).__enter__()
+    with sigint_ignored() if background else nullcontext():
+        server = Server(env, kind=WAITRESS).__enter__()
     try:
         for _ in range(12):
-            assert get(server.port, PRODUCTS, key)[0] == 200
+            assert get(server.port, PRODUCTS, key, timeout=60)[0] == 200
+        assert counted(database_url) == Counter()  # still buffered in the server
         assert server.process is not None
-        server.process.send_signal(signal.SIGINT)
+        server.process.send_signal(stop)
         try:
-            server.process.wait(timeout=20)
+            server.process.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            raise AssertionError(f"waitress did not stop on SIGINT: {server.output()[-2000:]}") from None
+            raise AssertionError(f"waitress did not stop on {stop.name}: {server.output()[-2000:]}") from None
         assert counted(database_url) == Counter({("products:list", 200): 12}), server.output()[-2000:]
+        assert server.process.returncode == 0, server.output()[-2000:]
     finally:
         server.__exit__(None, None, None)
+
+
+def test_waitress_writes_its_counts_when_stopped_with_ctrl_c(tmp_path):
+    """The embedded server (`make run`): Ctrl-C (SIGINT) is a graceful stop; nothing is lost."""
+    count_then_stop_waitress(tmp_path, signal.SIGINT)
+
+
+def test_waitress_writes_its_counts_when_stopped_with_sigterm(tmp_path):
+    """systemd, Docker and Kubernetes stop with SIGTERM: as graceful as Ctrl-C, nothing is lost."""
+    count_then_stop_waitress(tmp_path, signal.SIGTERM)
+
+
+def test_waitress_started_in_the_background_still_stops_on_ctrl_c(tmp_path):
+    """`make test &` (or `make run &`) from a script starts waitress with SIGINT ignored: still clean."""
+    count_then_stop_waitress(tmp_path, signal.SIGINT, background=True)

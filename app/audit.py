@@ -3,26 +3,67 @@
 ``record`` adds the event to the current session and does not commit: the service that makes
 the change commits both together, so an event exists exactly when its change does. Events are
 never updated or deleted by the application: this module only adds and reads.
+
+What an event keeps is made safe to read here, once, for every reader (the Audit Log page, a
+key's history, ``flask audit list``): the actor and every text in the details have invisible
+and control characters written as ``\\u200b``-style escapes (``untrusted.visible``), so a fake
+``ops\\u200b@example.com`` reads differently from ``ops@example.com`` and a bidi override cannot
+reorder a line; the client address is stored as ``ipaddress`` writes it, or
+``invalid address`` when it is none (a proxy may pass any text in ``X-Forwarded-For``), so it
+always fits its column. Events written before this rule are shown as they were stored.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import has_request_context, request
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 
 from app.extensions import db
-from app.models.audit import ACTIONS, AuditEvent
+from app.models.audit import ACTIONS, ACTOR_MAX_LENGTH, AuditEvent
 from app.security_events import redact
+from app.untrusted import visible
 
 CLI_ACTOR = "cli"
+INVALID_ADDRESS = "invalid address"
 
 
 def client_address() -> str | None:
     """The client's address for this request (as ProxyFix made it trusted), or None outside one."""
     return request.remote_addr if has_request_context() else None
+
+
+def stored_address(address: str | None) -> str | None:
+    """``address`` as the audit log keeps it: an IP as ``ipaddress`` writes it, else ``invalid address``."""
+    if address is None:
+        return None
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return INVALID_ADDRESS
+    # Rebuilt from its bytes: without an IPv6 zone ("%eth0", any length, the server's interface
+    # anyway), so at most 45 characters (ADDRESS_MAX_LENGTH).
+    return str(ipaddress.ip_address(ip.packed))
+
+
+def _visible_details(value: Any) -> Any:
+    if isinstance(value, str):
+        return visible(value)
+    if isinstance(value, dict):
+        return {visible(str(name)): _visible_details(item) for name, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_visible_details(item) for item in value]
+    return value
+
+
+def _visible_actor(actor: str) -> str:
+    shown = visible(actor)
+    # Escapes lengthen the text; an actor cut short says so rather than failing the change.
+    return shown if len(shown) <= ACTOR_MAX_LENGTH else shown[: ACTOR_MAX_LENGTH - 1] + "…"
 
 
 def record(
@@ -37,11 +78,11 @@ def record(
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     event = AuditEvent(
-        actor=actor,
+        actor=_visible_actor(actor),
         action=action,
         key_prefix=key_prefix,
-        details=redact(details or {}),
-        address=address if address is not None else client_address(),
+        details=_visible_details(redact(details or {})),
+        address=stored_address(address if address is not None else client_address()),
     )
     db.session.add(event)
     return event
@@ -54,6 +95,24 @@ def record_now(
     event = record(action, actor=actor, details=details, address=address)
     db.session.commit()
     return event
+
+
+def sign_in_addresses(actor: str, *, since: datetime, limit: int) -> list[str]:
+    """The addresses ``actor`` signed in from since ``since``, latest first (at most ``limit``)."""
+    last_seen = func.max(AuditEvent.created_at)
+    stmt = (
+        select(AuditEvent.address)
+        .where(
+            AuditEvent.actor == _visible_actor(actor),
+            AuditEvent.action == "session.signed_in",
+            AuditEvent.created_at >= since,
+            AuditEvent.address.is_not(None),
+        )
+        .group_by(AuditEvent.address)
+        .order_by(last_seen.desc())
+        .limit(limit)
+    )
+    return [address for address in db.session.scalars(stmt) if address is not None]
 
 
 def _newest_first(stmt: Select[tuple[AuditEvent]]) -> Select[tuple[AuditEvent]]:
@@ -76,7 +135,7 @@ def list_events(
         stmt = stmt.where(AuditEvent.key_prefix == key_prefix)
     if actor:
         # Emails are stored lower-cased (as accounts normalise them), so equality can use the index.
-        stmt = stmt.where(AuditEvent.actor == actor.strip().lower())
+        stmt = stmt.where(AuditEvent.actor == _visible_actor(actor.strip().lower()))
     return list(db.session.scalars(_newest_first(stmt).limit(limit)))
 
 

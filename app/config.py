@@ -53,8 +53,34 @@ def _limit_env(name: str, default: str) -> str:
 
 # Shorter secrets can be brute-forced offline from one signed session cookie.
 MIN_SECRET_KEY_LENGTH = 32
+# Length alone is not strength: "xxxx...", "abab..." or a key of a few characters is guessed first.
+# A random key has far more: 32 random hex digits show 7 or fewer distinct about once in 25
+# million draws; 32 characters of token_urlsafe show 16 or more.
+MIN_SECRET_KEY_DISTINCT = 8
+HOW_TO_GENERATE = "generate one with python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 # A host name, an IPv4 address or a bracketed IPv6 address; a leading dot trusts subdomains.
 _TRUSTED_HOST = re.compile(r"\.?[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\]")
+
+
+def _refuse_weak_secret_key(key: str) -> None:
+    """Refuse a production ``SECRET_KEY`` that is short or obviously guessable, in one line."""
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(
+            f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters when "
+            f"STOCKGATE_ENV=production (got {len(key)}); {HOW_TO_GENERATE}"
+        )
+    distinct = len(set(key))
+    if distinct < MIN_SECRET_KEY_DISTINCT:
+        reason = f"only {distinct} distinct character{'s' if distinct > 1 else ''}"
+    # (key + key).find(key, 1) is the key's shortest period: below its length, the key is one
+    # shorter string repeated ("abcabcabc...").
+    elif (period := (key + key).find(key, 1)) < len(key):
+        reason = f"the same {period} characters repeated"
+    else:
+        return
+    raise ConfigError(
+        f"SECRET_KEY is too easy to guess when STOCKGATE_ENV=production ({reason}); {HOW_TO_GENERATE}"
+    )
 
 
 def _public_base_url() -> str | None:
@@ -120,17 +146,30 @@ def _dev_secret_key(instance_path: Path) -> str:
     return key
 
 
+# Settings renamed when the per-email slow-down became a refusal (issue 24): a deployment that
+# still sets one must hear about it rather than have it silently ignored.
+RENAMED_SETTINGS = {
+    "SIGN_IN_SLOWDOWN_AFTER": "SIGN_IN_LIMIT_PER_EMAIL",
+    "SIGN_IN_SLOWDOWN_STEP_MS": "SIGN_IN_BACKOFF_STEP_SECONDS",
+    "SIGN_IN_SLOWDOWN_MAX_MS": "SIGN_IN_BACKOFF_MAX_SECONDS",
+}
+
+
 def _panel_sign_in_settings() -> dict[str, Any]:
     """Sign-in throttling and panel session lifetimes (``app.panel.throttle``, ``.session_lifetime``)."""
+    for old, new in RENAMED_SETTINGS.items():
+        if os.environ.get(old):
+            raise ConfigError(f"{old} was replaced by {new} (sign-ins are refused, never slowed down)")
     max_hours = _int_env("SESSION_MAX_HOURS", 12, 1, 12)
     return {
         # Hard limits, counted before the password is checked (429 beyond them).
         "SIGN_IN_LIMIT_PER_ADDRESS": _limit_env("SIGN_IN_LIMIT_PER_ADDRESS", "30 per 10 minutes"),
         "SIGN_IN_LIMIT_PER_EMAIL_ADDRESS": _limit_env("SIGN_IN_LIMIT_PER_EMAIL_ADDRESS", "5 per 10 minutes"),
-        # Per email from any address: slow down, never refuse (see app.panel.throttle).
-        "SIGN_IN_SLOWDOWN_AFTER": _limit_env("SIGN_IN_SLOWDOWN_AFTER", "5 per 10 minutes"),
-        "SIGN_IN_SLOWDOWN_STEP_MS": _int_env("SIGN_IN_SLOWDOWN_STEP_MS", 250, 0, 10_000),
-        "SIGN_IN_SLOWDOWN_MAX_MS": _int_env("SIGN_IN_SLOWDOWN_MAX_MS", 3000, 0, 10_000),
+        # Per email from any address: beyond it 429, except from an address the user has signed
+        # in from before; Retry-After doubles from the step up to the cap (see app.panel.throttle).
+        "SIGN_IN_LIMIT_PER_EMAIL": _limit_env("SIGN_IN_LIMIT_PER_EMAIL", "5 per 10 minutes"),
+        "SIGN_IN_BACKOFF_STEP_SECONDS": _int_env("SIGN_IN_BACKOFF_STEP_SECONDS", 1, 1, 3600),
+        "SIGN_IN_BACKOFF_MAX_SECONDS": _int_env("SIGN_IN_BACKOFF_MAX_SECONDS", 60, 1, 3600),
         "SESSION_IDLE_MINUTES": _int_env("SESSION_IDLE_MINUTES", 30, 1, 12 * 60),
         "SESSION_MAX_HOURS": max_hours,
         # Enforced on the server; these only keep any cookie from outliving a session.
@@ -152,12 +191,8 @@ def load_config(instance_path: str) -> dict[str, Any]:
         if production:
             raise ConfigError("SECRET_KEY must be set when STOCKGATE_ENV=production")
         secret_key = _dev_secret_key(instance)
-    elif production and len(secret_key) < MIN_SECRET_KEY_LENGTH:
-        raise ConfigError(
-            f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters when "
-            f"STOCKGATE_ENV=production (got {len(secret_key)}); generate one with "
-            "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
-        )
+    elif production:
+        _refuse_weak_secret_key(secret_key)
 
     database_url = os.environ.get("DATABASE_URL")
     if not database_url:

@@ -6,6 +6,10 @@
 * **Whole numbers in ASCII digits.** Python's ``int()`` also reads Arabic-Indic or
   fullwidth digits, ``"1_0"`` and ``" 5"``; no client means those, and accepting them gives
   one resource many spellings.
+* **Invisible characters shown, where text is kept for people to read** (``visible``): bidi
+  overrides, zero-width and other format characters, C0 and C1 controls and line separators
+  become ``\\u200b``-style escapes, so ``ops\\u200b@example.com`` never passes for
+  ``ops@example.com`` and ``\\u202e`` cannot reverse what follows it.
 * **Instants inside the calendar once in UTC.** ``0001-01-01T00:00:00+01:00`` is a valid ISO
   8601 string whose UTC instant falls before year 1: Python cannot represent it.
 
@@ -16,6 +20,7 @@ these functions, so the rules and their messages live once.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime
 
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
@@ -34,6 +39,25 @@ def control_character_error(value: str, *, multiline: bool = False) -> str | Non
     if match is None:
         return None
     return f"Contains a control character (U+{ord(match.group()):04X}); remove it."
+
+
+# Cc: C0 and C1 controls, DEL; Cf: bidi controls and overrides (U+202A-U+202E, U+2066-U+2069,
+# U+200E/F, U+061C), zero-width characters (U+200B-U+200D, U+2060, U+FEFF), soft hyphen, tags;
+# Cs: lone surrogates; Zl/Zp: line and paragraph separators.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def visible(text: str) -> str:
+    """``text`` with each invisible or control character written as a ``\\uXXXX`` escape."""
+    # isprintable() is False for every such character: the common, clean case costs one pass in C.
+    if text.isprintable():
+        return text
+    return "".join(_escape(ch) if unicodedata.category(ch) in _INVISIBLE_CATEGORIES else ch for ch in text)
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def is_whole_number(value: str) -> bool:

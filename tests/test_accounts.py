@@ -52,3 +52,16 @@ def test_duplicate_email_conflicts(app, make_user):
     make_user(email="a@example.com")
     with app.app_context(), pytest.raises(Conflict):
         accounts.create_user("A@Example.com", "Other", actor="tests")
+
+
+def email_of_length(length):
+    """A well-formed email of exactly ``length`` characters (up to 260; no label over 63)."""
+    return "a" * 64 + "@" + "b" * (length - 197) + "." + "c" * 63 + "." + "d" * 63 + ".com"
+
+
+def test_an_email_of_254_characters_is_the_longest_accepted(app):
+    """254 characters (RFC 5321) fit the column on both databases; 255 is a clear refusal."""
+    with app.app_context():
+        assert len(accounts.create_user(email_of_length(254), "Long", actor="tests").email) == 254
+        with pytest.raises(InvalidInput, match="at most 254 characters"):
+            accounts.create_user(email_of_length(255), "Longer", actor="tests")

@@ -195,6 +195,68 @@ def test_audit_list_prints_one_event_a_line_newest_first(app: Flask, runner: Any
     assert limited == lines[:1]
 
 
+# A zero-width space, a right-to-left override, a C1 control (NEL), a zero-width joiner.
+INVISIBLE = "\u200b\u202e\x85\u200d"
+
+
+def test_invisible_characters_in_actors_and_details_are_recorded_as_visible_escapes(app: Flask) -> None:
+    with app.app_context():
+        audit.record_now(
+            "user.created",
+            actor="ops\u200b@example.com",
+            details={"name": "Mallory \u202etxt.exe", "email": "a\x85b@example.com", "kind": "user"},
+        )
+    (event,) = stored_events(app)
+    assert event["actor"] == "ops\\u200b@example.com" != "ops@example.com"
+    assert event["details"] == {
+        "name": "Mallory \\u202etxt.exe",
+        "email": "a\\u0085b@example.com",
+        "kind": "user",
+    }
+
+
+def test_an_actor_escaped_past_its_column_is_cut_short_not_refused(app: Flask) -> None:
+    actor = "a" + "\u200b" * 100 + "@example.com"
+    with app.app_context():
+        audit.record_now("session.signed_in", actor=actor)
+    (event,) = stored_events(app)
+    assert len(event["actor"]) == 254
+    assert event["actor"].startswith("a\\u200b\\u200b") and event["actor"].endswith("…")
+
+
+def test_audit_list_shows_invisible_characters_as_escapes(app: Flask, runner: Any) -> None:
+    with app.app_context():
+        audit.record_now("session.sign_in_failed", actor="ops\u200b@example.com")
+        audit.record_now("user.created", actor="cli", details={"name": "Mallory \u202etxt.exe"})
+    result = runner.invoke(args=["audit", "list"])
+    assert result.exit_code == 0, result.output
+    assert not any(ch in result.stdout for ch in INVISIBLE)
+    created, failed = (EVENT_LINE.fullmatch(line) for line in result.stdout.splitlines())
+    assert failed["actor"] == "ops\\u200b@example.com"
+    assert json.loads(created["details"]) == {"name": "Mallory \\u202etxt.exe"}
+
+
+@pytest.mark.parametrize(
+    ("address", "stored"),
+    [
+        ("203.0.113.9", "203.0.113.9"),
+        ("2001:DB8:0:0:0:0:0:1", "2001:db8::1"),
+        ("fe80::1%" + "eth0" * 20, "fe80::1"),
+        ("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+        ("x" * 100, "invalid address"),
+        ("203.0.113.9, 198.51.100.1", "invalid address"),
+        ("", "invalid address"),
+    ],
+)
+def test_an_address_is_stored_as_ipaddress_writes_it_or_as_invalid(
+    app: Flask, address: str, stored: str
+) -> None:
+    with app.app_context():
+        audit.record_now("session.sign_in_failed", actor="cli", address=address)
+    (event,) = stored_events(app)
+    assert event["address"] == stored
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -1,6 +1,7 @@
 """Configuration from the environment: safe defaults, unsafe settings refused in one line."""
 
 import os
+import secrets
 import stat
 
 import pytest
@@ -36,12 +37,16 @@ def test_development_defaults(tmp_path):
     assert load_config(str(tmp_path))["SECRET_KEY"] == config["SECRET_KEY"]
 
 
+# Shaped like what secrets.token_urlsafe(32) prints.
+STRONG_KEY = "mZ0rq1cWQ2v7kJ8x_T3bYpL9sN4eH6uA-GdF5iVoRwC"
+
+
 def test_production_requires_a_secret_key(tmp_path, monkeypatch):
     """Production without SECRET_KEY fails at start-up with a one-line reason."""
     monkeypatch.setenv("STOCKGATE_ENV", "production")
     with pytest.raises(ConfigError, match="SECRET_KEY must be set"):
         load_config(str(tmp_path))
-    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("SECRET_KEY", STRONG_KEY)
     config = load_config(str(tmp_path))
     assert config["SESSION_COOKIE_SECURE"] is True
 
@@ -100,8 +105,37 @@ def test_production_refuses_a_short_secret_key(tmp_path, monkeypatch, length):
     assert "SECRET_KEY" in message and "\n" not in message
     if length:
         assert "at least 32 characters" in message and "k" * length not in message
-    monkeypatch.setenv("SECRET_KEY", "k" * 32)
-    assert load_config(str(tmp_path))["SECRET_KEY"] == "k" * 32
+    monkeypatch.setenv("SECRET_KEY", STRONG_KEY[:32])
+    assert load_config(str(tmp_path))["SECRET_KEY"] == STRONG_KEY[:32]
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("k" * 40, "only 1 distinct character"),
+        ("abcabcabcabcabcabcabcabcabcabcabcabc", "only 3 distinct characters"),
+        ("0123456" * 6, "only 7 distinct characters"),
+        ("secret-key-" * 4, "the same 11 characters repeated"),
+        ("0123456789abcdef" * 2, "the same 16 characters repeated"),
+    ],
+)
+def test_production_refuses_an_obviously_weak_secret_key(tmp_path, monkeypatch, key, reason):
+    """Length is not strength: one character, a few, or one string repeated is refused in one line."""
+    monkeypatch.setenv("STOCKGATE_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", key)
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(str(tmp_path))
+    message = str(excinfo.value)
+    assert message.startswith("SECRET_KEY is too easy to guess") and f"({reason})" in message
+    assert "\n" not in message and key not in message
+
+
+def test_production_accepts_random_secret_keys(tmp_path, monkeypatch):
+    """Keys made the usual ways (token_urlsafe, token_hex) pass."""
+    monkeypatch.setenv("STOCKGATE_ENV", "production")
+    for key in (secrets.token_urlsafe(48), secrets.token_hex(32), secrets.token_hex(16)):
+        monkeypatch.setenv("SECRET_KEY", key)
+        assert load_config(str(tmp_path))["SECRET_KEY"] == key
 
 
 def test_development_accepts_a_short_secret_key(tmp_path, monkeypatch):
@@ -127,7 +161,7 @@ def test_instance_folder_and_secret_file_are_private(tmp_path):
 def test_instance_folder_is_private_for_the_default_database_in_production(tmp_path, monkeypatch):
     """With SECRET_KEY set, instance/ is still made (0700) for the embedded SQLite database."""
     monkeypatch.setenv("STOCKGATE_ENV", "production")
-    monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("SECRET_KEY", STRONG_KEY)
     instance = tmp_path / "instance"
     config = load_config(str(instance))
     assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{instance / 'stockgate.db'}"

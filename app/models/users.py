@@ -11,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.extensions import db
 from app.models.types import UTCDateTime, utcnow
 
+# RFC 5321: an address in a mail path is at most 254 characters (accounts.UserSchema checks it).
+EMAIL_MAX_LENGTH = 254
+
 
 class User(UserMixin, db.Model):
     """A person (who may sign in as an admin) or a system account such as a sync job."""
@@ -20,7 +23,7 @@ class User(UserMixin, db.Model):
     __table_args__ = (Index("ix_users_name", "name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True, index=True)
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX_LENGTH), unique=True, index=True)
     name: Mapped[str] = mapped_column(String(120))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     is_system: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -23,9 +23,12 @@ from app import accounts, audit, security_events
 from app.keys.hashing import BCRYPT_MAX_BYTES
 from app.panel import guards, session_lifetime, throttle
 from app.panel.forms import LoginForm
+from app.panel.htmx import no_store
 
 bp = Blueprint("auth", __name__)
 bp.before_request(session_lifetime.check_session)
+# The sign-in page holds a CSRF token and, after a failure, the email typed: no cache keeps it.
+bp.after_request(no_store)
 
 BAD_CREDENTIALS = "Email or password is not right, or this account cannot sign in."
 TOO_MANY = "Too many sign-in attempts. Wait a few minutes and try again."
@@ -73,11 +76,10 @@ def login() -> Response | str | tuple[str, int]:
     if len(password.encode("utf-8")) <= BCRYPT_MAX_BYTES:
         user = accounts.authenticate(email, password)
     if user is None:
-        security_events.record(
-            "session.sign_in_failed", email=throttle.loggable_email(email), address=address
-        )
-        # The email as the security log keeps it: a password typed into the field is not stored.
-        audit.record_now("session.sign_in_failed", actor=throttle.loggable_email(email))
+        # Only a user's email is kept: a password typed into the Email field is not stored.
+        typed = accounts.loggable_email(email)
+        security_events.record("session.sign_in_failed", email=typed, address=address)
+        audit.record_now("session.sign_in_failed", actor=typed)
         form.form_errors.append(BAD_CREDENTIALS)
         return render_template("auth/login.html", form=form), 401
     throttle.forget_failures(email, address)

@@ -1,29 +1,38 @@
-"""Sign-in throttling: hard limits per address and per (email, address), a slow-down per email.
+"""Sign-in throttling: hard limits per address and per (email, address), and per email a
+refusal that spares the addresses its user signs in from. Nothing here ever waits.
 
-**Decision** (issue 15, item 1). Refusing sign-ins per email, whatever the address, lets
-anyone lock the real admin out by typing her email with wrong passwords. So:
+**Decision** (issue 15, item 1; revised in issue 24, item 1). Refusing sign-ins per email,
+whatever the address, lets anyone lock the real admin out by typing her email with wrong
+passwords; slowing them down on the server instead (issue 15) held a worker thread per waiting
+request: 60 failed sign-ins from 12 addresses froze the whole app, API included, for 80 s. So:
 
 * **Per address** (``SIGN_IN_LIMIT_PER_ADDRESS``, default 30 per 10 minutes) and **per email
   and address** (``SIGN_IN_LIMIT_PER_EMAIL_ADDRESS``, default 5 per 10 minutes) are hard: beyond
-  them the sign-in page answers 429 with ``Retry-After``, without checking the password. IPv6
-  addresses count per /64, the block one subscriber usually holds.
-* **Per email across addresses** is soft: after ``SIGN_IN_SLOWDOWN_AFTER`` (default 5 per
-  10 minutes) each further attempt waits on the server, ``SIGN_IN_SLOWDOWN_STEP_MS`` doubling
-  each time (250 ms, 500 ms, 1 s, ...) up to ``SIGN_IN_SLOWDOWN_MAX_MS`` (3 s), and then the
-  password *is* checked: the right password still signs in. A botnet guessing one admin's
-  password is slowed to a trickle, and the admin is never refused.
-* **Why the cap.** A waiting request holds a server thread (waitress has four, a gunicorn sync
-  worker one), so an unbounded wait would let a few attackers stall the whole panel; a few
-  seconds already make guessing slow, and the hard per-address limits bound how many waits one
-  address can cause.
+  them the sign-in page answers 429 with ``Retry-After`` (when the window lets the next attempt
+  through), without checking the password. IPv6 addresses count per /64, the block one
+  subscriber usually holds.
+* **Per email across addresses** (``SIGN_IN_LIMIT_PER_EMAIL``, default 5 per 10 minutes): beyond
+  it, an attempt for that email is refused too — 429, the password not checked — with
+  ``Retry-After`` the back-off step: ``SIGN_IN_BACKOFF_STEP_SECONDS`` (1 s) doubling with each
+  further attempt (1, 2, 4, ... s), capped at ``SIGN_IN_BACKOFF_MAX_SECONDS`` (60 s). **Except**
+  from a client address (IPv6 /64) from which that user has signed in successfully in the last
+  ``KNOWN_ADDRESS_DAYS`` (90) days, as the audit log's ``session.signed_in`` events tell: there
+  the password is checked as usual. That lookup runs only past the threshold, so an ordinary
+  sign-in costs no query. A botnet guessing one admin's password is refused after a few guesses
+  per window, and the admin at her usual address still signs in; only from a new address,
+  while her email is under attack, must she wait.
+* **Never a sleep.** A refusal answers at once; a client that ignores ``Retry-After`` is refused
+  again (and pushes the back-off further), at the cost of a few storage round trips.
 
 Every attempt is counted **before** the password is checked, through ``limiter.limiter.hit``
 (the limits strategy and storage Flask-Limiter built; atomic in Redis and in memory), so
-concurrent attempts never get more than the limit through. A successful sign-in clears its email's
-slow-down and its (email, address) count; the per-address count stays, so signing in to one's
-own account does not buy more guesses at another. A form that does not validate costs nothing:
-no password is checked. With the storage down, ``hit`` raises ``limits.errors.StorageError``
-and the sign-in page answers 503 (fail closed, like the API).
+concurrent attempts never get more than the limit through. A successful sign-in clears its
+email's count and its (email, address) count; the per-address count stays, so signing in to
+one's own account does not buy more guesses at another. (Clearing the email's count gives a
+botnet a few more guesses each time the admin signs in: a handful against the five per window
+it gets anyway.) A form that does not validate costs nothing: no password is checked. With the
+storage down, ``hit`` raises ``limits.errors.StorageError`` and the sign-in page answers 503
+(fail closed, like the API).
 """
 
 from __future__ import annotations
@@ -31,31 +40,35 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import math
-import re
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import lru_cache
 
 from flask import current_app
 from limits import RateLimitItem, parse
 
-from app import security_events
+from app import accounts, audit, security_events
 from app.extensions import limiter
+from app.models.types import utcnow
 
 ADDRESS_SCOPE = "sign-in-address"
 EMAIL_ADDRESS_SCOPE = "sign-in-email-address"
 EMAIL_SCOPE = "sign-in-email"
-# The slow-down bucket counts a few attempts past its threshold: enough to reach the cap,
-# bounded so one email's bucket cannot grow without limit.
-SLOWDOWN_HEADROOM = 32
-_EMAIL_SHAPE = re.compile(r"[^@\s]{1,64}@[^@\s]{1,189}")
+# The per-email bucket counts a few attempts past its threshold: enough for the back-off to
+# reach its cap, bounded so one email's bucket cannot grow without limit.
+EMAIL_HEADROOM = 32
+# An address the user signed in from this recently is theirs: their attempts are not refused
+# for their email's count. At most this many of their latest addresses are compared.
+KNOWN_ADDRESS_DAYS = 90
+KNOWN_ADDRESS_LOOKUP = 200
 
 
 @dataclass(frozen=True)
 class Refusal:
-    """A sign-in attempt over a hard limit: which one, and when to try again."""
+    """A sign-in attempt over a limit: which one, and when to try again."""
 
-    limit: str  # "address" or "email_address"
+    limit: str  # "address", "email_address" or "email"
     retry_after: int  # whole seconds
 
 
@@ -70,9 +83,9 @@ def _item(limit: str) -> RateLimitItem:
 
 
 @lru_cache(maxsize=16)
-def _slowdown_item(limit: str) -> RateLimitItem:
+def _email_item(limit: str) -> RateLimitItem:
     threshold = _item(limit)
-    return type(threshold)(threshold.amount + SLOWDOWN_HEADROOM, threshold.multiples)
+    return type(threshold)(threshold.amount + EMAIL_HEADROOM, threshold.multiples)
 
 
 def address_bucket(address: str) -> str:
@@ -86,11 +99,6 @@ def address_bucket(address: str) -> str:
             return str(ip.ipv4_mapped)
         return str(ipaddress.IPv6Network((ip, 64), strict=False))
     return str(ip)
-
-
-def loggable_email(email: str) -> str:
-    """The email as security events may log it: a password typed into the field is not logged."""
-    return email if _EMAIL_SHAPE.fullmatch(email) else "[not an email]"
 
 
 def _email_bucket(email: str) -> str:
@@ -122,54 +130,57 @@ def admit(email: str, address: str) -> Refusal | None:
     return None
 
 
-def slowdown_ms(email: str) -> int:
-    """Count this attempt against the email's slow-down; how long (ms) it must wait first."""
+def email_backoff(email: str) -> int:
+    """Count this attempt against the email's limit; the Retry-After (s) past it, else 0."""
     if not enabled():
         return 0
     config = current_app.config
-    threshold = _item(config["SIGN_IN_SLOWDOWN_AFTER"]).amount
-    item = _slowdown_item(config["SIGN_IN_SLOWDOWN_AFTER"])
+    threshold = _item(config["SIGN_IN_LIMIT_PER_EMAIL"]).amount
+    item = _email_item(config["SIGN_IN_LIMIT_PER_EMAIL"])
     identifiers = (_email_bucket(email), EMAIL_SCOPE)
     limiter.limiter.hit(item, *identifiers)
     _, remaining = limiter.limiter.get_window_stats(item, *identifiers)
     over = item.amount - remaining - threshold
     if over <= 0:
         return 0
-    step = config["SIGN_IN_SLOWDOWN_STEP_MS"] * 2 ** min(over - 1, 16)
-    return min(step, config["SIGN_IN_SLOWDOWN_MAX_MS"])
+    step = config["SIGN_IN_BACKOFF_STEP_SECONDS"] * 2 ** min(over - 1, 16)
+    return min(step, config["SIGN_IN_BACKOFF_MAX_SECONDS"])
+
+
+def signed_in_from(email: str, address: str) -> bool:
+    """True when the user of ``email`` signed in from this address (IPv6: its /64) lately."""
+    if audit.stored_address(address) == audit.INVALID_ADDRESS:
+        return False
+    where = address_bucket(address)
+    since = utcnow() - timedelta(days=KNOWN_ADDRESS_DAYS)
+    known = audit.sign_in_addresses(email, since=since, limit=KNOWN_ADDRESS_LOOKUP)
+    return any(address_bucket(seen) == where for seen in known)
 
 
 def before_password_check(email: str, address: str) -> Refusal | None:
-    """Apply every sign-in limit to an attempt: refuse it, or wait as long as the email needs."""
+    """Apply every sign-in limit to an attempt, before its password is checked: a Refusal, or None."""
     refusal = admit(email, address)
+    if refusal is None:
+        backoff = email_backoff(email)
+        if backoff and not signed_in_from(email, address):
+            refusal = Refusal("email", backoff)
     if refusal is not None:
         security_events.record(
             "session.sign_in_throttled",
-            email=loggable_email(email),
+            email=accounts.loggable_email(email),
             address=address,
             action="refused",
             limit=refusal.limit,
             retry_after=refusal.retry_after,
         )
-        return refusal
-    delay = slowdown_ms(email)
-    if delay:
-        security_events.record(
-            "session.sign_in_throttled",
-            email=loggable_email(email),
-            address=address,
-            action="delayed",
-            delay_ms=delay,
-        )
-        time.sleep(delay / 1000)
-    return None
+    return refusal
 
 
 def forget_failures(email: str, address: str) -> None:
-    """After a successful sign-in: clear the email's slow-down and its (email, address) count."""
+    """After a successful sign-in: clear the email's count and its (email, address) count."""
     if not enabled():
         return
     config = current_app.config
-    limiter.limiter.clear(_slowdown_item(config["SIGN_IN_SLOWDOWN_AFTER"]), _email_bucket(email), EMAIL_SCOPE)
+    limiter.limiter.clear(_email_item(config["SIGN_IN_LIMIT_PER_EMAIL"]), _email_bucket(email), EMAIL_SCOPE)
     _, item, identifiers = _hard_limits(email, address)[1]
     limiter.limiter.clear(item, *identifiers)

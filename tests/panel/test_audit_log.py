@@ -17,7 +17,7 @@ from app.extensions import db
 from app.keys import service
 from app.models.types import utcnow
 from tests.audit_helpers import event_count, stored_events
-from tests.panel.conftest import ADMIN_PASSWORD, PanelClient
+from tests.panel.conftest import ADMIN_PASSWORD, PanelClient, form_csrf_token
 
 URL = "/settings/audit-log"
 
@@ -244,6 +244,58 @@ def test_sessions_are_recorded_and_a_failed_sign_in_names_the_email_only(
 def test_a_password_typed_into_the_email_field_is_not_stored(app: Flask, panel: PanelClient) -> None:
     assert panel.login("hunter2-secret-pw", password="x" * 10).status_code in (400, 401)
     assert "hunter2-secret-pw" not in json.dumps(stored_events(app), default=str)
+
+
+def test_a_password_with_an_at_sign_typed_into_the_email_field_is_not_stored_or_shown(
+    app: Flask, panel: PanelClient, admin: Any, runner: Any
+) -> None:
+    for _ in range(2):
+        assert panel.login("summer@2026!pass", password="x" * 10).status_code == 401
+    assert panel.login("nobody@example.com", password="x" * 10).status_code == 401
+    actors = [e["actor"] for e in stored_events(app, action="session.sign_in_failed")]
+    assert all(re.fullmatch(r"unknown email \([0-9a-f]{8}\)", actor) for actor in actors), actors
+    # The same text, the same tag: repeated attempts can still be matched up.
+    assert actors[0] == actors[1] != actors[2]
+    assert panel.login(admin.email).status_code == 302
+    page = panel.get(URL).text
+    listed = runner.invoke(args=["audit", "list"]).stdout
+    for shown in (json.dumps(stored_events(app), default=str), page, listed):
+        assert "summer" not in shown and "2026!pass" not in shown
+    assert "unknown email (" in page and "unknown email (" in listed
+
+
+def test_invisible_characters_show_as_escapes_on_the_page(app: Flask, signed_in: PanelClient) -> None:
+    with app.app_context():
+        audit.record_now("session.sign_in_failed", actor="ops\u200b@example.com")
+        audit.record_now("user.created", actor="cli", details={"name": "Mallory \u202etxt.exe\x85"})
+    page = signed_in.get(URL).text
+    assert not any(ch in page for ch in "\u200b\u202e\x85")
+    assert '<td data-label="Actor">ops\\u200b@example.com</td>' in page
+    assert "Mallory \\u202etxt.exe\\u0085" in page
+
+
+class TestBehindAProxy:
+    """One trusted proxy: the client address comes from X-Forwarded-For, whatever it holds."""
+
+    @pytest.fixture
+    def app_config(self, app_config: dict[str, Any]) -> dict[str, Any]:
+        """Trust one proxy's X-Forwarded-For."""
+        return {**app_config, "PROXY_FIX_HOPS": 1}
+
+    def failed_sign_in(self, panel: PanelClient, forwarded_for: str) -> int:
+        """A wrong password sent through the proxy; the status."""
+        page = panel.client.get("/login")
+        token = form_csrf_token(page.text)
+        form = {"email": "admin@example.com", "password": "wrong password", "csrf_token": token}
+        return panel.client.post("/login", data=form, headers={"X-Forwarded-For": forwarded_for}).status_code
+
+    def test_an_address_too_long_for_its_column_is_stored_as_invalid_not_a_500(
+        self, app: Flask, panel: PanelClient, admin: Any
+    ) -> None:
+        assert self.failed_sign_in(panel, "x" * 100) == 401
+        assert self.failed_sign_in(panel, "2001:DB8:0:0:0:0:0:1") == 401
+        addresses = [e["address"] for e in stored_events(app, action="session.sign_in_failed")]
+        assert addresses == ["invalid address", "2001:db8::1"]
 
 
 def test_no_event_holds_a_full_key_or_a_password(

@@ -30,6 +30,14 @@ def test_sign_in_page_has_email_password_and_sign_in(client: FlaskClient) -> Non
     assert ">Sign in</button>" in page.text
 
 
+def test_sign_in_page_is_never_cached(panel: PanelClient, admin: User) -> None:
+    # It holds a CSRF token, and after a failure the email that was typed.
+    assert panel.client.get("/login").headers["Cache-Control"] == "no-store"
+    failed = panel.login(admin.email, "wrong password")
+    assert failed.status_code == 401
+    assert failed.headers["Cache-Control"] == "no-store"
+
+
 def test_email_is_case_insensitive(panel: PanelClient, admin: User) -> None:
     assert panel.login("  ADMIN@Example.com ").status_code == 302
 

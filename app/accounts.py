@@ -36,9 +36,13 @@ class UserSchema(Schema):
     email = fields.Email(
         required=True,
         error_messages={"invalid": "Not a valid email address."},
-        validate=validate.Length(
-            max=EMAIL_MAX_LENGTH, error=f"Email must be at most {EMAIL_MAX_LENGTH} characters."
-        ),
+        validate=[
+            validate.Length(
+                max=EMAIL_MAX_LENGTH, error=f"Email must be at most {EMAIL_MAX_LENGTH} characters."
+            ),
+            # An invisible character would make a look-alike of another user's email.
+            validate.Predicate("isprintable", error="Email must not hold invisible or control characters."),
+        ],
     )
     name = fields.String(
         required=True, validate=validate.Length(min=1, max=120, error="Name must be 1 to 120 characters.")

@@ -209,6 +209,11 @@ BAD_USERS_CREATE = {
     ),
     "empty-stdin": (["x@example.com", "--name", "X", "--admin", "--password-stdin"], "", "no password"),
     "missing-name": (["x@example.com"], None, "--name"),
+    "zero-width-in-email": (
+        ["ops@exa\u200bmple.com", "--name", "X"],
+        None,
+        "invisible or control characters",
+    ),
     "255-character-email": (
         ["a" * 64 + "@" + "b" * 62 + "." + "c" * 63 + "." + "d" * 59 + ".com", "--name", "X"],
         None,

@@ -224,6 +224,35 @@ def make_key(app: Flask, make_user: Any) -> Any:
 
 
 @pytest.fixture
+def in_parallel(app: Flask) -> Any:
+    """``in_parallel(*calls)``: run each call in a thread of its own, each with its own app
+    context (so its own session and connection), all released at once; return what each call
+    returned or raised, in order. For races: two admins pressing one button at the same time."""
+
+    def run(*calls: Any) -> list[Any]:
+        start = threading.Barrier(len(calls))
+        outcomes: list[Any] = [None] * len(calls)
+
+        def work(index: int, call: Any) -> None:
+            with app.app_context():
+                start.wait(timeout=30)
+                try:
+                    outcomes[index] = call()
+                except Exception as exc:  # the caller asserts on what each one raised
+                    outcomes[index] = exc
+
+        threads = [threading.Thread(target=work, args=pair, daemon=True) for pair in enumerate(calls)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not any(thread.is_alive() for thread in threads), "a parallel call never finished"
+        return outcomes
+
+    return run
+
+
+@pytest.fixture
 def bcrypt_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """Count calls to ``bcrypt.checkpw`` (the expensive step of verifying a key)."""
     counts = {"checkpw": 0}

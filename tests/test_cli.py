@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.keys.verification import verify
+from app.keys.verification import KEY_ROLLED, verify
 from app.models.api_keys import ApiKey
+from app.models.audit import AuditEvent
 from app.models.users import User
 
 KEY_RE = re.compile(r"sgk_[0-9A-Za-z]{8}_[0-9A-Za-z]{38}")
@@ -319,3 +320,21 @@ def test_expires_at_outside_the_calendar_in_utc_is_a_one_line_error(app, runner,
     assert "Expires At is out of range" in line
     assert "Traceback" not in result.output
     assert _count(app, ApiKey) == 0
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+@pytest.mark.parametrize("command", ["activate", "deactivate"])
+def test_keys_activate_or_deactivate_of_a_rolled_key_is_a_one_line_error(app, runner, make_key, command):
+    """A key past its roll cutover offers Revoke only: `flask keys activate|deactivate` says so
+    in one line, writes no audit event, and the key keeps answering key_rolled."""
+    created = make_key()
+    prefix = created.key.prefix
+    assert runner.invoke(args=["keys", "roll", prefix, "--grace", "0"]).exit_code == 0
+    counts = (_count(app, ApiKey), _count(app, AuditEvent))
+    result = runner.invoke(args=["keys", command, prefix])
+    assert _one_line_error(result) == (
+        f"Error: key {prefix} is rolled and past its cutover; it can only be revoked, not {command}d"
+    )
+    assert (_count(app, ApiKey), _count(app, AuditEvent)) == counts
+    with app.app_context():
+        assert verify(created.raw_key).reason == KEY_ROLLED

@@ -1,21 +1,28 @@
 """The key lifecycle: create, edit, activate, deactivate, revoke, find. Owns its transactions.
 
-The panel, the CLI and the tests all call these functions, so every rule lives once.
+The panel, the CLI and the tests all call these functions, so every rule lives once: what a
+key in each state allows (``refusal``, ``allowed_actions``; the panel's buttons ask it too),
+and how a change takes its key (``change``: the row locked, so changes made at the same time
+apply one after the other instead of overwriting each other).
 """
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
 from marshmallow import ValidationError
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
 from app import audit
+from app.db import dialect
 from app.errors import Conflict, InvalidInput, NotFound, flatten_errors, summarise
 from app.extensions import db
 from app.keys.format import build_key, generate_key_id, is_prefix
@@ -129,54 +136,193 @@ def get_key(prefix: str) -> ApiKey:
     return key
 
 
-def _refuse_if_revoked(key: ApiKey, action: str) -> None:
+class KeyAction(enum.StrEnum):
+    """What an admin can do to a key: the panel's buttons and the CLI's commands."""
+
+    EDIT = "edit"
+    ACTIVATE = "activate"
+    DEACTIVATE = "deactivate"
+    ROLL = "roll"
+    END_GRACE = "end_grace"
+    REVOKE = "revoke"
+
+
+_DONE = {
+    KeyAction.EDIT: "edited",
+    KeyAction.ACTIVATE: "activated",
+    KeyAction.DEACTIVATE: "deactivated",
+    KeyAction.ROLL: "rolled",
+    KeyAction.END_GRACE: "cut over",
+}
+
+
+def refusal(key: ApiKey, action: KeyAction, now: datetime | None = None) -> str | None:
+    """Why ``action`` cannot be done to ``key`` now, or None when it can.
+
+    A revoked key allows nothing. A key past its roll cutover is dead (SPEC §7): Revoke only,
+    so the API keeps answering ``key_rolled`` (naming the new key) rather than ``key_inactive``.
+    A rolling key (in its grace period) can be edited, revoked or cut over now ("End grace"),
+    not deactivated: that would turn its coming ``key_rolled`` into ``key_inactive``, and
+    ending the grace period stops it at once anyway. Only an active, unexpired, unrolled key
+    rolls. Activating an active key or deactivating an inactive one is refused like revoking
+    twice: the admin or script meant something else, and no second event is written.
+    """
+    now = now or utcnow()
+    prefix = key.prefix
     if key.status is KeyStatus.REVOKED:
-        raise Conflict(f"key {key.prefix} is revoked; revocation is final, it cannot be {action}")
+        if action is KeyAction.REVOKE:
+            return f"key {prefix} is already revoked"
+        if action is KeyAction.ROLL:
+            return f"key {prefix} is revoked; only an active key can be rolled"
+        return f"key {prefix} is revoked; revocation is final, it cannot be {_DONE[action]}"
+    if action is KeyAction.REVOKE:
+        return None
+    if key.is_past_cutover(now):
+        if action is KeyAction.ROLL:
+            return f"key {prefix} is already rolled; roll its new key instead"
+        if action is KeyAction.END_GRACE:
+            return f"key {prefix} is already rolled; there is no grace period to end"
+        return f"key {prefix} is rolled and past its cutover; it can only be revoked, not {_DONE[action]}"
+    rolling = key.successor_id is not None
+    if action is KeyAction.END_GRACE:
+        return None if rolling else f"key {prefix} is not rolling; there is no grace period to end"
+    if action is KeyAction.ROLL:
+        if rolling:
+            return f"key {prefix} is rolling; roll its new key instead"
+        if key.status is not KeyStatus.ACTIVE:
+            return f"key {prefix} is {key.status.value}; only an active key can be rolled"
+        if key.is_expired(now):
+            return f"key {prefix} has expired; only an active key can be rolled"
+        return None
+    if action is KeyAction.DEACTIVATE and rolling:
+        return f"key {prefix} is rolling; end its grace period to stop it now"
+    wanted = {KeyAction.ACTIVATE: KeyStatus.ACTIVE, KeyAction.DEACTIVATE: KeyStatus.INACTIVE}.get(action)
+    if wanted is not None and key.status is wanted:
+        return f"key {prefix} is already {wanted.value}"
+    return None
+
+
+def allowed_actions(key: ApiKey, now: datetime | None = None) -> frozenset[KeyAction]:
+    """The actions ``key`` allows now (the panel offers exactly these)."""
+    now = now or utcnow()
+    return frozenset(action for action in KeyAction if refusal(key, action, now) is None)
+
+
+def lock_key(prefix: str) -> ApiKey:
+    """Load the key for a change, its row locked until the transaction ends, read fresh.
+
+    Every key of its roll chain is locked with it, in id order: a limit edit writes to the
+    whole chain, and one order for everyone means two changes never wait for each other.
+    PostgreSQL: ``SELECT ... FOR UPDATE``. SQLite has no row locks (and SQLAlchemy leaves
+    ``FOR UPDATE`` out there): a write as the transaction's first statement takes the
+    database's write lock, as ``BEGIN IMMEDIATE`` would, and another writer waits for the
+    commit (``busy_timeout``) instead of acting on what it read before.
+    """
+    table = ApiKey.__table__
+    bucket = (
+        db.session.scalar(
+            select(func.coalesce(table.c.bucket, table.c.prefix)).where(table.c.prefix == prefix)
+        )
+        if is_prefix(prefix)
+        else None
+    )
+    if bucket is None:
+        raise NotFound(f"no API key with prefix {prefix!r}")
+    if dialect() == "sqlite":
+        db.session.execute(update(table).where(ApiKey.in_chain(bucket)).values(bucket=table.c.bucket))
+    chain = db.session.scalars(
+        select(ApiKey)
+        .where(ApiKey.in_chain(bucket))
+        .order_by(ApiKey.id)
+        .with_for_update(of=ApiKey)
+        .execution_options(populate_existing=True)
+    ).all()
+    key = next((key for key in chain if key.prefix == prefix), None)
+    if key is None:  # keys are never deleted; this only guards the invariant
+        raise NotFound(f"no API key with prefix {prefix!r}")
+    return key
+
+
+@contextmanager
+def change(prefix: str, action: KeyAction) -> Iterator[ApiKey]:
+    """The key for one ``action``, locked (``lock_key``); the block makes the change and commits.
+
+    Conflict (nothing written) when the key does not allow ``action`` now; if the block raises,
+    the transaction is rolled back, which writes nothing and releases the lock.
+    """
+    try:
+        key = lock_key(prefix)
+        reason = refusal(key, action)
+        if reason is not None:
+            raise Conflict(reason)
+        yield key
+    except BaseException:
+        db.session.rollback()
+        raise
 
 
 def activate_key(prefix: str, *, actor: str) -> ApiKey:
-    """Make an inactive key usable again (a revoked key stays revoked)."""
-    key = get_key(prefix)
-    _refuse_if_revoked(key, "activated")
-    key.status = KeyStatus.ACTIVE
-    audit.record("key.activated", actor=actor, key_prefix=key.prefix)
-    db.session.commit()
+    """Make an inactive key usable again (a revoked key stays revoked, a rolled one rolled)."""
+    with change(prefix, KeyAction.ACTIVATE) as key:
+        key.status = KeyStatus.ACTIVE
+        audit.record("key.activated", actor=actor, key_prefix=key.prefix)
+        db.session.commit()
     return key
 
 
 def deactivate_key(prefix: str, *, actor: str) -> ApiKey:
     """Switch a key off until it is activated again."""
-    key = get_key(prefix)
-    _refuse_if_revoked(key, "deactivated")
-    key.status = KeyStatus.INACTIVE
-    audit.record("key.deactivated", actor=actor, key_prefix=key.prefix)
-    db.session.commit()
+    with change(prefix, KeyAction.DEACTIVATE) as key:
+        key.status = KeyStatus.INACTIVE
+        audit.record("key.deactivated", actor=actor, key_prefix=key.prefix)
+        db.session.commit()
     return key
 
 
 def revoke_key(prefix: str, *, actor: str) -> ApiKey:
     """Revoke a key for good; revoking twice is refused so mistakes are visible."""
-    key = get_key(prefix)
-    if key.status is KeyStatus.REVOKED:
-        raise Conflict(f"key {key.prefix} is already revoked")
-    key.status = KeyStatus.REVOKED
-    key.revoked_at = utcnow()
-    audit.record("key.revoked", actor=actor, key_prefix=key.prefix)
-    db.session.commit()
+    with change(prefix, KeyAction.REVOKE) as key:
+        key.status = KeyStatus.REVOKED
+        key.revoked_at = utcnow()
+        audit.record("key.revoked", actor=actor, key_prefix=key.prefix)
+        db.session.commit()
     return key
+
+
+CHAIN_LIMIT_REASON = "The keys of a roll chain share one rate limit: set on {prefix}"
 
 
 def edit_key(prefix: str, *, actor: str, reason: str | None = None, **changes: Any) -> ApiKey:
     """Change name, abilities, rate limit, expiry, allowed IPs or description; the next request
-    sees the change.
+    sees the change. See ``update_key``."""
+    with change(prefix, KeyAction.EDIT) as key:
+        return update_key(key, actor=actor, reason=reason, **changes)
+
+
+def update_key(key: ApiKey, *, actor: str, reason: str | None = None, **changes: Any) -> ApiKey:
+    """Apply an edit to ``key``, taken with ``change(prefix, KeyAction.EDIT)``, and commit.
 
     The ``key.updated`` event holds old -> new for each field that really changed (and
     ``reason``, when the change came from somewhere other than the edit form); an edit that
-    changes nothing writes no event.
+    changes nothing writes no event. A roll chain counts against one bucket, so it has one
+    limit: a new rate limit is set on every working key of the chain, each audited.
     """
-    key = get_key(prefix)
-    _refuse_if_revoked(key, "edited")
     data = _load(KeyEditSchema(), changes)
+    _apply(key, data, actor=actor, reason=reason)
+    if "rate_limit" in data:
+        others = db.session.scalars(
+            select(ApiKey).where(ApiKey.in_chain(key.bucket_name), ApiKey.id != key.id).order_by(ApiKey.id)
+        )
+        shared = CHAIN_LIMIT_REASON.format(prefix=key.prefix)
+        for other in others:
+            if refusal(other, KeyAction.EDIT) is None:
+                _apply(other, {"rate_limit": data["rate_limit"]}, actor=actor, reason=shared)
+    db.session.commit()
+    return key
+
+
+def _apply(key: ApiKey, data: dict[str, Any], *, actor: str, reason: str | None) -> None:
+    """Set validated fields on ``key`` and record what really changed as ``key.updated``."""
     before = audited_values(key)
     for field_name, value in data.items():
         setattr(key, field_name, list(value) if isinstance(value, list | tuple) else value)
@@ -191,8 +337,6 @@ def edit_key(prefix: str, *, actor: str, reason: str | None = None, **changes: A
         if reason:
             details["reason"] = reason
         audit.record("key.updated", actor=actor, key_prefix=key.prefix, details=details)
-    db.session.commit()
-    return key
 
 
 def _audit_value(value: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, Enum, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, CheckConstraint, ColumnElement, Enum, ForeignKey, Index, Integer, String, or_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -79,6 +79,12 @@ class ApiKey(db.Model):
         """The name of the rate-limit bucket this key counts against."""
         return self.bucket or self.prefix
 
+    @classmethod
+    def in_chain(cls, bucket: str) -> ColumnElement[bool]:
+        """SQL: the key belongs to the roll chain whose bucket is ``bucket`` (the first key's
+        prefix, which that key holds as its prefix and every later key as ``bucket``)."""
+        return or_(cls.bucket == bucket, cls.prefix == bucket)
+
     def is_expired(self, now: datetime | None = None) -> bool:
         """Return True when the key has an expiry that has passed."""
         return self.expires_at is not None and self.expires_at <= (now or utcnow())
@@ -89,12 +95,17 @@ class ApiKey(db.Model):
             return False
         return self.sunset_at > (now or utcnow())
 
+    def is_past_cutover(self, now: datetime | None = None) -> bool:
+        """Return True when the key was rolled and its cutover has passed: it is dead for good
+        (the API answers ``key_rolled``), whatever its stored status."""
+        return self.successor_id is not None and not self.is_rolling(now)
+
     def display_status(self, now: datetime | None = None) -> str:
         """Return the status shown to people: Active, Rolling, Rolled, Inactive, Expired or Revoked."""
         if self.status is KeyStatus.ACTIVE and self.is_expired(now):
             return "Expired"
         if self.status is KeyStatus.ACTIVE and self.successor_id is not None:
-            return "Rolling" if self.is_rolling(now) else "Rolled"
+            return "Rolled" if self.is_past_cutover(now) else "Rolling"
         return self.status.value.capitalize()
 
     def __repr__(self) -> str:

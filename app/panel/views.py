@@ -31,7 +31,6 @@ from app.extensions import db
 from app.keys import rolling, service
 from app.keys.format import is_prefix
 from app.models.api_keys import ApiKey, KeyStatus
-from app.models.types import utcnow
 from app.models.users import User
 from app.panel import access_preview, guards, session_lifetime
 from app.panel.forms import (
@@ -59,6 +58,12 @@ bp.after_request(no_store)
 bp.register_error_handler(CSRFError, guards.csrf_failed)
 bp.register_error_handler(403, guards.forbidden)
 bp.register_error_handler(404, guards.not_found)
+
+
+@bp.context_processor
+def _key_actions() -> dict[str, object]:
+    # The buttons a key's row and page offer are the actions the key service allows it.
+    return {"key_actions": service.allowed_actions}
 
 
 def _owners() -> list[User]:
@@ -99,6 +104,12 @@ def _key_or_404(prefix: str) -> ApiKey:
         return service.get_key(prefix)
     except NotFound:
         raise _no_such_key(prefix) from None
+
+
+def _refused(key: ApiKey, action: service.KeyAction, lead: str = "") -> Response | None:
+    """A 409 saying why ``key`` does not allow ``action`` now, or None when it does."""
+    reason = service.refusal(key, action)
+    return message_response(f"{lead}{reason}.", 409) if reason is not None else None
 
 
 @bp.get("/api-keys")
@@ -211,6 +222,8 @@ def key_row(prefix: str) -> Response:
 def edit_key_form(prefix: str) -> Response:
     """The inline editor for one key, in place of its row."""
     key = _key_or_404(prefix)
+    if (refused := _refused(key, service.KeyAction.EDIT, "Cannot edit: ")) is not None:
+        return refused
     form = KeyEditForm(
         formdata=None,
         original_expires_at=key.expires_at,
@@ -230,6 +243,8 @@ def edit_key_form(prefix: str) -> Response:
 def edit_key(prefix: str) -> Response:
     """Save the inline editor: the row comes back, or the editor with its errors."""
     key = _key_or_404(prefix)
+    if (refused := _refused(key, service.KeyAction.EDIT, "Cannot edit: ")) is not None:
+        return refused
     form = KeyEditForm(original_expires_at=key.expires_at)
     if form.validate_on_submit():
         changes: dict[str, object] = {
@@ -290,9 +305,8 @@ def _state_change(action: Callable[..., ApiKey], prefix: str) -> Response:
 def roll_key_form(prefix: str) -> Response:
     """The inline Roll form for one key (only an active key can be rolled)."""
     key = _key_or_404(prefix)
-    reason = rolling.refusal(key, utcnow())
-    if reason is not None:
-        return message_response(f"Cannot roll: {reason}.", 409)
+    if (refused := _refused(key, service.KeyAction.ROLL, "Cannot roll: ")) is not None:
+        return refused
     on_page = request.args.get("on_page") == "1"
     return _render("panel/api_keys/_roll.html", key=key, form=RollKeyForm(formdata=None), on_page=on_page)
 

@@ -44,7 +44,7 @@ def outcome_of(status: int) -> str:
 def chain_key_ids(key: ApiKey) -> list[int]:
     """The ids of ``key`` and of every key of its roll chain (they share its bucket)."""
     bucket = key.bucket_name
-    in_chain = or_(ApiKey.bucket == bucket, ApiKey.prefix == bucket, ApiKey.id == key.id)
+    in_chain = or_(ApiKey.in_chain(bucket), ApiKey.id == key.id)
     return list(db.session.scalars(select(ApiKey.id).where(in_chain)))
 
 

@@ -1,7 +1,9 @@
 """Acting on a key's usage (SPEC §13): remove the abilities it does not use, grant one it was
-refused. Both go through ``keys.service.edit_key``, so the rules, the single ``key.updated``
-audit event and the commit live in one place, and the next request sees the change (the
-verifier reads abilities fresh; the proven-key cache holds only the hash a key matched).
+refused. Both take the key with ``keys.service.change`` (locked, so two admins granting at the
+same time both land, neither overwriting the other) and save with ``keys.service.update_key``,
+so the rules, the single ``key.updated`` audit event and the commit live in one place, and the
+next request sees the change (the verifier reads abilities fresh; the proven-key cache holds
+only the hash a key matched).
 
 A key keeps at least one ability: the create and edit forms and ``KeyEditSchema`` require one,
 so "Remove unused abilities" refuses to empty a key whose every ability is unused and says to
@@ -16,7 +18,8 @@ from dataclasses import dataclass
 from app.catalogue import ABILITY_SET, ALL_ABILITIES
 from app.errors import Conflict, InvalidInput
 from app.keys import service
-from app.models.api_keys import ApiKey, KeyStatus
+from app.keys.service import KeyAction
+from app.models.api_keys import ApiKey
 from app.usage import reports
 
 REMOVE_REASON = "Removed unused abilities (no request in the last {days} days)"
@@ -29,13 +32,6 @@ class Removed:
 
     key: ApiKey
     abilities: list[str]
-
-
-def _editable(prefix: str) -> ApiKey:
-    key = service.get_key(prefix)
-    if key.status is KeyStatus.REVOKED:
-        raise Conflict(f"key {key.prefix} is revoked; revocation is final, its abilities cannot change")
-    return key
 
 
 def _shown(value: object) -> str:
@@ -68,7 +64,10 @@ def remove_unused_abilities(
     empty: every ability unused now. Refused
     (``Conflict``) when nothing is left to remove or when the key would keep no ability.
     """
-    key = _editable(prefix)
+    # Usage is read before the key is locked: reading flushes this process's counts, a write
+    # that would wait on the lock (SQLite locks the whole database).
+    key = service.get_key(prefix)
+    _refuse_unless_editable(key)
     unused = reports.unused_abilities(key, days)
     if not unused:
         raise Conflict(f"every ability of key {key.prefix} was used in the last {days} days")
@@ -79,24 +78,39 @@ def remove_unused_abilities(
             raise Conflict(
                 "the abilities confirmed are no longer unused; reload the page to see the usage now"
             )
-    remaining = [ability for ability in key.abilities if ability not in unused]
-    if not remaining:
-        raise Conflict(
-            f"every ability of key {key.prefix} is unused in the last {days} days; a key keeps at least "
-            "one ability, so deactivate or revoke it instead"
+    with service.change(prefix, KeyAction.EDIT) as key:
+        # Only abilities the key still holds go (one removed meanwhile is not reported again).
+        unused = [ability for ability in key.abilities if ability in unused]
+        remaining = [ability for ability in key.abilities if ability not in unused]
+        if not unused:
+            raise Conflict(f"the unused abilities of key {key.prefix} were removed meanwhile")
+        if not remaining:
+            raise Conflict(
+                f"every ability of key {key.prefix} is unused in the last {days} days; a key keeps at "
+                "least one ability, so deactivate or revoke it instead"
+            )
+        key = service.update_key(
+            key, actor=actor, reason=REMOVE_REASON.format(days=days), abilities=remaining
         )
-    key = service.edit_key(prefix, actor=actor, reason=REMOVE_REASON.format(days=days), abilities=remaining)
     return Removed(key=key, abilities=unused)
 
 
 def grant_ability(prefix: str, ability: object, *, actor: str) -> ApiKey:
     """Add one catalogue ability to the key (the "Grant" of a refused ability)."""
-    key = _editable(prefix)
+    _refuse_unless_editable(service.get_key(prefix))
     if ability is None or ability == "":
         raise InvalidInput("Choose the ability to grant.", {"ability": ["Choose the ability to grant."]})
     (wanted,) = _known([ability], "ability")
-    if wanted in key.abilities:
-        raise Conflict(f"key {key.prefix} already has the {wanted} ability")
-    held = {*key.abilities, wanted}
-    abilities = [name for name in ALL_ABILITIES if name in held]
-    return service.edit_key(prefix, actor=actor, reason=GRANT_REASON, abilities=abilities)
+    with service.change(prefix, KeyAction.EDIT) as key:
+        if wanted in key.abilities:
+            raise Conflict(f"key {key.prefix} already has the {wanted} ability")
+        held = {*key.abilities, wanted}
+        abilities = [name for name in ALL_ABILITIES if name in held]
+        return service.update_key(key, actor=actor, reason=GRANT_REASON, abilities=abilities)
+
+
+def _refuse_unless_editable(key: ApiKey) -> None:
+    """Refuse early (before reading usage or input) what ``service.change`` would refuse."""
+    reason = service.refusal(key, KeyAction.EDIT)
+    if reason is not None:
+        raise Conflict(reason)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 from werkzeug.http import parse_date
 
@@ -94,6 +95,22 @@ def test_old_and_new_key_share_one_bucket(app: Flask, call: Any, make_key: Any) 
         response = call(BRANDS, raw)
         assert_error(response, 429, "rate_limited")
         assert response.headers["X-RateLimit-Remaining"] == "0"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # limits, not SQL: the service test covers both
+def test_a_limit_edited_on_one_key_of_a_roll_is_the_limit_of_both(
+    app: Flask, call: Any, make_key: Any
+) -> None:
+    """Raising the new key's limit to 11 during the grace period raises the old key's too: one
+    bucket, one limit, so 11 requests pass across both keys and the 12th is refused."""
+    old = make_key(abilities=["brands:list"], rate_limit=10)
+    new = _roll(app, old.key.prefix, "1h")
+    with app.app_context():
+        service.edit_key(new.key.prefix, actor="admin@example.com", rate_limit=11)
+    responses = [call(BRANDS, raw) for raw in [old.raw_key, new.raw_key] * 6]
+    assert [response.status_code for response in responses] == [200] * 11 + [429]
+    assert {response.headers["X-RateLimit-Limit"] for response in responses} == {"11"}
+    assert_error(responses[-1], 429, "rate_limited")
 
 
 def test_openapi_documents_key_rolled_and_the_roll_headers(app: Flask) -> None:

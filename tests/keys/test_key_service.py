@@ -8,9 +8,13 @@ from sqlalchemy import func, select
 from app.catalogue import ALL_ABILITIES
 from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
-from app.keys import service
+from app.keys import rolling, service
 from app.keys.hashing import check_secret
+from app.keys.verification import KEY_ROLLED, verify
 from app.models.api_keys import ApiKey, KeyStatus
+from app.models.audit import AuditEvent
+from app.models.types import utcnow
+from app.usage import least_privilege
 
 
 def _count(app) -> int:
@@ -125,6 +129,61 @@ def test_revocation_is_final(app, make_key):
         with app.app_context(), pytest.raises(Conflict):
             action(prefix, actor="tests", **kwargs)
     assert _snapshot(app, prefix) == before
+
+
+def _audit_count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(AuditEvent))
+
+
+@pytest.mark.parametrize("status_when_rolled", ["active", "inactive"])
+def test_a_key_past_its_cutover_allows_revoke_only(app, make_key, status_when_rolled):
+    """A rolled key past its cutover is dead (SPEC §7): activate, deactivate, edit, grant,
+    remove unused, roll and end grace are each refused with nothing written, so the API keeps
+    answering key_rolled; Revoke still works. Also for a key switched off while it was rolling."""
+    created = make_key(abilities=["products:list", "brands:list"])
+    prefix = created.key.prefix
+    with app.app_context():
+        rolling.roll_key(prefix, actor="tests", grace="1h")
+        key = db.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+        key.status = KeyStatus(status_when_rolled)
+        key.sunset_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+        assert service.allowed_actions(key) == {service.KeyAction.REVOKE}
+    before, events = _snapshot(app, prefix), _audit_count(app)
+    attempts = [
+        lambda: service.activate_key(prefix, actor="tests"),
+        lambda: service.deactivate_key(prefix, actor="tests"),
+        lambda: service.edit_key(prefix, actor="tests", name="Renamed"),
+        lambda: least_privilege.grant_ability(prefix, "customers:list", actor="tests"),
+        lambda: least_privilege.remove_unused_abilities(prefix, actor="tests"),
+        lambda: rolling.roll_key(prefix, actor="tests"),
+        lambda: rolling.end_grace(prefix, actor="tests"),
+    ]
+    for attempt in attempts:
+        with app.app_context(), pytest.raises(Conflict, match=f"key {prefix} is (already )?rolled"):
+            attempt()
+    assert (_snapshot(app, prefix), _audit_count(app)) == (before, events)
+    with app.app_context():
+        if status_when_rolled == "active":
+            assert verify(created.raw_key).reason == KEY_ROLLED
+        assert service.revoke_key(prefix, actor="tests").status is KeyStatus.REVOKED
+
+
+def test_a_rolling_key_is_cut_over_rather_than_deactivated(app, make_key):
+    """In its grace period the old key can be edited, revoked or cut over now, not deactivated
+    (it would answer key_inactive where it should say key_rolled and name its new key)."""
+    prefix = make_key().key.prefix
+    with app.app_context():
+        rolling.roll_key(prefix, actor="tests", grace="1h")
+        key = db.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+        assert service.allowed_actions(key) == {
+            service.KeyAction.EDIT,
+            service.KeyAction.END_GRACE,
+            service.KeyAction.REVOKE,
+        }
+        with pytest.raises(Conflict, match="end its grace period"):
+            service.deactivate_key(prefix, actor="tests")
 
 
 @pytest.mark.parametrize("prefix", ["sgk_NOPE0000", "nope", "", "sgk_" + "x" * 100])

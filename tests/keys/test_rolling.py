@@ -167,6 +167,23 @@ def test_only_an_active_key_can_be_rolled(app, make_key, state):
     assert _counts(app) == counts
 
 
+def test_parallel_rolls_of_one_key_make_exactly_one_new_key(app, make_key, in_parallel):
+    """Four admins roll the same key at the same moment: one roll wins, the other three are told
+    the key is already rolling, and exactly one new key exists (none that works unrecorded)."""
+    created = make_key(name="Feed")
+    prefix = created.key.prefix
+    counts = _counts(app)
+    outcomes = in_parallel(*[lambda: rolling.roll_key(prefix, actor="cli", grace="1h").raw_key] * 4)
+    won = [outcome for outcome in outcomes if isinstance(outcome, str)]
+    refused = [outcome for outcome in outcomes if isinstance(outcome, Conflict)]
+    assert (len(won), len(refused)) == (1, 3), outcomes
+    assert all(f"key {prefix} is rolling" in exc.message for exc in refused)
+    assert _counts(app) == (counts[0] + 1, counts[1] + 2)  # one new key; key.rolled + key.created
+    with app.app_context():
+        assert _key(prefix).successor.prefix == won[0][:12]
+        assert verify(won[0]).ok
+
+
 def test_rolling_the_new_key_keeps_one_bucket(app, make_key):
     """A chain of rolls keeps the first key's bucket."""
     created = make_key()
@@ -175,6 +192,25 @@ def test_rolling_the_new_key_keeps_one_bucket(app, make_key):
         third = rolling.roll_key(second.key.prefix, actor="cli", grace="1h")
         assert _key(third.key.prefix).bucket_name == created.key.prefix
         assert _key(second.key.prefix).bucket_name == created.key.prefix
+
+
+def test_a_rate_limit_edit_applies_to_every_working_key_of_the_chain(app, make_key):
+    """A chain has one bucket and so one limit: editing any working key's limit sets it on every
+    working key of the chain, each audited as key.updated; a key past its cutover is left alone."""
+    first = make_key(rate_limit=10)
+    with app.app_context():
+        second = rolling.roll_key(first.key.prefix, actor="cli", grace="0")
+        third = rolling.roll_key(second.key.prefix, actor="cli", grace="1h")
+        service.edit_key(third.key.prefix, actor="admin@example.com", rate_limit=11)
+        assert _key(third.key.prefix).rate_limit == _key(second.key.prefix).rate_limit == 11
+        assert _key(first.key.prefix).rate_limit == 10  # dead: it counts against no bucket
+        service.edit_key(second.key.prefix, actor="admin@example.com", rate_limit=12, name="Renamed")
+        assert _key(third.key.prefix).rate_limit == 12
+        assert _key(third.key.prefix).name == "Test key"  # only the limit is the chain's
+        updates = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "key.updated")).all()
+        limits = sorted((e.key_prefix, e.details["changes"]["rate_limit"]["new"]) for e in updates)
+        old, new = second.key.prefix, third.key.prefix
+    assert limits == sorted([(new, 11), (old, 11), (old, 12), (new, 12)])
 
 
 def test_end_grace_cuts_over_now(app, make_key):

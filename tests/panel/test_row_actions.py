@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from app.extensions import db
+from app.keys import rolling
 from app.models.api_keys import ApiKey, KeyStatus
+from app.models.audit import AuditEvent
 from app.models.types import utcnow
 from tests.panel.conftest import PanelClient
 
@@ -20,6 +22,11 @@ from tests.panel.conftest import PanelClient
 def key(make_key: Any) -> ApiKey:
     """An active key with two abilities."""
     return make_key(name="Warehouse scanner", abilities=["inventory:list", "warehouses:list"]).key
+
+
+def _audit_count(app: Flask) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(AuditEvent)) or 0
 
 
 def _edit_data(**changes: Any) -> dict[str, Any]:
@@ -177,3 +184,44 @@ def test_edit_with_a_bad_value_returns_the_editor_with_the_error_and_changes_not
     assert stored.name == "Warehouse scanner"
     assert stored.rate_limit == 60
     assert stored.abilities == ["inventory:list", "warehouses:list"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_key_past_its_cutover_offers_revoke_only_and_refuses_the_rest(
+    app: Flask, signed_in: PanelClient, make_key: Any, load_key: Any
+) -> None:
+    """A dead (rolled, past cutover) key's row and page offer Revoke only; a hand-made POST of
+    any other action is a 409 saying why, and nothing is written."""
+    created = make_key(name="Feed", abilities=["inventory:list", "warehouses:list"])
+    prefix = created.key.prefix
+    with app.app_context():
+        rolling.roll_key(prefix, actor="tests", grace="0")
+    row = re.search(rf'<tr id="key-{prefix}".*?</tr>', signed_in.get("/settings/api-keys").text, re.S)
+    page = signed_in.get(f"/settings/api-keys/{prefix}").text
+    actions = re.search(r'<div id="key-actions".*?</div>', page, re.S)
+    assert row is not None and actions is not None
+    for markup in (row.group(0), actions.group(0)):
+        assert ">Revoke</button>" in markup
+        for action in ("Edit", "Activate", "Deactivate", "Roll", "End grace now"):
+            assert f">{action}</" not in markup
+    before, events = load_key(prefix), _audit_count(app)
+    refused = [
+        signed_in.post(f"/settings/api-keys/{prefix}/activate"),
+        signed_in.post(f"/settings/api-keys/{prefix}/deactivate"),
+        signed_in.post(f"/settings/api-keys/{prefix}", _edit_data()),
+        signed_in.get(f"/settings/api-keys/{prefix}/edit", htmx=True),
+        signed_in.post(f"/settings/api-keys/{prefix}/abilities/grant", {"ability": "customers:list"}),
+        signed_in.post(f"/settings/api-keys/{prefix}/abilities/remove-unused"),
+    ]
+    for response in refused:
+        assert response.status_code == 409, response.text
+        assert f"key {prefix} is rolled and past its cutover; it can only be revoked" in response.text
+    after = load_key(prefix)
+    assert (after.status, after.name, after.abilities, after.rate_limit) == (
+        before.status,
+        before.name,
+        before.abilities,
+        before.rate_limit,
+    )
+    assert _audit_count(app) == events
+    assert signed_in.delete(f"/settings/api-keys/{prefix}").status_code == 200

@@ -93,3 +93,17 @@ def test_redis_down_fails_closed_with_503_json_quickly(tmp_path: Path) -> None:
     assert time.monotonic() - started < 5
     with app.app_context():
         db.engine.dispose()
+
+
+def test_on_redis_a_revoked_key_with_a_spent_bucket_answers_key_revoked(
+    app: Flask, call: Any, make_key: Any
+) -> None:
+    """Issue 24's reproduction on shared storage: 3N requests spend the bucket, then revoke:
+    every further request is 401 key_revoked, never 429 (nor the address's budget spent)."""
+    created = make_key(abilities=["brands:list"], rate_limit=4)
+    statuses = [call(BRANDS, created.raw_key).status_code for _ in range(12)]
+    assert statuses == [200] * 4 + [429] * 8
+    with app.app_context():
+        keys_service.revoke_key(created.key.prefix, actor="tests")
+    for _ in range(BUDGET * 2):
+        assert_error(call(BRANDS, created.raw_key), 401, "key_revoked")

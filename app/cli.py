@@ -29,6 +29,7 @@ from app.keys import rolling
 from app.keys import service as keys_service
 from app.keys.format import is_prefix
 from app.models.api_keys import ApiKey
+from app.models.types import iso_utc
 from app.usage import history, reports, unused
 
 DEMO_ADMIN_EMAIL = "admin@stockgate.local"
@@ -368,7 +369,7 @@ def list_audit_events(key_prefix: str | None, actor: str | None, limit: int) -> 
     """Print audit events, newest first, one a line: time, actor, action, prefix, details, address."""
     for event in audit.list_events(key_prefix=key_prefix, actor=actor, limit=limit):
         fields = (
-            event.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            iso_utc(event.created_at),
             _visible(event.actor),
             event.action,
             event.key_prefix or "-",

@@ -10,6 +10,9 @@
   overrides, zero-width and other format characters, C0 and C1 controls and line separators
   become ``\\u200b``-style escapes, so ``ops\\u200b@example.com`` never passes for
   ``ops@example.com`` and ``\\u202e`` cannot reverse what follows it.
+* **Client addresses counted per subscriber** (``address_bucket``): an IPv4 address as it is,
+  an IPv6 address by its /64 (one subscriber usually holds a whole /64, so counting single
+  addresses would give it 2**64 budgets), an IPv4-mapped IPv6 address as its IPv4.
 * **Instants inside the calendar once in UTC.** ``0001-01-01T00:00:00+01:00`` is a valid ISO
   8601 string whose UTC instant falls before year 1: Python cannot represent it.
 
@@ -19,6 +22,7 @@ these functions, so the rules and their messages live once.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 from datetime import UTC, datetime
@@ -80,3 +84,18 @@ def to_utc(value: datetime) -> datetime:
         return value.astimezone(UTC)
     except OverflowError:
         raise ValueError(OUT_OF_RANGE_INSTANT) from None
+
+
+def address_bucket(address: str) -> str:
+    """The bucket a client address counts in: IPv4 as it is, IPv6 by its /64; any other value
+    (a unix socket, say) as it is."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        # From the integer: a zone ("%eth0") is not part of the network.
+        return str(ipaddress.IPv6Network((int(ip), 64), strict=False))
+    return str(ip)

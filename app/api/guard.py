@@ -73,7 +73,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 
 from flask import Blueprint, Response, g, request
 from werkzeug.http import http_date
@@ -85,6 +84,7 @@ from app.catalogue import ENDPOINT_ABILITIES, KEY_ONLY_ENDPOINTS
 from app.db import read_without_transaction
 from app.keys import allowed_ips, rolling, verification
 from app.keys.format import PREFIX_PATTERN, parse_key
+from app.models.types import iso_utc
 from app.models.usage import IP_REFUSED_OPERATION
 
 # Query parameters that look like someone put a credential in the URL.
@@ -438,9 +438,3 @@ def finish(response: Response) -> Response:
     # ``private, no-cache`` (they carry an ETag to revalidate with; ``app.api.views``).
     response.headers.setdefault("Cache-Control", "no-store")
     return response
-
-
-def iso_utc(value: datetime) -> str:
-    """``value`` as ISO 8601 in UTC ending in ``Z``, as the API writes every timestamp."""
-    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return aware.isoformat().replace("+00:00", "Z")

@@ -39,7 +39,6 @@ With ``RATELIMIT_ENABLED = False`` nothing is counted (and no headers are sent).
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import threading
 import time
@@ -53,6 +52,7 @@ from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, RateLimitItemPerMinute, parse
 
 from app.extensions import limiter
+from app.untrusted import address_bucket
 
 PER_KEY_SCOPE = "api"
 FAILURE_SCOPE = "api-auth-failures"
@@ -132,16 +132,7 @@ def _failure_item() -> RateLimitItem:
 
 def client_address() -> str:
     """The failed-attempt bucket of this client: its IPv4 address, or its IPv6 /64 network."""
-    raw = get_remote_address()
-    try:
-        address = ipaddress.ip_address(raw)
-    except ValueError:
-        return raw  # not an IP (a unix socket, say): one bucket per value
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((int(address), 64), strict=False))
-    return str(address)
+    return address_bucket(get_remote_address())
 
 
 def _hit_address(scope: str) -> Window | None:

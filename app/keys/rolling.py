@@ -28,7 +28,7 @@ from app.keys.format import build_key, generate_key_id
 from app.keys.hashing import hash_secret
 from app.keys.service import CreatedKey, KeyAction
 from app.models.api_keys import ApiKey, KeyStatus
-from app.models.types import utcnow
+from app.models.types import iso_utc, utcnow
 from app.models.users import User
 from app.schemas.input_fields import UtcDateTime
 
@@ -74,10 +74,6 @@ def cutover_at(grace: str | datetime, now: datetime) -> datetime:
     if when > now + MAX_GRACE:
         raise _grace_error(f"The cutover time must be at most {MAX_GRACE.days} days ahead.")
     return when
-
-
-def _iso(when: datetime) -> str:
-    return when.isoformat().replace("+00:00", "Z")
 
 
 def roll_key(
@@ -126,7 +122,7 @@ def roll_key(
                     "key.rolled",
                     actor=actor,
                     key_prefix=old.prefix,
-                    details={"new_prefix": new.prefix, "sunset_at": _iso(sunset)},
+                    details={"new_prefix": new.prefix, "sunset_at": iso_utc(sunset)},
                 )
                 # The new key's own history starts here too, pointing back at the key it replaces.
                 audit.record(
@@ -144,7 +140,9 @@ def end_grace(prefix: str, *, actor: str) -> ApiKey:
     with service.change(prefix, KeyAction.END_GRACE) as key:
         now = utcnow()
         key.sunset_at = now
-        audit.record("key.roll_ended", actor=actor, key_prefix=key.prefix, details={"sunset_at": _iso(now)})
+        audit.record(
+            "key.roll_ended", actor=actor, key_prefix=key.prefix, details={"sunset_at": iso_utc(now)}
+        )
         db.session.commit()
     return key
 

@@ -29,7 +29,7 @@ from app.keys.format import build_key, generate_key_id, is_prefix
 from app.keys.hashing import hash_secret
 from app.keys.inputs import KeyCreateSchema, KeyEditSchema
 from app.models.api_keys import ApiKey, KeyStatus
-from app.models.types import utcnow
+from app.models.types import iso_utc, utcnow
 from app.models.users import User
 
 # A 47-bit key id collides almost never; retry a few times rather than fail the user.
@@ -342,7 +342,7 @@ def _apply(key: ApiKey, data: dict[str, Any], *, actor: str, reason: str | None)
 def _audit_value(value: Any) -> Any:
     """``value`` as the audit log stores it: JSON, times in UTC ISO 8601 with ``Z``."""
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return iso_utc(value)
     if isinstance(value, list | tuple):
         return list(value)
     return value

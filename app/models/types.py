@@ -14,6 +14,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso_utc(value: datetime) -> str:
+    """``value`` as ISO 8601 in UTC to the second, ending in ``Z`` (``2026-01-31T12:00:00Z``):
+    the one way Stockgate writes a time for machines (API, audit details, CLI, ``datetime=``)."""
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return aware.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes stored as naive UTC on every database.
 

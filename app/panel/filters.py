@@ -8,7 +8,7 @@ from flask import Flask
 from markupsafe import Markup, escape
 
 from app.keys.service import EXPIRING_SOON
-from app.models.types import utcnow
+from app.models.types import iso_utc, utcnow
 
 _UNITS = (("day", 86_400), ("hour", 3_600), ("minute", 60))
 
@@ -36,7 +36,7 @@ def time_tag(value: datetime | None, empty: str = "Never") -> Markup:
     value = value.astimezone(UTC)
     exact = f"{value:%Y-%m-%d %H:%M:%S} UTC"
     return Markup('<time datetime="{}" title="{}">{}</time>').format(
-        value.isoformat(), exact, escape(relative(value, utcnow()))
+        iso_utc(value), exact, escape(relative(value, utcnow()))
     )
 
 

@@ -38,7 +38,6 @@ storage down, ``hit`` raises ``limits.errors.StorageError`` and the sign-in page
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import math
 import time
 from dataclasses import dataclass
@@ -51,6 +50,7 @@ from limits import RateLimitItem, parse
 from app import accounts, audit, security_events
 from app.extensions import limiter
 from app.models.types import utcnow
+from app.untrusted import address_bucket
 
 ADDRESS_SCOPE = "sign-in-address"
 EMAIL_ADDRESS_SCOPE = "sign-in-email-address"
@@ -86,19 +86,6 @@ def _item(limit: str) -> RateLimitItem:
 def _email_item(limit: str) -> RateLimitItem:
     threshold = _item(limit)
     return type(threshold)(threshold.amount + EMAIL_HEADROOM, threshold.multiples)
-
-
-def address_bucket(address: str) -> str:
-    """The bucket name of a client address: IPv6 grouped by /64, IPv4 as it is."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)
 
 
 def _email_bucket(email: str) -> str:

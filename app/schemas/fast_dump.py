@@ -20,6 +20,7 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
+from app.models.types import iso_utc
 from app.schemas.fields import EnumValue, UTCTimestamp
 
 Dumper = Callable[[Any], dict[str, Any]]
@@ -67,9 +68,7 @@ def _reader(field: fields.Field, name: str) -> Callable[[Any], Any]:
 def _conversion(field: fields.Field) -> Callable[[Any], Any] | None:
     """A direct conversion equal to the field's own for the usual values, or None."""
     if type(field) is UTCTimestamp:
-        return lambda v: (
-            v.isoformat()[:-6] + "Z" if type(v) is dt.datetime and v.tzinfo is dt.UTC else UNHANDLED
-        )
+        return lambda v: iso_utc(v) if type(v) is dt.datetime else UNHANDLED
     if type(field) is fields.Date and field.format in (None, "iso"):
         return lambda v: v.isoformat() if type(v) is dt.date else UNHANDLED
     if type(field) is fields.Decimal and field.as_string and field.places is not None and not field.allow_nan:

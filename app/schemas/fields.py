@@ -8,10 +8,12 @@ lets nullable ones be ``None``.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from marshmallow import fields
+
+from app.models.types import iso_utc
 
 
 class UTCTimestamp(fields.DateTime):
@@ -20,9 +22,7 @@ class UTCTimestamp(fields.DateTime):
     def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         if value is None:
             return None
-        # Stored values are naive UTC (see UTCDateTime); never let a local zone in.
-        aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return aware.isoformat().replace("+00:00", "Z")
+        return iso_utc(value)
 
 
 class EnumValue(fields.Enum):

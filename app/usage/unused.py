@@ -14,7 +14,7 @@ from sqlalchemy import and_, or_, select
 from app import audit
 from app.extensions import db
 from app.models.api_keys import ApiKey, KeyStatus
-from app.models.types import utcnow
+from app.models.types import iso_utc, utcnow
 
 MIN_DAYS = 1
 MAX_DAYS = 3650
@@ -58,12 +58,12 @@ def deactivate_unused(
             "key.deactivated",
             actor=actor,
             key_prefix=key.prefix,
-            details={"reason": "unused", "days": days, "last_used_at": _iso(key.last_used_at)},
+            details={
+                "reason": "unused",
+                "days": days,
+                "last_used_at": iso_utc(key.last_used_at) if key.last_used_at else None,
+            },
         )
     # All or nothing: a failure half-way leaves every key as it was.
     db.session.commit()
     return keys
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None

@@ -6,8 +6,8 @@ from ``PUBLIC_BASE_URL`` or are relative, never from the Host header), so every 
 the same bytes. Responses carry a strong ETag of the body and ``Cache-Control: no-cache``:
 clients and shared caches keep a copy but revalidate it, so a deploy is seen at once and an
 unchanged document costs a 304 without a render. A per-address limit (``DOCS_RATE_LIMIT``)
-keeps the unauthenticated endpoints from being used to burn CPU. The page carries its own
-strict Content-Security-Policy, so it stays safe even where the panel's headers are absent.
+keeps the unauthenticated endpoints from being used to burn CPU. The page is served under the
+app-wide security headers (``app.security``: one Content-Security-Policy for every page).
 """
 
 from __future__ import annotations
@@ -35,10 +35,6 @@ bp.after_request(compress.after_request)
 # One bucket per client address (the limiter's default key) shared by every docs route.
 limiter.shared_limit(lambda: current_app.config["DOCS_RATE_LIMIT"], scope="docs")(bp)
 
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; "
-    "base-uri 'none'; frame-ancestors 'none'"
-)
 CACHE_CONTROL = "no-cache"
 EXTENSION_KEY = "stockgate.docs.rendered"
 
@@ -108,12 +104,3 @@ def rate_limited(error: RateLimitExceeded) -> Response:
         "wait for the number of seconds in Retry-After.",
         {"limit": limit.amount, "window_seconds": limit.get_expiry()},
     )
-
-
-@bp.after_request
-def security_headers(response: Response) -> Response:
-    """Strict CSP and no MIME sniffing; a panel-wide policy set earlier is left alone."""
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    return response

@@ -289,15 +289,7 @@ def _refuse_proven(key: verification.KeyState, code: str, message: str) -> Auth:
     window = ratelimit.hit_key(key.bucket_name, key.rate_limit)
     headers = window.headers() if window is not None else {}
     if window is not None and not window.allowed:
-        error = ApiError(
-            429,
-            "rate_limited",
-            f"Rate limit of {window.limit} requests per minute exceeded for this key; "
-            f"retry in {window.retry_after} seconds.",
-            {"limit": window.limit, "window_seconds": 60, "scope": "key"},
-            headers,
-        )
-        return Auth(error=error, headers=headers)
+        return Auth(error=key_rate_limited(window.limit, window.retry_after, headers), headers=headers)
     return Auth(error=ApiError(401, code, message, None, headers), headers=headers)
 
 
@@ -346,6 +338,17 @@ def _busy(window: ratelimit.Window | None, presented: str | None) -> Auth:
     return Auth(error=error, headers=headers)
 
 
+def key_rate_limited(limit: int, retry_after: int, headers: dict[str, str] | None = None) -> ApiError:
+    """The 429 for a key whose bucket is full (the docs' example is made by it too)."""
+    return ApiError(
+        429,
+        "rate_limited",
+        f"Rate limit of {limit} requests per minute exceeded for this key; retry in {retry_after} seconds.",
+        {"limit": limit, "window_seconds": 60, "scope": "key"},
+        headers,
+    )
+
+
 def install(bp: Blueprint) -> None:
     """Attach the guard and the rate-limit headers to the API blueprint."""
     bp.before_request(guard)
@@ -367,13 +370,7 @@ def guard() -> None:
     if window is not None:
         g.api_rate_headers = window.headers()
         if not window.allowed:
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"Rate limit of {window.limit} requests per minute exceeded for this key; "
-                f"retry in {window.retry_after} seconds.",
-                {"limit": window.limit, "window_seconds": 60, "scope": "key"},
-            )
+            raise key_rate_limited(window.limit, window.retry_after)
     if auth.key.allowed_ips and not allowed_ips.is_allowed(request.remote_addr, tuple(auth.key.allowed_ips)):
         seen = request.remote_addr or "an unknown address"
         raise ApiError(

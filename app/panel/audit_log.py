@@ -6,16 +6,16 @@ directly gets the whole page. Read-only: no route here (or anywhere) edits or de
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, make_response, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 
-from app import audit, untrusted
+from app import audit
 from app.panel import guards
 from app.panel.htmx import htmx, no_store, vary_on_htmx
-from app.panel.listing import MAX_PAGE, argument_errors
+from app.panel.list_params import ListQuery, param
 
 bp = Blueprint("audit_log", __name__, url_prefix="/settings/audit-log")
 bp.before_request(guards.require_admin)
@@ -40,31 +40,11 @@ FIELD_LABELS = {
 
 
 @dataclass(frozen=True)
-class LogParams:
+class LogParams(ListQuery):
     """What the log shows: search text and page."""
 
-    q: str = ""
-    page: int = 1
-
-    @classmethod
-    def from_args(cls, args: Any) -> LogParams:
-        """Read the params from a query string (hostile values are refused by ``argument_errors``)."""
-        try:
-            page = min(max(untrusted.parse_whole_number(args.get("page", "1")), 1), MAX_PAGE)
-        except ValueError:
-            page = 1
-        q = args.get("q", "")
-        return cls(q="" if untrusted.control_character_error(q) else q, page=page)
-
-    def query_args(self, **changes: Any) -> dict[str, Any]:
-        """URL arguments for these params with ``changes``, leaving defaults out of the URL."""
-        params = replace(self, **changes)
-        args: dict[str, Any] = {}
-        if params.q:
-            args["q"] = params.q
-        if params.page != 1:
-            args["page"] = params.page
-        return args
+    q: str = param("", "Search")
+    page: int = param(1, "Page")
 
 
 @dataclass(frozen=True)
@@ -113,7 +93,7 @@ def _render(template: str, status: int, **context: Any) -> Response:
 def index() -> Response:
     """The Audit Log page, or just its rows when htmx asks (search, page)."""
     params = LogParams.from_args(request.args)
-    errors = argument_errors(request.args)
+    errors = LogParams.argument_errors(request.args)
     if errors:
         # A refused query is never run; htmx swaps the 422 with the message in the table.
         page, status = audit.EventPage(events=[], page=params.page, has_next=False), 422

@@ -47,7 +47,7 @@ from app.panel.forms import (
 )
 from app.panel.htmx import htmx, message_response, no_store, vary_on_htmx
 from app.panel.key_page import load as load_key_page
-from app.panel.listing import ListParams, argument_errors, empty_page, list_keys
+from app.panel.listing import ListParams, empty_page, list_keys
 from app.usage import least_privilege
 
 bp = Blueprint("panel", __name__, url_prefix="/settings")
@@ -103,7 +103,7 @@ def _key_or_404(prefix: str) -> ApiKey:
 def api_keys() -> Response:
     """The API Keys page, or just its table when htmx asks (search, filter, sort, page)."""
     params = ListParams.from_args(request.args)
-    errors = argument_errors(request.args)
+    errors = ListParams.argument_errors(request.args)
     # A refused query (a control character, a page not in digits) is a 422 that htmx swaps in.
     page, status = (empty_page(params), 422) if errors else (list_keys(params), 200)
     if htmx().wants_fragment:

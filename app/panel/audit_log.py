@@ -24,6 +24,15 @@ bp.register_error_handler(CSRFError, guards.csrf_failed)
 bp.register_error_handler(403, guards.forbidden)
 
 PER_PAGE = 50
+# The log's columns: key -> header (and each cell's label).
+COLUMNS = {
+    "time": "Time",
+    "actor": "Actor",
+    "action": "Action",
+    "key_prefix": "Key Prefix",
+    "details": "Details",
+    "address": "Address",
+}
 
 # How the fields of an event's details are named on the page.
 FIELD_LABELS = {
@@ -81,8 +90,9 @@ def describe(details: dict[str, Any]) -> list[DetailLine]:
     return lines
 
 
-# A template global, so any page can include panel/audit_log/_event.html (a key's own history).
+# Template globals, so any page can include panel/audit_log/_event.html (a key's own history).
 bp.add_app_template_global(describe, "describe_audit_details")
+bp.add_app_template_global(COLUMNS, "audit_columns")
 
 
 def _render(template: str, status: int, **context: Any) -> Response:

@@ -38,6 +38,25 @@ SORT_COLUMNS: dict[str, Any] = {
     "last_used_at": ApiKey.last_used_at,
     "created_at": ApiKey.created_at,
 }
+# The table's columns, each sortable by its key: sort key -> header (and each cell's label).
+COLUMNS = {
+    "name": "Name",
+    "prefix": "Key Prefix",
+    "owner": "Owner",
+    "status": "Status",
+    "rate_limit": "Rate Limit",
+    "expires_at": "Expires At",
+    "last_used_at": "Last Used At",
+}
+# The status filter's options in the order shown: every value of ``STATUS_FILTERS``, labelled.
+STATUS_OPTIONS = {
+    "all": "All (not revoked)",
+    "active": "Active",
+    "inactive": "Inactive",
+    "expiring": "Expiring soon",
+    "expired": "Expired",
+    "revoked": "Revoked",
+}
 DEFAULT_SORT = "created_at"
 DEFAULT_DIRECTION = "desc"
 DIRECTIONS = ("asc", "desc")

@@ -47,7 +47,7 @@ from app.panel.forms import (
 )
 from app.panel.htmx import htmx, message_response, no_store, vary_on_htmx
 from app.panel.key_page import load as load_key_page
-from app.panel.listing import ListParams, empty_page, list_keys
+from app.panel.listing import COLUMNS, STATUS_OPTIONS, ListParams, empty_page, list_keys
 from app.usage import least_privilege
 
 bp = Blueprint("panel", __name__, url_prefix="/settings")
@@ -57,6 +57,9 @@ bp.after_request(no_store)
 bp.register_error_handler(CSRFError, guards.csrf_failed)
 bp.register_error_handler(403, guards.forbidden)
 bp.register_error_handler(404, guards.not_found)
+# Template globals: a row is rendered by several views (the table, a created key, an edit).
+bp.add_app_template_global(COLUMNS, "key_columns")
+bp.add_app_template_global(STATUS_OPTIONS, "key_status_options")
 
 
 def _owners() -> list[User]:

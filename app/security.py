@@ -1,8 +1,9 @@
 """Security headers on every response: a strict CSP, nosniff, same-origin referrers.
 
 The panel ships no inline script and no eval (htmx runs with ``allowEval: false``), so the
-policy can forbid both. A view that needs another policy sets its own header; these are
-defaults and never overwrite a header that is already there.
+policy can forbid both. ``CONTENT_SECURITY_POLICY`` is the one policy of every page (the panel,
+the docs page, the API); a page that ever needs more declares its additions here, beside it
+(none does today). These are defaults and never overwrite a header that is already there.
 """
 
 from __future__ import annotations

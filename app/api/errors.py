@@ -45,6 +45,10 @@ REQUEST_ID_HEADER = "X-Request-Id"
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 # Seconds a client should wait after a 503 before retrying.
 UNAVAILABLE_RETRY_AFTER = 5
+# ``.format(method=..., allowed=...)``: the 405 for a write method.
+METHOD_NOT_ALLOWED_MESSAGE = "The API is read-only: {method} is not allowed here. Allowed: {allowed}."
+# ``.format(which=...)``: the 503 when the "database" or the "rate-limit storage" is down.
+UNAVAILABLE_MESSAGE = "The {which} is temporarily unavailable; retry in a few seconds."
 
 # Every error code the API answers with, its HTTP status and what it means to an integrator.
 ERROR_CODES: dict[str, tuple[int, str]] = {
@@ -221,9 +225,7 @@ def _http_error(error: HTTPException) -> Response:
     if isinstance(error, MethodNotAllowed):
         allowed = sorted(error.valid_methods or ["GET", "HEAD"])
         headers["Allow"] = ", ".join(allowed)
-        message = (
-            f"The API is read-only: {request.method} is not allowed here. Allowed: {', '.join(allowed)}."
-        )
+        message = METHOD_NOT_ALLOWED_MESSAGE.format(method=request.method, allowed=", ".join(allowed))
     elif status == 404:
         message = "No such endpoint. See /api/docs for the list of endpoints."
     elif status == 400:
@@ -248,7 +250,7 @@ def _unavailable(error: BaseException) -> Response:
     return api_error(
         503,
         "service_unavailable",
-        f"The {which} is temporarily unavailable; retry in a few seconds.",
+        UNAVAILABLE_MESSAGE.format(which=which),
         None,
         {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
     )

@@ -107,6 +107,10 @@ QUERY_KEY_NAMES = frozenset(
 _KEY_LIKE = re.compile(PREFIX_PATTERN.pattern)
 EXPIRES_HEADER = "Stockgate-Key-Expires-At"
 
+NO_KEY_MESSAGE = "No API key was sent. Send `Authorization: Bearer <key>` or `X-API-Key: <key>`."
+# ``.format(ability=...)``: the 403 for a key without the endpoint's ability.
+MISSING_ABILITY_MESSAGE = "This key does not have the {ability!r} ability needed here; an admin can add it."
+
 _MESSAGES = {
     verification.INVALID_KEY: "The API key is not valid. Check that it was copied completely.",
     verification.KEY_INACTIVE: "This API key is inactive; an admin can activate it again.",
@@ -239,11 +243,7 @@ def _presented_key() -> tuple[str | None, Auth | None]:
             return None, _refuse(401, "missing_key", "The X-API-Key header is empty.")
         presented.append(value.strip())
     if not presented:
-        return None, _refuse(
-            401,
-            "missing_key",
-            "No API key was sent. Send `Authorization: Bearer <key>` or `X-API-Key: <key>`.",
-        )
+        return None, _refuse(401, "missing_key", NO_KEY_MESSAGE)
     if len(set(presented)) > 1:
         return None, _refuse(
             400,
@@ -414,7 +414,7 @@ def guard() -> None:
         raise ApiError(
             403,
             "forbidden",
-            f"This key does not have the {ability!r} ability needed here; an admin can add it.",
+            MISSING_ABILITY_MESSAGE.format(ability=ability),
             {"required_ability": ability},
             {"WWW-Authenticate": bearer_challenge("insufficient_scope", scope=ability)},
         )

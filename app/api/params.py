@@ -49,6 +49,7 @@ MAX_RAW_LENGTH = 200
 # A cursor holds a sort value (names run to 254 characters, more once JSON-escaped) and a
 # signature, so it gets more room than the other parameters.
 MAX_CURSOR_LENGTH = 2048
+INVALID_PARAMETERS_MESSAGE = "Invalid query parameters; see details."
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ def parse_list_args(module: Module) -> ListArgs:
             except cursors.CursorError as error:
                 errors["cursor"] = [str(error)]
     if errors or loaded is None:
-        raise ApiError(400, "bad_request", "Invalid query parameters; see details.", errors)
+        raise ApiError(400, "bad_request", INVALID_PARAMETERS_MESSAGE, errors)
     q = loaded.get("q")
     return ListArgs(
         page=loaded["page"],

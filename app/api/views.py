@@ -34,6 +34,8 @@ from app.hosts import public_url
 CACHE_CONTROL = "private, no-cache"
 # Largest id a path may name: integer primary keys are 32-bit on PostgreSQL.
 MAX_ID = 2**31 - 1
+# ``.format(id=..., module=...)``: the 404 for an id with no record.
+NO_RECORD_MESSAGE = "No record with id {id} in {module}."
 
 
 def register_views(bp: Blueprint) -> None:
@@ -85,9 +87,8 @@ def _show_view(module: Module) -> Callable[[int], Response]:
         """Show one record of the module by id."""
         record = listing.fetch_one(module, record_id)
         if record is None:
-            raise ApiError(
-                404, "not_found", f"No record with id {record_id} in {module.name}.", {"id": record_id}
-            )
+            message = NO_RECORD_MESSAGE.format(id=record_id, module=module.name)
+            raise ApiError(404, "not_found", message, {"id": record_id})
         return conditional(jsonify(data=listing.dump(module, [record])[0]))
 
     show_record.__doc__ = f"Show one of the {module.name} by id."

@@ -25,12 +25,19 @@ from flask import Flask
 from marshmallow import Schema, fields, validate
 
 from app.api import introspection
-from app.api.errors import ERROR_CODES, REQUEST_ID_HEADER, ErrorSchema
-from app.api.guard import EXPIRES_HEADER
-from app.api.params import list_args_schema
-from app.api.views import MAX_ID
+from app.api.errors import (
+    ERROR_CODES,
+    METHOD_NOT_ALLOWED_MESSAGE,
+    REQUEST_ID_HEADER,
+    UNAVAILABLE_MESSAGE,
+    ErrorSchema,
+)
+from app.api.guard import EXPIRES_HEADER, MISSING_ABILITY_MESSAGE, NO_KEY_MESSAGE, key_rate_limited
+from app.api.params import INVALID_PARAMETERS_MESSAGE, list_args_schema
+from app.api.views import MAX_ID, NO_RECORD_MESSAGE
 from app.catalogue import MODULES, Module
 from app.docs.examples import EXAMPLE_KEY, example_record
+from app.errors import flatten_errors
 
 OPENAPI_VERSION = "3.0.3"
 API_VERSION = "1.0.0"
@@ -285,6 +292,7 @@ def _add_components(spec: APISpec) -> None:
     spec.components.schema("PageMeta", schema=PageMetaSchema)
     spec.components.schema("CursorMeta", schema=CursorMetaSchema)
     spec.components.schema("PageLinks", schema=PageLinksSchema)
+    examples = _error_examples()
     for status, (name, title, explanation) in ERRORS.items():
         codes = error_codes(status)
         headers: dict[str, Any] = {REQUEST_ID_HEADER: _ref("headers", REQUEST_ID_HEADER)}
@@ -303,7 +311,7 @@ def _add_components(spec: APISpec) -> None:
             "content": {
                 "application/json": {
                     "schema": "Error",
-                    "example": _error_example(codes[0]),
+                    "example": examples[codes[0]],
                 }
             },
             "x-error-codes": list(codes),
@@ -354,30 +362,36 @@ def _add_components(spec: APISpec) -> None:
 
 
 EXAMPLE_REQUEST_ID = "7f3c2a9e1b4d4e8f9a6b5c4d3e2f1a0b"
-_ERROR_MESSAGES = {
-    "bad_request": (
-        "Invalid query parameters; see details.",
-        {"per_page": ["Must be greater than or equal to 1 and less than or equal to 100."]},
-    ),
-    "missing_key": ("Send your API key in the X-API-Key header or as a Bearer token.", None),
-    "forbidden": ("This key lacks the ability products:show.", {"required_ability": "products:show"}),
-    "ip_not_allowed": (
-        "This key may not be used from 192.0.2.10; an admin can add the address to the key's allowed IPs.",
-        {"address": "192.0.2.10"},
-    ),
-    "not_found": ("No record with id 42.", None),
-    "method_not_allowed": ("The API is read-only: POST is not allowed here. Allowed: GET, HEAD.", None),
-    "rate_limited": (
-        "Rate limit of 60 per 1 minute exceeded for this key; wait for the number of seconds in Retry-After.",
-        {"limit": 60, "window_seconds": 60},
-    ),
-    "service_unavailable": ("The database is temporarily unavailable; retry in a few seconds.", None),
-}
 
 
-def _error_example(code: str) -> dict[str, Any]:
-    message, details = _ERROR_MESSAGES[code]
-    return {"error": {"code": code, "message": message, "details": details, "request_id": EXAMPLE_REQUEST_ID}}
+def _error_examples() -> dict[str, dict[str, Any]]:
+    """code -> the example body of the status it is the first code of, made from the API's own
+    messages (``tests/docs/test_error_examples.py`` asks the API for each and compares)."""
+    products = next(module for module in MODULES if module.slug == "products")
+    too_small = list_args_schema(products).validate({"per_page": "0"})
+    rate_limited = key_rate_limited(60, 42)  # the Retry-After header's example
+    examples: dict[str, tuple[str, Any]] = {
+        "bad_request": (INVALID_PARAMETERS_MESSAGE, flatten_errors(too_small)),
+        "missing_key": (NO_KEY_MESSAGE, None),
+        "forbidden": (
+            MISSING_ABILITY_MESSAGE.format(ability=products.ability("show")),
+            {"required_ability": products.ability("show")},
+        ),
+        "not_found": (NO_RECORD_MESSAGE.format(id=42, module=products.name), {"id": 42}),
+        # Flask routes OPTIONS on every rule, so the router lists it.
+        "method_not_allowed": (
+            METHOD_NOT_ALLOWED_MESSAGE.format(method="POST", allowed="GET, HEAD, OPTIONS"),
+            None,
+        ),
+        "rate_limited": (rate_limited.message, rate_limited.details),
+        "service_unavailable": (UNAVAILABLE_MESSAGE.format(which="database"), None),
+    }
+    return {
+        code: {
+            "error": {"code": code, "message": message, "details": details, "request_id": EXAMPLE_REQUEST_ID}
+        }
+        for code, (message, details) in examples.items()
+    }
 
 
 def _sort_enum(module: Module) -> list[str]:

@@ -6,8 +6,8 @@ from ``PUBLIC_BASE_URL`` or are relative, never from the Host header), so every 
 the same bytes. Responses carry a strong ETag of the body and ``Cache-Control: no-cache``:
 clients and shared caches keep a copy but revalidate it, so a deploy is seen at once and an
 unchanged document costs a 304 without a render. A per-address limit (``DOCS_RATE_LIMIT``)
-keeps the unauthenticated endpoints from being used to burn CPU. The page carries its own
-strict Content-Security-Policy, so it stays safe even where the panel's headers are absent.
+keeps the unauthenticated endpoints from being used to burn CPU. The page is served under the
+app-wide security headers (``app.security``: one Content-Security-Policy for every page).
 """
 
 from __future__ import annotations
@@ -33,10 +33,6 @@ bp.add_app_template_filter(page.prose, "docs_prose")
 # The OpenAPI document is JSON over 1 KB: gzip for clients that ask (the HTML page is not).
 bp.after_request(compress.after_request)
 
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; "
-    "base-uri 'none'; frame-ancestors 'none'"
-)
 CACHE_CONTROL = "no-cache"
 
 
@@ -126,13 +122,4 @@ def rate_limited(error: RateLimitExceeded) -> Response:
 def tag_with_request_id(response: Response) -> Response:
     """Every response under ``/api/`` names its request (``X-Request-Id``), the docs' too."""
     response.headers[REQUEST_ID_HEADER] = request_id()
-    return response
-
-
-@bp.after_request
-def security_headers(response: Response) -> Response:
-    """Strict CSP and no MIME sniffing; a panel-wide policy set earlier is left alone."""
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
     return response

@@ -1,7 +1,8 @@
 """Marshmallow schemas that validate key input for every caller (panel, CLI, tests).
 
-The panel's WTForms form gives inline errors first; these schemas are the service's own
-guard, so the CLI and any future caller get the same rules and nothing invalid is saved.
+These schemas own the rules of a key's fields and their messages: the service loads every
+input through them, so nothing invalid is saved, and the panel's WTForms key forms run the same
+schema on what was submitted to put each message next to its field (``app.panel.forms``).
 Names refuse control characters, rate limits take ASCII digits only, and an expiry whose
 offset puts it outside years 1-9999 in UTC is an error, not an OverflowError
 (``app.schemas.input_fields``).
@@ -25,6 +26,38 @@ from app.models.api_keys import (
 )
 from app.models.types import utcnow
 from app.schemas.input_fields import Text, UtcDateTime, WholeNumber
+
+NAME_REQUIRED = "Name is required."
+NAME_TOO_LONG = f"Name must be at most {NAME_MAX_LENGTH} characters."
+ABILITIES_REQUIRED = "Choose at least one ability."
+# ``.format(names)``: the unknown ability strings, comma-separated.
+UNKNOWN_ABILITY = "Unknown ability: {}."
+RATE_LIMIT_NOT_WHOLE = "Rate limit must be a whole number."
+RATE_LIMIT_OUT_OF_RANGE = f"Rate limit must be between {RATE_LIMIT_MIN} and {RATE_LIMIT_MAX:,} requests/min."
+EXPIRY_IN_PAST = "Expires At must be in the future."
+DESCRIPTION_TOO_LONG = f"Description must be at most {DESCRIPTION_MAX_LENGTH} characters."
+
+
+def _name_field(**kwargs: Any) -> Text:
+    """A key's name: blank (after trimming) counts as missing."""
+    return Text(
+        validate=[
+            validate.Length(min=1, error=NAME_REQUIRED),
+            validate.Length(max=NAME_MAX_LENGTH, error=NAME_TOO_LONG),
+        ],
+        error_messages={"required": NAME_REQUIRED},
+        **kwargs,
+    )
+
+
+def _abilities_field(**kwargs: Any) -> fields.List:
+    """A key's abilities: at least one (``known_abilities`` checks each)."""
+    return fields.List(
+        fields.String(),
+        validate=validate.Length(min=1, error=ABILITIES_REQUIRED),
+        error_messages={"required": ABILITIES_REQUIRED},
+        **kwargs,
+    )
 
 
 def _strip_name(data: dict[str, Any]) -> dict[str, Any]:
@@ -55,22 +88,11 @@ class KeyEditSchema(Schema):
     """What can change on an existing key: name, abilities, rate limit, expiry, allowed IPs,
     description."""
 
-    name = Text(
-        validate=validate.Length(
-            min=1, max=NAME_MAX_LENGTH, error=f"Name must be 1 to {NAME_MAX_LENGTH} characters."
-        )
-    )
-    abilities = fields.List(
-        fields.String(),
-        validate=validate.Length(min=1, error="Choose at least one ability."),
-    )
+    name = _name_field()
+    abilities = _abilities_field()
     rate_limit = WholeNumber(
-        validate=validate.Range(
-            min=RATE_LIMIT_MIN,
-            max=RATE_LIMIT_MAX,
-            error=f"Rate limit must be between {RATE_LIMIT_MIN} and {RATE_LIMIT_MAX:,} requests/min.",
-        ),
-        error_messages={"invalid": "Rate limit must be a whole number."},
+        validate=validate.Range(min=RATE_LIMIT_MIN, max=RATE_LIMIT_MAX, error=RATE_LIMIT_OUT_OF_RANGE),
+        error_messages={"invalid": RATE_LIMIT_NOT_WHOLE},
     )
     expires_at = UtcDateTime(
         allow_none=True,
@@ -84,10 +106,7 @@ class KeyEditSchema(Schema):
     description = Text(
         multiline=True,
         allow_none=True,
-        validate=validate.Length(
-            max=DESCRIPTION_MAX_LENGTH,
-            error=f"Description must be at most {DESCRIPTION_MAX_LENGTH} characters.",
-        ),
+        validate=validate.Length(max=DESCRIPTION_MAX_LENGTH, error=DESCRIPTION_TOO_LONG),
     )
 
     @pre_load
@@ -107,7 +126,7 @@ class KeyEditSchema(Schema):
         """Refuse unknown and repeated ability strings, naming them."""
         unknown = sorted({a for a in value if a not in ABILITY_SET})
         if unknown:
-            raise ValidationError(f"Unknown ability: {', '.join(unknown)}.")
+            raise ValidationError(UNKNOWN_ABILITY.format(", ".join(unknown)))
         repeated = sorted({a for a in value if value.count(a) > 1})
         if repeated:
             raise ValidationError(f"Ability listed more than once: {', '.join(repeated)}.")
@@ -116,25 +135,14 @@ class KeyEditSchema(Schema):
     def in_future(self, value: datetime | None, **_: Any) -> None:
         """An expiry, when given, must be in the future."""
         if value is not None and value <= utcnow():
-            raise ValidationError("Expires At must be in the future.")
+            raise ValidationError(EXPIRY_IN_PAST)
 
 
 class KeyCreateSchema(KeyEditSchema):
     """A new key: name and abilities required, rate limit defaults to 60/min."""
 
-    name = Text(
-        required=True,
-        validate=validate.Length(
-            min=1, max=NAME_MAX_LENGTH, error=f"Name must be 1 to {NAME_MAX_LENGTH} characters."
-        ),
-        error_messages={"required": "Name is required."},
-    )
-    abilities = fields.List(
-        fields.String(),
-        required=True,
-        validate=validate.Length(min=1, error="Choose at least one ability."),
-        error_messages={"required": "Choose at least one ability."},
-    )
+    name = _name_field(required=True)
+    abilities = _abilities_field(required=True)
 
     @post_load
     def defaults(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:

@@ -6,16 +6,16 @@ directly gets the whole page. Read-only: no route here (or anywhere) edits or de
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, make_response, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 
-from app import audit, untrusted
+from app import audit
 from app.panel import guards, session_lifetime
 from app.panel.htmx import htmx, no_store, vary_on_htmx
-from app.panel.listing import MAX_PAGE, argument_errors
+from app.panel.list_params import ListQuery, param
 
 bp = Blueprint("audit_log", __name__, url_prefix="/settings/audit-log")
 # The session's age first: an expired session must not pass as signed in.
@@ -26,6 +26,15 @@ bp.register_error_handler(CSRFError, guards.csrf_failed)
 bp.register_error_handler(403, guards.forbidden)
 
 PER_PAGE = 50
+# The log's columns: key -> header (and each cell's label).
+COLUMNS = {
+    "time": "Time",
+    "actor": "Actor",
+    "action": "Action",
+    "key_prefix": "Key Prefix",
+    "details": "Details",
+    "address": "Address",
+}
 
 # How the fields of an event's details are named on the page.
 FIELD_LABELS = {
@@ -42,31 +51,11 @@ FIELD_LABELS = {
 
 
 @dataclass(frozen=True)
-class LogParams:
+class LogParams(ListQuery):
     """What the log shows: search text and page."""
 
-    q: str = ""
-    page: int = 1
-
-    @classmethod
-    def from_args(cls, args: Any) -> LogParams:
-        """Read the params from a query string (hostile values are refused by ``argument_errors``)."""
-        try:
-            page = min(max(untrusted.parse_whole_number(args.get("page", "1")), 1), MAX_PAGE)
-        except ValueError:
-            page = 1
-        q = args.get("q", "")
-        return cls(q="" if untrusted.control_character_error(q) else q, page=page)
-
-    def query_args(self, **changes: Any) -> dict[str, Any]:
-        """URL arguments for these params with ``changes``, leaving defaults out of the URL."""
-        params = replace(self, **changes)
-        args: dict[str, Any] = {}
-        if params.q:
-            args["q"] = params.q
-        if params.page != 1:
-            args["page"] = params.page
-        return args
+    q: str = param("", "Search")
+    page: int = param(1, "Page")
 
 
 @dataclass(frozen=True)
@@ -103,8 +92,9 @@ def describe(details: dict[str, Any]) -> list[DetailLine]:
     return lines
 
 
-# A template global, so any page can include panel/audit_log/_event.html (a key's own history).
+# Template globals, so any page can include panel/audit_log/_event.html (a key's own history).
 bp.add_app_template_global(describe, "describe_audit_details")
+bp.add_app_template_global(COLUMNS, "audit_columns")
 
 
 def _render(template: str, status: int, **context: Any) -> Response:
@@ -115,7 +105,7 @@ def _render(template: str, status: int, **context: Any) -> Response:
 def index() -> Response:
     """The Audit Log page, or just its rows when htmx asks (search, page)."""
     params = LogParams.from_args(request.args)
-    errors = argument_errors(request.args)
+    errors = LogParams.argument_errors(request.args)
     if errors:
         # A refused query is never run; htmx swaps the 422 with the message in the table.
         page, status = audit.EventPage(events=[], page=params.page, has_next=False), 422

@@ -1,7 +1,8 @@
 """WTForms forms of the panel: sign-in, create key, edit key.
 
-These give the user inline errors; the key service validates again with marshmallow, so
-nothing invalid is saved even if a form rule were missing.
+The key forms hold no rule of a key's fields: they parse what was submitted and run the key
+service's own marshmallow schema on it (``app.keys.inputs``, which owns the rules and their
+messages), putting each message next to its field. The service loads the same schema again.
 
 Every form derives from ``PanelForm``, which refuses a control character in any submitted
 field before the field's own validators run (``app.untrusted``); numbers and dates take
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from flask_wtf import FlaskForm
+from marshmallow import Schema
 from wtforms import (
     DateTimeLocalField,
     EmailField,
@@ -28,23 +30,22 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Optional, ValidationError
 
 from app import untrusted
 from app.catalogue import ABILITY_SET, ALL_ABILITIES
+from app.errors import flatten_errors
 from app.keys import allowed_ips
+from app.keys.inputs import UNKNOWN_ABILITY, KeyCreateSchema, KeyEditSchema
 from app.models.api_keys import (
     DESCRIPTION_MAX_LENGTH,
-    NAME_MAX_LENGTH,
     RATE_LIMIT_DEFAULT,
     RATE_LIMIT_MAX,
     RATE_LIMIT_MIN,
 )
-from app.models.types import utcnow
 from app.models.users import User
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
-RATE_LIMIT_MESSAGE = f"Rate limit must be between {RATE_LIMIT_MIN} and {RATE_LIMIT_MAX:,} requests/min."
 
 
 def _strip(value: Any) -> Any:
@@ -88,18 +89,15 @@ class PanelForm(FlaskForm):
 
 
 class WholeNumberField(IntegerField):
-    """An integer field in ASCII digits whose parse error reads like the rest of the form."""
+    """An integer field in ASCII digits; text that is not one (``1_0``, `` 5``, ...) is None,
+    and the key service's schema, given the text as sent, says what is wrong with it."""
 
     def process_formdata(self, valuelist: list[Any]) -> None:
-        """Parse the number, with a friendly message when it is not one (``1_0``, `` 5``, ...)."""
-        if not valuelist or valuelist[0] == "":
-            self.data = None
-            return
+        """Parse the number; None when it is not one."""
         try:
-            self.data = untrusted.parse_whole_number(valuelist[0])
+            self.data = untrusted.parse_whole_number(valuelist[0]) if valuelist and valuelist[0] else None
         except ValueError:
             self.data = None
-            raise ValueError("Rate limit must be a whole number.") from None
 
 
 class AsciiDateTimeLocalField(DateTimeLocalField):
@@ -122,14 +120,6 @@ class AllowedIpsField(TextAreaField):
 
     def _value(self) -> str:
         return "\n".join(self.data or [])
-
-
-def _rate_limit_in_range(_form: Any, field: Field) -> None:
-    # A parse error is already on the field; do not add a second message for the same value.
-    if field.data is None:
-        raise StopValidation()
-    if not RATE_LIMIT_MIN <= field.data <= RATE_LIMIT_MAX:
-        raise ValidationError(RATE_LIMIT_MESSAGE)
 
 
 def as_utc(value: datetime | None) -> datetime | None:
@@ -158,16 +148,14 @@ class LoginForm(PanelForm):
 
 
 class KeyFieldsMixin:
-    """Fields and rules shared by the create and edit forms."""
+    """Fields shared by the create and edit forms, checked by the key service's schema."""
 
-    name = StringField(
-        "Name",
-        filters=[_strip],
-        validators=[
-            DataRequired("Name is required."),
-            Length(max=NAME_MAX_LENGTH, message=f"Name must be at most {NAME_MAX_LENGTH} characters."),
-        ],
-    )
+    # The schema that owns the fields' rules and messages.
+    schema: ClassVar[type[Schema]]
+    # The stored expiry (edit): an unchanged one is not checked again, so a past one may stay.
+    original_expires_at: datetime | None = None
+
+    name = StringField("Name", filters=[_strip])
     # Rendered by hand (a grid of modules); values are the ability strings.
     abilities = SelectMultipleField("Abilities", validate_choice=False)
     expires_at = AsciiDateTimeLocalField(
@@ -179,7 +167,7 @@ class KeyFieldsMixin:
     rate_limit = WholeNumberField(
         "Rate Limit (requests/min)",
         default=RATE_LIMIT_DEFAULT,
-        validators=[InputRequired("Rate limit is required."), _rate_limit_in_range],
+        validators=[InputRequired("Rate limit is required.")],
         description=f"{RATE_LIMIT_MIN} to {RATE_LIMIT_MAX:,} requests per minute.",
     )
     allowed_ips = AllowedIpsField(
@@ -190,36 +178,39 @@ class KeyFieldsMixin:
     description = TextAreaField(
         "Description",
         filters=[_strip],
-        validators=[
-            Optional(),
-            Length(
-                max=DESCRIPTION_MAX_LENGTH,
-                message=f"Description must be at most {DESCRIPTION_MAX_LENGTH} characters.",
-            ),
-        ],
         description=f"Optional. What the key is for, up to {DESCRIPTION_MAX_LENGTH} characters.",
     )
 
-    def validate_abilities(self, field: Field) -> None:
-        """At least one ability, each from the catalogue."""
-        if not field.data:
-            raise ValidationError("Choose at least one ability.")
-        unknown = sorted({a for a in field.data if a not in ABILITY_SET})
-        if unknown:
-            raise ValidationError(f"Unknown ability: {', '.join(unknown)}.")
+    def expiry_changed(self) -> bool:
+        """True when the submitted expiry differs from the stored one (to the minute)."""
+        return self.expires_at.data != self.original_expires_at
 
-    def validate_allowed_ips(self, field: Field) -> None:
-        """Every entry an IP address or CIDR range, at most ``allowed_ips.MAX_ENTRIES``."""
-        try:
-            allowed_ips.canonical(field.data or [])
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from None
+    def service_input(self) -> dict[str, Any]:
+        """What was submitted, as the key service's schema takes it (the rate limit as sent)."""
+        data: dict[str, Any] = {
+            "name": self.name.data or "",
+            "abilities": self.abilities.data or [],
+            "allowed_ips": self.allowed_ips.data or [],
+            "description": self.description.data,
+        }
+        if self.rate_limit.raw_data and self.rate_limit.raw_data[0]:
+            data["rate_limit"] = self.rate_limit.raw_data[0]
+        if self.expiry_changed():
+            data["expires_at"] = as_utc(self.expires_at.data)
+        return data
 
-    def validate_expires_at(self, field: Field) -> None:
-        """An expiry, when given, must be in the future."""
-        value = as_utc(field.data)
-        if value is not None and value <= utcnow():
-            raise ValidationError("Expires At must be in the future.")
+    def validate(self, extra_validators: Any = None) -> bool:
+        """The form's own checks (control characters, parsing, owner), then the schema's rules,
+        each message next to its field (a field the form refused keeps only its own error)."""
+        valid = super().validate(extra_validators)  # type: ignore[misc]
+        if any(control_character_error(field) for field in self):  # type: ignore[attr-defined]
+            return False  # hostile input reaches no rule (PanelForm)
+        errors = flatten_errors(self.schema().validate(self.service_input()))
+        for name, messages in errors.items():
+            field = self[name]  # type: ignore[index]
+            if not field.errors:
+                field.errors = list(messages)
+        return valid and not errors
 
 
 # An unknown ability is echoed in the error, cut to this many characters (it is outside text).
@@ -254,7 +245,7 @@ class AccessPreviewForm(PanelForm):
         if unknown:
             shown = ", ".join(_shortened(a) for a in unknown[:3])
             more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
-            raise ValidationError(f"Unknown ability: {shown}{more}.")
+            raise ValidationError(UNKNOWN_ABILITY.format(f"{shown}{more}"))
 
     def first_error(self) -> str:
         """The one line the panel shows for a refused preview."""
@@ -264,6 +255,8 @@ class AccessPreviewForm(PanelForm):
 
 class KeyCreateForm(KeyFieldsMixin, PanelForm):
     """A new API key."""
+
+    schema = KeyCreateSchema
 
     owner = SelectField("Owner", validate_choice=False, validators=[DataRequired("Choose an owner.")])
 
@@ -283,18 +276,11 @@ class KeyCreateForm(KeyFieldsMixin, PanelForm):
 class KeyEditForm(KeyFieldsMixin, PanelForm):
     """Changes to an existing key: name, abilities, rate limit, expiry, allowed IPs, description."""
 
+    schema = KeyEditSchema
+
     def __init__(self, *args: Any, original_expires_at: datetime | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.original_expires_at = to_local_input(original_expires_at)
-
-    def expiry_changed(self) -> bool:
-        """True when the submitted expiry differs from the stored one (to the minute)."""
-        return self.expires_at.data != self.original_expires_at
-
-    def validate_expires_at(self, field: Field) -> None:
-        """A changed expiry must be in the future; an unchanged past one may stay."""
-        if self.expiry_changed():
-            super().validate_expires_at(field)
 
 
 # "Old key stops working": the grace periods of ``app.keys.rolling`` offered in the panel.

@@ -3,28 +3,27 @@
 Paging fetches one row more than a page instead of counting: an exact COUNT over 100,000
 keys on every keystroke would cost more than the page itself.
 
-Unknown status, sort or direction values fall back to the defaults (an old bookmark still
-opens). Hostile values do not: ``argument_errors`` names every parameter holding a control
-character (PostgreSQL refuses NUL, so the search never runs with one) and a page number not
-written in ASCII digits, and the view answers 422 with the message by the search box.
+The query parameters are read by ``app.panel.list_params`` (shared with the Audit Log):
+unknown status, sort or direction values fall back to the defaults, hostile values are
+refused by ``ListParams.argument_errors`` and the view answers 422 with the message by the
+search box.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement, Select, false
 
-from app import untrusted
 from app.db import dialect, key_search
 from app.extensions import db
 from app.keys.service import STATUS_FILTERS, search_keys
 from app.models.api_keys import ApiKey
 from app.models.users import User
+from app.panel.list_params import ListQuery, param
 
 PER_PAGE = 25
-MAX_PAGE = 10_000
 # No searchable field is longer than an email address (254): a longer query matches nothing.
 LONGEST_SEARCHABLE = 254
 
@@ -39,57 +38,42 @@ SORT_COLUMNS: dict[str, Any] = {
     "last_used_at": ApiKey.last_used_at,
     "created_at": ApiKey.created_at,
 }
+# The table's columns, each sortable by its key: sort key -> header (and each cell's label).
+COLUMNS = {
+    "name": "Name",
+    "prefix": "Key Prefix",
+    "owner": "Owner",
+    "status": "Status",
+    "rate_limit": "Rate Limit",
+    "expires_at": "Expires At",
+    "last_used_at": "Last Used At",
+}
+# The status filter's options in the order shown: every value of ``STATUS_FILTERS``, labelled.
+STATUS_OPTIONS = {
+    "all": "All (not revoked)",
+    "active": "Active",
+    "inactive": "Inactive",
+    "expiring": "Expiring soon",
+    "expired": "Expired",
+    "revoked": "Revoked",
+}
 DEFAULT_SORT = "created_at"
 DEFAULT_DIRECTION = "desc"
 DIRECTIONS = ("asc", "desc")
-# How the table's query parameters are named to the admin in error messages.
-ARGUMENT_LABELS = {"q": "Search", "status": "Status", "sort": "Sort", "dir": "Sort direction", "page": "Page"}
 
 
 @dataclass(frozen=True)
-class ListParams:
+class ListParams(ListQuery):
     """What the table shows: search text, status filter, sort, direction and page."""
 
-    q: str = ""
-    status: str = "all"
-    sort: str = DEFAULT_SORT
-    direction: str = DEFAULT_DIRECTION
-    page: int = 1
+    q: str = param("", "Search")
+    status: str = param("all", "Status", choices=STATUS_FILTERS)
+    sort: str = param(DEFAULT_SORT, "Sort", choices=SORT_COLUMNS)
+    direction: str = param(DEFAULT_DIRECTION, "Sort direction", arg="dir", choices=DIRECTIONS)
+    page: int = param(1, "Page")
 
-    @classmethod
-    def from_args(cls, args: Any) -> ListParams:
-        """Read the params from a query string, replacing unknown values with defaults."""
-        status = args.get("status", "all")
-        sort = args.get("sort", DEFAULT_SORT)
-        direction = args.get("dir", DEFAULT_DIRECTION)
-        try:
-            page = min(max(untrusted.parse_whole_number(args.get("page", "1")), 1), MAX_PAGE)
-        except ValueError:
-            page = 1
-        q = args.get("q", "")
-        return cls(
-            # A search holding a control character is refused (argument_errors), never run.
-            q="" if untrusted.control_character_error(q) else q,
-            status=status if status in STATUS_FILTERS else "all",
-            sort=sort if sort in SORT_COLUMNS else DEFAULT_SORT,
-            direction=direction if direction in DIRECTIONS else DEFAULT_DIRECTION,
-            page=page,
-        )
-
-    def query_args(self, **changes: Any) -> dict[str, Any]:
-        """URL arguments for these params with ``changes``, leaving defaults out of the URL."""
-        params = replace(self, **changes)
-        args: dict[str, Any] = {}
-        if params.q:
-            args["q"] = params.q
-        if params.status != "all":
-            args["status"] = params.status
-        if params.sort != DEFAULT_SORT or params.direction != DEFAULT_DIRECTION:
-            args["sort"] = params.sort
-            args["dir"] = params.direction
-        if params.page != 1:
-            args["page"] = params.page
-        return args
+    # The sort rides in the URL whole (the table's hidden inputs carry both into a search).
+    together: ClassVar[frozenset[str]] = frozenset({"sort", "direction"})
 
     def sort_args(self, column: str) -> dict[str, Any]:
         """URL arguments that sort by ``column`` (toggling direction if already sorted by it)."""
@@ -110,22 +94,6 @@ class KeyPage:
     def has_previous(self) -> bool:
         """True when this is not the first page."""
         return self.params.page > 1
-
-
-def argument_errors(args: Any) -> list[str]:
-    """One message per query parameter that must be refused; empty when the query is fine."""
-    errors: dict[str, str] = {}
-    for name in args:
-        for value in args.getlist(name):
-            if problem := untrusted.control_character_error(value):
-                errors[name] = problem
-    page = args.get("page", "")
-    if "page" not in errors and page and not untrusted.is_whole_number(page):
-        errors["page"] = untrusted.NOT_A_WHOLE_NUMBER
-    return [
-        f"{ARGUMENT_LABELS.get(name, 'A parameter of the address')}: {error}"
-        for name, error in errors.items()
-    ]
 
 
 def empty_page(params: ListParams) -> KeyPage:

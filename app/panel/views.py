@@ -46,7 +46,7 @@ from app.panel.forms import (
 )
 from app.panel.htmx import htmx, message_response, no_store, vary_on_htmx
 from app.panel.key_page import load as load_key_page
-from app.panel.listing import ListParams, argument_errors, empty_page, list_keys
+from app.panel.listing import COLUMNS, STATUS_OPTIONS, ListParams, empty_page, list_keys
 from app.usage import least_privilege
 
 bp = Blueprint("panel", __name__, url_prefix="/settings")
@@ -58,6 +58,9 @@ bp.after_request(no_store)
 bp.register_error_handler(CSRFError, guards.csrf_failed)
 bp.register_error_handler(403, guards.forbidden)
 bp.register_error_handler(404, guards.not_found)
+# Template globals: a row is rendered by several views (the table, a created key, an edit).
+bp.add_app_template_global(COLUMNS, "key_columns")
+bp.add_app_template_global(STATUS_OPTIONS, "key_status_options")
 
 
 @bp.context_processor
@@ -116,7 +119,7 @@ def _refused(key: ApiKey, action: service.KeyAction, lead: str = "") -> Response
 def api_keys() -> Response:
     """The API Keys page, or just its table when htmx asks (search, filter, sort, page)."""
     params = ListParams.from_args(request.args)
-    errors = argument_errors(request.args)
+    errors = ListParams.argument_errors(request.args)
     # A refused query (a control character, a page not in digits) is a 422 that htmx swaps in.
     page, status = (empty_page(params), 422) if errors else (list_keys(params), 200)
     if htmx().wants_fragment:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from app.catalogue import ABILITY_SET, ALL_ABILITIES
 from app.errors import Conflict, InvalidInput
 from app.keys import service
+from app.keys.inputs import UNKNOWN_ABILITY
 from app.keys.service import KeyAction
 from app.models.api_keys import ApiKey
 from app.usage import reports
@@ -45,7 +46,7 @@ def _shown(value: object) -> str:
 def _known(values: Iterable[object], field: str) -> list[str]:
     unknown = [value for value in values if not isinstance(value, str) or value not in ABILITY_SET]
     if unknown:
-        errors = {field: [f"Unknown ability: {', '.join(_shown(value) for value in unknown)}."]}
+        errors = {field: [UNKNOWN_ABILITY.format(", ".join(_shown(value) for value in unknown))]}
         raise InvalidInput(errors[field][0], errors)
     return [str(value) for value in values]
 

@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from app import security
 from app.catalogue import ALL_ABILITIES, MODULES
 from app.docs.page import prose
 from app.keys.format import KEY_PATTERN
@@ -44,9 +45,10 @@ def page(docs_app):
 
 
 def test_docs_page_is_html_with_a_strict_csp_even_under_the_api_prefix(page):
-    """The API answers JSON under /api/, but the docs page is HTML with its own CSP."""
+    """The API answers JSON under /api/, but the docs page is HTML under the app's one CSP."""
     assert page.mimetype == "text/html"
     csp = page.headers["Content-Security-Policy"]
+    assert csp == security.CONTENT_SECURITY_POLICY
     assert "default-src 'self'" in csp and "script-src 'self'" in csp and "style-src 'self'" in csp
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
     assert page.headers["X-Content-Type-Options"] == "nosniff"

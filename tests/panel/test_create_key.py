@@ -6,6 +6,7 @@ import json
 import logging
 import re
 from datetime import timedelta
+from html import unescape
 from typing import Any
 
 import pytest
@@ -13,7 +14,9 @@ from flask import Flask
 from sqlalchemy import select, text
 
 from app.catalogue import ALL_ABILITIES
+from app.errors import InvalidInput
 from app.extensions import db
+from app.keys import service
 from app.models.api_keys import ApiKey
 from app.models.types import utcnow
 from app.models.users import User
@@ -150,6 +153,32 @@ BAD_VALUES = [
     ("owner", "abc", "owner", "Choose an owner from the list."),
     ("owner", "", "owner", "Choose an owner."),
 ]
+
+
+# Input the key service refuses: (field, as the form sends it, as the service takes it).
+SERVICE_RULES = [
+    ("name", "   ", "   "),
+    ("name", "x" * 201, "x" * 201),
+    ("abilities", [], []),
+    ("abilities", ["nonsense"], ["nonsense"]),
+    ("rate_limit", "0", "0"),
+    ("rate_limit", "1.5", "1.5"),
+    ("expires_at", "2020-01-01T10:00", "2020-01-01T10:00"),
+    ("allowed_ips", "10.0.0.300", ["10.0.0.300"]),
+    ("description", "x" * 501, "x" * 501),
+]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+@pytest.mark.parametrize(("field", "sent", "given"), SERVICE_RULES)
+def test_the_form_says_what_the_key_service_says_for_each_rule(
+    app: Flask, signed_in: PanelClient, valid: dict[str, Any], owner: User, field: str, sent: Any, given: Any
+) -> None:
+    response = signed_in.post("/settings/api-keys", {**valid, field: sent})
+    direct = {"name": valid["name"], "abilities": valid["abilities"], field: given}
+    with app.app_context(), pytest.raises(InvalidInput) as refused:
+        service.create_key(owner=owner.email, actor="test", **direct)
+    assert unescape(_error_for(response.text, field)) == " ".join(refused.value.errors[field])
 
 
 @pytest.mark.parametrize(("field", "value", "field_id", "message"), BAD_VALUES)

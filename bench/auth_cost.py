@@ -50,6 +50,15 @@ def measure(raw_key: str, calls: int = 2000) -> dict[str, float]:
             pass
 
     results = {"request": cpu_ms(request, calls // 4)}
+    # The data floor's whole request, the same way (bench/data_floor.py, the same database).
+    from bench import data_floor
+
+    floor_client = data_floor.app.test_client()
+
+    def floor_request() -> None:
+        assert floor_client.get(data_floor.PATH).status_code == 200
+
+    results["floor"] = cpu_ms(floor_request, calls // 4)
     try:
         from app.api.guard import guard
     except ImportError:  # the guard moved: only the whole request is measured
@@ -65,6 +74,7 @@ def measure(raw_key: str, calls: int = 2000) -> dict[str, float]:
         from app import usage
     except ImportError:  # before usage counting (issue 17)
         return results
+
     def counted() -> None:
         with app.test_request_context(PATH, headers=headers, environ_base=environ):
             usage.count(1, "products:list", 200)

@@ -1,9 +1,10 @@
-"""`make bench`: Stockgate's throughput, latency and memory as ratios to a bare Flask app (SPEC §10-§11).
+"""`make bench`: Stockgate's throughput, latency and memory against fixed references (SPEC §10-§11).
 
-For each shape (embedded, production) and size (200 and 100,000 products), serves the app as
-that shape is deployed and the bare Flask app (bench/bare_app.py) on the same server with the
-same workers, loads both with wrk from a separate process in alternating rounds, and prints
-one table. See bench/README.md.
+For each shape (embedded, production) and size (10,000 and 100,000 products), serves the app as
+that shape is deployed, the bare Flask app (bench/bare_app.py) and the data floor
+(bench/data_floor.py) on the same server with the same workers, loads them with wrk from a
+separate process in alternating rounds, and prints one table; then page 1 at 100,000 products
+against page 1 at 10,000, alternating too. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -35,15 +36,21 @@ from bench.harness import GUNICORN, ROOT, WAITRESS, LoadResult, Server, flask, p
 CACHE = ROOT / "bench" / ".cache"
 APP = "wsgi:app"
 BARE = "bench.bare_app:app"
+FLOOR = "bench.data_floor:app"
 LIST_PATH = "/api/v1/products?per_page=25"
+FLOOR_PATH = "/api/v1/products"
 OWNER = "bench@example.com"
 # SPEC §14 rows at 100,000 products: a page this deep, by cursor and by number.
 DEEP_PAGE = 4000
 SYNC_SCALE = 100_000
+# SPEC §11: the list at this size against the same list at SYNC_SCALE (totals capped at 10,000).
+SMALL_SCALE = 10_000
 # Issue 18: a cursor page deep in the table within 1.5x of the first page.
 DEEP_CURSOR_TARGET = 1.5
-# SPEC §11: minimum ratios to the bare Flask app, by (shape, endpoint).
-TARGETS = {("production", "healthz"): 0.85, ("production", "list"): 0.25, ("embedded", "list"): 0.15}
+# SPEC §11, by shape: the list of 25 at least this fraction of the data floor's throughput, and
+# page 1 at 100,000 products at least this fraction of page 1 at 10,000.
+FLOOR_TARGETS = {"production": 0.9}
+GROWTH_TARGETS = {"production": 0.8}
 
 
 def log(message: str) -> None:
@@ -197,17 +204,25 @@ class Table:
         self.rows.append(("section", title))
 
     def load(
-        self, label: str, result: LoadResult, bare: LoadResult, target: float | None, rss: float
+        self,
+        label: str,
+        result: LoadResult,
+        bare: LoadResult,
+        target: float | None,
+        rss: float,
+        reference: tuple[str, LoadResult] | None = None,
     ) -> None:
-        """Add a wrk result with its ratio to the bare Flask app (and its target, if it has one)."""
+        """Add a wrk result with its ratio to the bare Flask app, and its target (if it has one),
+        which is a ratio to the bare app or to ``reference`` (a name and a result)."""
         ratio = result.rps / bare.rps
-        met = "" if target is None else ("yes" if ratio >= target else "NO")
+        name, against = reference or ("", bare)
+        met = "" if target is None else ("yes" if result.rps / against.rps >= target else "NO")
         errors = f"{result.non_2xx} non-2xx!" if result.non_2xx else ""
         cells = (
             f"  {label}",
             f"{result.rps:,.0f}",
             f"{ratio:.2f}x",
-            "" if target is None else f">= {target:.2f}x",
+            "" if target is None else f">= {target:.2f}x {name}".rstrip(),
             met,
             f"{result.p50_ms:.2f}",
             f"{result.p99_ms:.2f}",
@@ -412,98 +427,164 @@ def in_process_cost(env: dict[str, str], key: str) -> str:
     cost = {name: float(value) for name, value in (line.split("=") for line in result.stdout.splitlines())}
     guard = f"guard {cost['guard']:.2f} ms, " if "guard" in cost else "guard n/a (no app.api.guard.guard), "
     counting = f"usage count {cost['usage count']:.4f} ms, " if "usage count" in cost else ""
-    return guard + counting + f"whole list request (test client) {cost['request']:.2f} ms"
+    floor = f", data floor request {cost['floor']:.2f} ms" if "floor" in cost else ""
+    return guard + counting + f"whole list request (test client) {cost['request']:.2f} ms" + floor
+
+
+def each_round(runs: list[LoadResult], references: list[LoadResult]) -> str:
+    """Each round's throughput over its reference's in the same round, sorted: the spread."""
+    ratios = sorted(r.rps / b.rps for r, b in zip(runs, references, strict=True))
+    return " ".join(f"{r:.2f}x" for r in ratios)
 
 
 def measure_shape(
     table: Table, shape: Shape, size: str, env: dict[str, str], load: dict[str, int], *, first_request: bool
 ) -> None:
-    """Serve the bare Flask app and Stockgate the same way; load them in alternating rounds; add rows."""
+    """Serve the bare Flask app, the data floor and Stockgate the same way; load them in
+    alternating rounds; add rows."""
     key = create_key(env)
     table.section(f"{shape.name}, {size}: {shape.served}")
     log(f"{shape.name}, {size}: {shape.served}")
     timing = {"seconds": load["seconds"], "connections": load["connections"]}
     headers = {"X-API-Key": key}
-    with shape.server(env, BARE) as bare, shape.server(env, APP) as server:
+    with (
+        shape.server(env, BARE) as bare,
+        shape.server(env, FLOOR) as floor,
+        shape.server(env, APP) as server,
+    ):
         if first_request:
             first, later = first_vs_later(server, key)
         for _ in range(20):  # prove the key (bcrypt) in every worker before loading
             timed_get(server.port, LIST_PATH, headers)
         wrk(bare, "/healthz", seconds=1, connections=timing["connections"])  # warm up
+        wrk(floor, FLOOR_PATH, seconds=1, connections=timing["connections"])
         wrk(server, "/healthz", seconds=1, connections=timing["connections"])
         wrk(server, LIST_PATH, seconds=1, connections=timing["connections"], headers=headers)
         # Alternating rounds and medians: a burst of noise on the shared machine hits one
         # round of each, not the whole of one measurement.
-        runs: dict[str, list[LoadResult]] = {"bare": [], "healthz": [], "list": []}
+        runs: dict[str, list[LoadResult]] = {"bare": [], "healthz": [], "list": [], "floor": []}
         for _ in range(load["rounds"]):
             runs["bare"].append(wrk(bare, "/healthz", **timing))
             runs["healthz"].append(wrk(server, "/healthz", **timing))
             runs["list"].append(wrk(server, LIST_PATH, headers=headers, **timing))
+            runs["floor"].append(wrk(floor, FLOOR_PATH, **timing))
         base = median_result(runs["bare"])
         health, listing = median_result(runs["healthz"]), median_result(runs["list"])
+        floored = median_result(runs["floor"])
         table.load("bare Flask GET /healthz", base, base, None, bare.peak_rss_mib())
+        floor_label = f"data floor GET {FLOOR_PATH} (bench/data_floor.py)"
+        table.load(floor_label, floored, base, None, floor.peak_rss_mib())
         rss = server.peak_rss_mib()
-        table.load("GET /healthz", health, base, TARGETS.get((shape.name, "healthz")), rss)
-        table.load(f"GET {LIST_PATH} (X-API-Key)", listing, base, TARGETS.get((shape.name, "list")), rss)
+        table.load("GET /healthz", health, base, None, rss)
+        target = FLOOR_TARGETS.get(shape.name)
+        table.load(f"GET {LIST_PATH} (X-API-Key)", listing, base, target, rss, ("floor", floored))
+    table.note("list / data floor, medians", f"{listing.rps / floored.rps:.2f}x")
+    table.note("list / data floor, each round", each_round(runs["list"], runs["floor"]))
+    table.note("data floor / bare, each round", each_round(runs["floor"], runs["bare"]))
     for endpoint in ("healthz", "list"):
-        ratios = sorted(r.rps / b.rps for r, b in zip(runs[endpoint], runs["bare"], strict=True))
-        table.note(f"{endpoint} / bare, each round", " ".join(f"{r:.2f}x" for r in ratios))
+        table.note(f"{endpoint} / bare, each round", each_round(runs[endpoint], runs["bare"]))
     table.note(
-        "CPU over bare /healthz (ms/req): healthz / list",
+        "CPU over bare /healthz (ms/req): healthz / list / floor",
         f"{health.cpu_ms_per_request - base.cpu_ms_per_request:.2f} / "
-        f"{listing.cpu_ms_per_request - base.cpu_ms_per_request:.2f}",
+        f"{listing.cpu_ms_per_request - base.cpu_ms_per_request:.2f} / "
+        f"{floored.cpu_ms_per_request - base.cpu_ms_per_request:.2f}",
     )
     if first_request:
         table.note("new key: first request (bcrypt) / later median (ms)", f"{first:.1f} / {later:.2f}")
     table.note("in-process CPU per request (bench/auth_cost.py)", in_process_cost(env, key))
 
 
+def measure_growth(
+    table: Table, shape: Shape, size: str, envs: dict[int, dict[str, str]], load: dict[str, int]
+) -> None:
+    """Page 1 of the list at SYNC_SCALE products against page 1 at SMALL_SCALE: the app served on
+    each database at once, loaded in alternating rounds (SPEC §6, §11)."""
+    title = f"{shape.name}, page 1 at {SYNC_SCALE:,} / at {SMALL_SCALE:,} products{size}"
+    table.section(f"{title}: {shape.served}")
+    log(f"{shape.name}: page 1 at {SYNC_SCALE:,} against {SMALL_SCALE:,} products")
+    timing = {"seconds": load["seconds"], "connections": load["connections"]}
+    headers = {scale: {"X-API-Key": create_key(envs[scale])} for scale in (SMALL_SCALE, SYNC_SCALE)}
+    with shape.server(envs[SMALL_SCALE], APP) as small, shape.server(envs[SYNC_SCALE], APP) as large:
+        servers = {SMALL_SCALE: small, SYNC_SCALE: large}
+        runs: dict[int, list[LoadResult]] = {SMALL_SCALE: [], SYNC_SCALE: []}
+        for scale, server in servers.items():
+            for _ in range(20):  # prove the key in every worker
+                timed_get(server.port, LIST_PATH, headers[scale])
+            wrk(server, LIST_PATH, seconds=1, connections=timing["connections"], headers=headers[scale])
+        for _ in range(load["rounds"]):
+            for scale, server in servers.items():
+                runs[scale].append(wrk(server, LIST_PATH, headers=headers[scale], **timing))
+        results = {scale: median_result(runs[scale]) for scale in servers}
+        small_result = results[SMALL_SCALE]
+        target = GROWTH_TARGETS.get(shape.name)
+        for scale, server in servers.items():
+            reference = (f"{SMALL_SCALE // 1000}k", small_result) if scale == SYNC_SCALE else None
+            table.load(
+                f"GET {LIST_PATH} at {scale:,} products",
+                results[scale],
+                small_result,
+                target if scale == SYNC_SCALE else None,
+                server.peak_rss_mib(),
+                reference,
+            )
+    spread = each_round(runs[SYNC_SCALE], runs[SMALL_SCALE])
+    table.note(f"{SYNC_SCALE:,} / {SMALL_SCALE:,} products, each round", spread)
+
+
 def embedded(
     table: Table, shape: Shape, work: Path, load: dict[str, int], large: bool, sync_only: bool = False
 ) -> None:
-    """SQLite + memory:// limits, at 200 and 100,000 products (the sync rows at 100,000)."""
-    for scale in (SYNC_SCALE,) if sync_only else (200, SYNC_SCALE) if large else (200,):
+    """SQLite + memory:// limits, at 10,000 and 100,000 products (the sync rows at 100,000), then
+    page 1 at 100,000 against page 1 at 10,000."""
+    envs: dict[int, dict[str, str]] = {}
+    for scale in (SYNC_SCALE,) if sync_only else (SMALL_SCALE, SYNC_SCALE) if large else (SMALL_SCALE,):
         path = work / f"embedded-{scale}.db"
         shutil.copy(cached_sqlite(scale), path)
-        env = sqlite_env(path)
+        env = envs[scale] = sqlite_env(path)
         if not sync_only:
-            measure_shape(table, shape, f"{scale:,} products", env, load, first_request=scale == 200)
+            measure_shape(table, shape, f"{scale:,} products", env, load, first_request=scale == SMALL_SCALE)
         if scale == SYNC_SCALE:
             measure_sync(table, shape, f"{scale:,} products", env, load)
+    if len(envs) == 2:
+        measure_growth(table, shape, "", envs, load)
 
 
 def production(table: Table, load: dict[str, int], large: bool, sync_only: bool = False) -> None:
-    """PostgreSQL + Redis + two gunicorn sync workers, at 200 and 100,000 products (the sync
-    rows at 100,000)."""
+    """PostgreSQL + Redis + two gunicorn sync workers, at 10,000 and 100,000 products (the sync
+    rows at 100,000), then page 1 at 100,000 against page 1 at 10,000."""
     import redis
     from sqlalchemy import create_engine
 
     server_url = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    names: list[str] = []
+    envs: dict[int, dict[str, str]] = {}
     try:
-        for scale in (SYNC_SCALE,) if sync_only else (200, SYNC_SCALE) if large else (200,):
+        for scale in (SYNC_SCALE,) if sync_only else (SMALL_SCALE, SYNC_SCALE) if large else (SMALL_SCALE,):
             template = cached_postgres(admin, server_url, scale)
             name = f"stockgate_bench_{uuid.uuid4().hex[:8]}"
             sql(admin, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-            try:
-                redis.Redis.from_url(redis_url).flushdb()
-                # The bare app gets the same environment: gunicorn.conf.py refuses memory://
-                # with two workers, whatever the app.
-                env = {
-                    **os.environ,
-                    "DATABASE_URL": database_url(server_url, name),
-                    "RATELIMIT_STORAGE_URI": redis_url,
-                    "SECRET_KEY": "bench-secret",
-                }
-                size = f"{scale:,} products, PostgreSQL + Redis"
-                if not sync_only:
-                    measure_shape(table, PRODUCTION, size, env, load, first_request=scale == 200)
-                if scale == SYNC_SCALE:
-                    measure_sync(table, PRODUCTION, size, env, load)
-            finally:
-                sql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            names.append(name)
+            redis.Redis.from_url(redis_url).flushdb()
+            # The bare app and the data floor get the same environment: gunicorn.conf.py refuses
+            # memory:// with two workers, whatever the app.
+            env = envs[scale] = {
+                **os.environ,
+                "DATABASE_URL": database_url(server_url, name),
+                "RATELIMIT_STORAGE_URI": redis_url,
+                "SECRET_KEY": "bench-secret",
+            }
+            size = f"{scale:,} products, PostgreSQL + Redis"
+            if not sync_only:
+                measure_shape(table, PRODUCTION, size, env, load, first_request=scale == SMALL_SCALE)
+            if scale == SYNC_SCALE:
+                measure_sync(table, PRODUCTION, size, env, load)
+        if len(envs) == 2:
+            measure_growth(table, PRODUCTION, ", PostgreSQL + Redis", envs, load)
     finally:
+        for name in names:
+            sql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
 
 

@@ -2,8 +2,11 @@
 
 Statements are built once per shape (module, sort, which filters) with the values as bound
 parameters. A page carries the filtered total as its last column, so one round trip answers
-both (an uncorrelated scalar subquery runs once, not once per row). The total is an exact
-``COUNT(*)``: see ``docs/decisions/001-list-totals.md`` for why there is no kept row count.
+both (an uncorrelated scalar subquery runs once, not once per row). The total is a ``COUNT(*)``
+capped at ``TOTAL_CAP`` (SPEC §6): it counts at most ``TOTAL_CAP + 1`` matching rows, and past
+the cap the page has no total, so page 1 costs the same at 100,000 records as at 10,000
+(``docs/decisions/001-list-totals.md``). Whether a next page exists is read from the page
+itself (``per_page + 1`` rows), never from the total, so ``links.next`` works past the cap.
 A record is a plain row of the table's columns, run on the session's connection (about 12-15%
 less CPU per list request than ORM objects, ``docs/decisions/006-serving-targets.md``), except
 in modules whose records nest others (orders and their lines), which load ORM entities.
@@ -31,29 +34,41 @@ from app.schemas.fast_dump import compile_dumper
 
 # ``q`` is matched with LIKE ... ESCAPE '/': a literal %, _ or / in the search is escaped.
 LIKE_ESCAPE = "/"
+# SPEC §6: page mode counts at most this many matching records; past it there is no total.
+TOTAL_CAP = 10_000
 
 
 @dataclass(frozen=True)
 class Page:
-    """One page of records and the total number of records matching the filters."""
+    """One page of records, the number of records matching the filters (None when more than
+    ``TOTAL_CAP`` match) and whether another page follows."""
 
     records: list[Any]
-    total: int
+    total: int | None
+    has_next: bool
 
 
 def fetch_page(module: Module, args: ListArgs) -> Page:
-    """Read the page ``args`` asks for, with its total."""
+    """Read the page ``args`` asks for, with its total up to ``TOTAL_CAP``."""
     statements = _statements(module, args.sort, args.q is not None, args.updated_since is not None)
-    params = _filter_params(args)
-    rows = _execute(
-        module, statements.page, {**params, "limit": args.per_page, "offset": (args.page - 1) * args.per_page}
-    ).all()
+    # Read at call time (not baked into the cached statements), so the cap is one constant.
+    params = {**_filter_params(args), "count_limit": TOTAL_CAP + 1}
+    # One row more than the page: its presence says a next page exists, whatever the total.
+    limit, offset = args.per_page + 1, (args.page - 1) * args.per_page
+    rows = _execute(module, statements.page, {**params, "limit": limit, "offset": offset}).all()
     if rows:
         # The total is the last column; a record is its row's entity, or the row itself.
-        records = [row[0] for row in rows] if nests_records(module) else rows
-        return Page(records, rows[0][-1])
+        counted = rows[0][-1]
+        page = rows[: args.per_page]
+        records = [row[0] for row in page] if nests_records(module) else page
+        return Page(records, _capped(counted), len(rows) > args.per_page)
     # Past the last page (or nothing matches): the total still has to be told.
-    return Page([], db.session.execute(statements.count, params).scalar_one())
+    return Page([], _capped(db.session.execute(statements.count, params).scalar_one()), False)
+
+
+def _capped(counted: int) -> int | None:
+    """The total to tell: the count, or None when it passed the cap (it stops at ``TOTAL_CAP + 1``)."""
+    return counted if counted <= TOTAL_CAP else None
 
 
 @dataclass(frozen=True)
@@ -138,7 +153,7 @@ def like_pattern(q: str) -> str:
 
 @dataclass(frozen=True)
 class _Statements:
-    """The page (records with the total as a last column) and the bare count of one list shape."""
+    """The page (records with the capped total as a last column) and the capped count alone."""
 
     page: Select[Any]
     count: Select[Any]
@@ -180,7 +195,9 @@ def _statements(module: Module, sort: str, searching: bool, since: bool) -> _Sta
     """Build the statements of one list shape once: building a Select costs ~0.1 ms of CPU."""
     model = module.model
     conditions = _conditions(module, searching, since)
-    count = select(func.count()).select_from(model).where(*conditions)
+    # Count the ids of at most ``count_limit`` matching rows: the scan stops there.
+    matching = select(model.id).where(*conditions).limit(bindparam("count_limit", type_=Integer))
+    count = select(func.count()).select_from(matching.subquery())
     page = select(*_selected(module), count.scalar_subquery().label("matching_total")).where(*conditions)
     if module.query_options:
         page = page.options(*module.query_options)

@@ -63,15 +63,18 @@ def _list_view(module: Module) -> Callable[[], Response]:
         if args.cursor is not None:
             return _cursor_list(module, args)
         page = listing.fetch_page(module, args)
-        pages = math.ceil(page.total / args.per_page) if page.total else 0
+        # Past the total cap (SPEC §6) neither the total nor the number of pages is known.
+        pages = None if page.total is None else math.ceil(page.total / args.per_page)
+        # Past the end, prev points at the last page when it is known.
+        prev = args.page - 1 if pages is None else min(args.page - 1, max(pages, 1))
         return conditional(
             jsonify(
                 data=listing.dump(module, page.records),
                 meta={"page": args.page, "per_page": args.per_page, "total": page.total, "pages": pages},
                 links={
                     "self": _page_url(args.page),
-                    "next": _page_url(args.page + 1) if args.page < pages else None,
-                    "prev": _page_url(min(args.page - 1, max(pages, 1))) if args.page > 1 else None,
+                    "next": _page_url(args.page + 1) if page.has_next else None,
+                    "prev": _page_url(prev) if args.page > 1 else None,
                 },
             )
         )

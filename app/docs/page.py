@@ -288,6 +288,12 @@ def build(document: dict[str, Any], key: str | None = None) -> dict[str, Any]:
         "example_key": key or EXAMPLE_KEY,
         "curl_key": key or KEY_VARIABLE,
         "first_list": first_list,
+        # What page mode's totals promise (the cap on counting), as the document says it.
+        "list_totals": components.get("schemas", {})
+        .get("PageMeta", {})
+        .get("properties", {})
+        .get("total", {})
+        .get("description", ""),
         # The query parameters shared by every list (If-None-Match is covered under Syncing).
         "list_parameters": [p for p in first_list.parameters if p.location == "query"] if first_list else [],
     }

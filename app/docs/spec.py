@@ -33,6 +33,7 @@ from app.api.errors import (
     ErrorSchema,
 )
 from app.api.guard import EXPIRES_HEADER, MISSING_ABILITY_MESSAGE, NO_KEY_MESSAGE, key_rate_limited
+from app.api.listing import TOTAL_CAP
 from app.api.params import INVALID_PARAMETERS_MESSAGE, list_args_schema
 from app.api.views import MAX_ID, NO_RECORD_MESSAGE
 from app.catalogue import MODULES, Module
@@ -178,8 +179,24 @@ class PageMetaSchema(Schema):
     per_page = fields.Integer(
         required=True, validate=validate.Range(min=1, max=100), metadata={"example": 25}
     )
-    total = fields.Integer(required=True, validate=validate.Range(min=0), metadata={"example": 1})
-    pages = fields.Integer(required=True, validate=validate.Range(min=0), metadata={"example": 1})
+    total = fields.Integer(
+        required=True,
+        allow_none=True,
+        validate=validate.Range(min=0),
+        metadata={
+            "description": f"How many records match the filters, counted up to {TOTAL_CAP:,}: when "
+            "more match, `meta.total` and `meta.pages` are null, so a page costs the same however "
+            "many records there are. `links.next` still leads to the next page until it is null; "
+            "cursor mode never counts.",
+            "example": 1,
+        },
+    )
+    pages = fields.Integer(
+        required=True,
+        allow_none=True,
+        validate=validate.Range(min=0),
+        metadata={"description": "Number of pages; null when `total` is.", "example": 1},
+    )
 
 
 class CursorMetaSchema(Schema):
@@ -493,8 +510,8 @@ def _add_module(spec: APISpec, module: Module) -> None:
                     "items": _ref("schemas", name),
                 },
                 "meta": {
-                    "description": "Page mode: `PageMeta` (with totals). Cursor mode (`cursor` "
-                    "sent): `CursorMeta`.",
+                    "description": f"Page mode: `PageMeta` (with totals, counted up to {TOTAL_CAP:,}). "
+                    "Cursor mode (`cursor` sent): `CursorMeta`.",
                     "oneOf": [_ref("schemas", "PageMeta"), _ref("schemas", "CursorMeta")],
                 },
                 "links": _ref("schemas", "PageLinks"),

@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import event, func, select
 
+from app.api import listing
 from app.catalogue import ENDPOINT_ABILITIES, MODULES, MODULES_BY_SLUG
 from app.extensions import db
 from app.models.api_keys import ApiKey
@@ -158,6 +159,77 @@ def test_a_page_past_the_end_still_tells_the_filtered_total(
     assert beyond["data"] == []
     pages = -(-seeded[slug] // 25)
     assert beyond["meta"] == {"page": 500, "per_page": 25, "total": seeded[slug], "pages": pages}
+
+
+def walk_pages(call: Any, raw: str, url: str | None) -> list[dict[str, Any]]:
+    """Every page of a list, following ``links.next`` from ``url`` until it is null."""
+    bodies = []
+    while url:
+        bodies.append(call(url, raw).get_json())
+        url = bodies[-1]["links"]["next"]
+    return bodies
+
+
+@pytest.mark.parametrize("slug", ["products", "sales-orders"])
+def test_a_list_over_the_total_cap_has_no_total_and_its_next_links_reach_the_last_page(
+    monkeypatch: pytest.MonkeyPatch, call: Any, all_abilities_key: Any, seeded: dict[str, int], slug: str
+) -> None:
+    # SPEC §6: past the cap, meta.total and meta.pages are null and links.next keeps working.
+    # Products read plain rows, sales orders ORM entities: both take the one read path.
+    monkeypatch.setattr(listing, "TOTAL_CAP", seeded[slug] - 1)
+    raw = all_abilities_key.raw_key
+    bodies = walk_pages(call, raw, f"/api/v1/{slug}?per_page=2&sort=id")
+    assert [(b["meta"]["total"], b["meta"]["pages"]) for b in bodies] == [(None, None)] * len(bodies)
+    assert [b["meta"]["page"] for b in bodies] == list(range(1, -(-seeded[slug] // 2) + 1))
+    ids = [record["id"] for b in bodies for record in b["data"]]
+    assert len(ids) == seeded[slug] and ids == sorted(set(ids))
+    assert bodies[-1]["links"]["prev"].endswith(f"page={len(bodies) - 1}")
+    # Past the end the last page is unknown, so prev is simply the page before.
+    beyond = call(f"/api/v1/{slug}?per_page=2&page=500", raw).get_json()
+    assert beyond["data"] == []
+    assert beyond["meta"] == {"page": 500, "per_page": 2, "total": None, "pages": None}
+    assert beyond["links"]["next"] is None and beyond["links"]["prev"].endswith("page=499")
+
+
+def test_a_list_at_the_total_cap_or_under_it_tells_the_exact_total(
+    monkeypatch: pytest.MonkeyPatch, call: Any, all_abilities_key: Any, seeded: dict[str, int]
+) -> None:
+    monkeypatch.setattr(listing, "TOTAL_CAP", seeded["products"])
+    raw = all_abilities_key.raw_key
+    bodies = walk_pages(call, raw, "/api/v1/products?per_page=2")
+    pages = -(-seeded["products"] // 2)
+    assert [(b["meta"]["total"], b["meta"]["pages"]) for b in bodies] == [(seeded["products"], pages)] * pages
+    # A filter under the cap counts what it matches, exactly.
+    monkeypatch.setattr(listing, "TOTAL_CAP", 1)
+    body = call(f"/api/v1/products?per_page=2&q={bodies[0]['data'][0]['sku']}", raw).get_json()
+    assert body["meta"] == {"page": 1, "per_page": 2, "total": 1, "pages": 1}
+    assert body["links"]["next"] is None
+
+
+def test_the_total_is_counted_no_further_than_one_past_the_cap(
+    app: Flask, call: Any, all_abilities_key: Any, seeded: dict[str, int]
+) -> None:
+    # Page 1 costs the same at 100,000 records as at 10,000: the count stops at the cap + 1.
+    raw = all_abilities_key.raw_key
+    assert call("/api/v1/products", raw).status_code == 200  # proves the key
+    sent: list[Any] = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        sent.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert call("/api/v1/products?page=9999", raw).status_code == 200  # the page, then the count
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    counted = [(s, p) for s, p in sent if "count(" in s.lower()]
+    assert len(counted) == 2
+    for statement, parameters in counted:
+        assert "LIMIT" in statement.upper().split("COUNT(", 1)[1]
+        values = parameters.values() if isinstance(parameters, dict) else parameters
+        assert listing.TOTAL_CAP + 1 in values
 
 
 def test_updated_since_returns_only_newer_records(

@@ -109,6 +109,14 @@ def test_docs_page_describes_introspection_the_expiry_header_and_allowed_ips(pag
     assert "<code>ip_not_allowed</code>" in html
 
 
+def test_docs_page_says_totals_are_counted_up_to_the_cap(page):
+    """The lists section tells what the document says of `meta.total` past the cap."""
+    html = page.get_data(as_text=True)
+    lists = re.search(r'<section id="lists".*?</section>', html, re.S).group(0)
+    assert "counted up to 10,000" in lists
+    assert "<code>meta.total</code> and <code>meta.pages</code> are null" in lists
+
+
 def test_docs_page_never_shows_a_real_looking_key(page):
     """Only the placeholder appears; it does not match the key format."""
     assert KEY_PATTERN.search(page.get_data(as_text=True)) is None

@@ -141,6 +141,16 @@ def test_responses_use_the_spec_envelopes(document):
     assert set(schemas["PageLinks"]["required"]) == {"self", "next", "prev"}
 
 
+def test_page_totals_are_documented_as_null_past_the_cap(document):
+    """SPEC §6: meta.total and meta.pages may be null; the description names the cap."""
+    from app.api.listing import TOTAL_CAP
+
+    meta = document["components"]["schemas"]["PageMeta"]["properties"]
+    assert meta["total"]["nullable"] is True and meta["pages"]["nullable"] is True
+    assert f"counted up to {TOTAL_CAP:,}" in meta["total"]["description"]
+    assert "`links.next`" in meta["total"]["description"]
+
+
 def test_error_responses_are_reusable_and_use_the_error_schema(document):
     """400/401/403/404/405/429 are components with the API's error shape and codes."""
     responses = document["components"]["responses"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 from werkzeug.http import parse_date
 
@@ -13,6 +14,9 @@ from app.extensions import db
 from app.keys import rolling
 from app.models.types import utcnow
 from tests.api.api_helpers import assert_error
+
+# Both databases: the roll chain is found and shared by queries.
+pytestmark = pytest.mark.both_databases
 
 BRANDS = "/api/v1/brands"
 

@@ -12,6 +12,9 @@ from app.keys import service
 from app.keys.hashing import check_secret
 from app.models.api_keys import ApiKey, KeyStatus
 
+# Both databases: the key service's writes, constraints and lookups.
+pytestmark = pytest.mark.both_databases
+
 
 def _count(app) -> int:
     with app.app_context():

@@ -25,6 +25,10 @@ The schema is built once per run, not per test (measured on this 2-core machine,
   and threads, and servers in other processes write too; none of those would be rolled back.
   Serving tests share that database too (``pg_url``), emptied the same way, instead of
   creating and dropping one per test (a ``DROP DATABASE`` waits for a checkpoint: 0.2-10 s).
+  The run's databases commit without waiting for the WAL flush (``synchronous_commit=off``:
+  0.4 ms against 4 ms a commit); only a crash of the server could lose what a test wrote.
+- Jinja: every test app shares the compiled templates (``CompiledTemplates``); compiling
+  them again per app was half of a panel test's time.
 """
 
 from __future__ import annotations

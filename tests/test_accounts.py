@@ -5,6 +5,9 @@ import pytest
 from app import accounts
 from app.errors import Conflict, InvalidInput
 
+# Both databases: unique emails and user lookups.
+pytestmark = pytest.mark.both_databases
+
 
 def test_password_over_72_bytes_is_refused_clearly(app):
     """bcrypt's 72-byte limit is a validation message, never a crash."""

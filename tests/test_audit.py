@@ -16,6 +16,9 @@ from app.extensions import db
 from app.keys import service
 from tests.audit_helpers import event_count, stored_events
 
+# Both databases: audit queries: newest first, limits, filters.
+pytestmark = pytest.mark.both_databases
+
 EVENT_LINE = re.compile(
     r"(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)  (?P<actor>\S+)  (?P<action>\S+)  (?P<prefix>\S+)"
     r"  (?P<details>\{.*\})  (?P<address>\S+)"

@@ -14,6 +14,9 @@ from app import seed
 from app.catalogue import MODULES, Module
 from app.extensions import db
 
+# Both databases: the statements each list runs.
+pytestmark = pytest.mark.both_databases
+
 
 def _leading_indexed_columns(table: Any) -> set[str]:
     columns = {column.name for column in table.primary_key.columns}

@@ -38,6 +38,7 @@ def owner(runner):
     return "sync@example.com"
 
 
+@pytest.mark.both_databases
 def test_keys_create_prints_the_key_alone_on_the_last_stdout_line(app, backend, runner, owner, caplog):
     """A script can capture the key from stdout; it verifies and is stored nowhere else."""
     caplog.set_level(logging.DEBUG)
@@ -69,6 +70,7 @@ def test_keys_create_prints_the_key_alone_on_the_last_stdout_line(app, backend, 
         assert last not in dump and last[13:45] not in dump
 
 
+@pytest.mark.both_databases
 def test_keys_list_search_filters(app, runner, owner):
     """--search narrows the list by name, prefix or owner."""
     for name in ("Repricer", "ERP export"):
@@ -310,6 +312,7 @@ def test_seed_scale_takes_ascii_digits_only(app, runner, value):
     assert "--scale" in line and "digits 0-9" in line
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize("instant", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
 def test_expires_at_outside_the_calendar_in_utc_is_a_one_line_error(app, runner, owner, instant):
     """Converting these to UTC overflows; it printed a traceback."""

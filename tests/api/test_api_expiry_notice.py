@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import update
 
 from app.extensions import db
@@ -11,6 +12,9 @@ from app.keys import service
 from app.models.api_keys import ApiKey
 from app.models.types import utcnow
 from tests.api.api_helpers import assert_error
+
+# Both databases: expiry is compared in SQL (naive UTC on SQLite, timestamptz on PostgreSQL).
+pytestmark = pytest.mark.both_databases
 
 HEADER = "Stockgate-Key-Expires-At"
 EXPIRY = datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)

@@ -58,6 +58,7 @@ def test_any_search_holding_a_control_character_is_a_400(
     assert_bad_parameter(response, "q")
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize("instant", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
 def test_updated_since_outside_the_calendar_in_utc_is_a_400(
     call: Any, all_abilities_key: Any, instant: str
@@ -67,14 +68,23 @@ def test_updated_since_outside_the_calendar_in_utc_is_a_400(
     assert "Out of range" in " ".join(assert_bad_parameter(response, "updated_since"))
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize(
-    "instant", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00-01:00"]
+    ("instant", "listed"),
+    [("0001-01-01T00:00:00Z", True), ("9999-12-31T23:59:59Z", False), ("0001-01-01T00:00:00-01:00", True)],
 )
 def test_updated_since_at_the_edges_of_the_calendar_is_answered(
-    call: Any, all_abilities_key: Any, instant: str
+    app: Flask, call: Any, all_abilities_key: Any, instant: str, listed: bool
 ) -> None:
-    response = call(f"/api/v1/products?updated_since={quote(instant)}", all_abilities_key.raw_key)
+    """The first and last instants of the calendar filter like any other: all or nothing."""
+    with app.app_context():
+        db.session.add(MODULES_BY_SLUG["brands"].model(name="Acme", country="US"))
+        db.session.commit()
+    response = call(f"/api/v1/brands?updated_since={quote(instant)}", all_abilities_key.raw_key)
     assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    assert [brand["name"] for brand in body["data"]] == (["Acme"] if listed else [])
+    assert body["meta"]["total"] == (1 if listed else 0)
 
 
 @pytest.mark.parametrize("name", ["page", "per_page"])

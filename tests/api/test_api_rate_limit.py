@@ -156,6 +156,7 @@ def test_with_limiting_switched_off_keys_are_still_checked_but_not_counted(tmp_p
         limiter.enabled = True  # the limiter is module-global: do not leak "off" into later tests
 
 
+@pytest.mark.both_databases
 def test_with_every_bcrypt_slot_taken_a_new_key_gets_503_at_once_and_a_proven_key_is_served(
     app: Flask, call: Any, make_key: Any, bcrypt_calls: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -192,6 +193,7 @@ def test_with_every_bcrypt_slot_taken_a_new_key_gets_503_at_once_and_a_proven_ke
     assert call(BRANDS, fresh.raw_key).status_code == 200  # slots free again
 
 
+@pytest.mark.both_databases
 def test_concurrent_new_keys_never_run_more_bcrypt_checks_at_once_than_the_cap(
     call: Any, make_key: Any, concurrently: Any, slow_bcrypt: Any
 ) -> None:

@@ -51,6 +51,7 @@ def test_redis_storage_gives_exactly_n_and_names_buckets_by_prefix_only(
         assert secret not in name and created.raw_key not in name
 
 
+@pytest.mark.both_databases
 def test_concurrent_wrong_secrets_from_one_address_run_bcrypt_at_most_budget_times(
     make_key: Any, concurrently: Any, slow_bcrypt: Any
 ) -> None:

@@ -15,6 +15,9 @@ from app.keys import rolling, service
 from app.models.types import utcnow
 from tests.api.api_helpers import assert_error
 
+# Both databases: the roll chain is found and shared by queries.
+pytestmark = pytest.mark.both_databases
+
 BRANDS = "/api/v1/brands"
 
 

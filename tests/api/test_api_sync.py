@@ -25,16 +25,8 @@ from app.models.products import Brand, Category
 from app.models.types import utcnow
 from tests.api.api_helpers import assert_error
 
-SEED_SCALE = 5
-
-
-@pytest.fixture
-def seeded(app: Flask) -> None:
-    """Demo data in every module (small scale)."""
-    from app.seed import seed_demo
-
-    with app.app_context():
-        seed_demo(scale=SEED_SCALE)
+# Both databases: sync: cursors and updated_since comparisons are SQL.
+pytestmark = pytest.mark.both_databases
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, func, select
+from sqlalchemy import event, select
 
 from app.api import listing
 from app.catalogue import ENDPOINT_ABILITIES, MODULES, MODULES_BY_SLUG
@@ -17,17 +17,8 @@ from app.models.api_keys import ApiKey
 from app.models.types import utcnow
 from tests.api.api_helpers import assert_error
 
-SEED_SCALE = 5
-
-
-@pytest.fixture
-def seeded(app: Flask) -> dict[str, int]:
-    """Demo data in every module (small scale); returns rows per module slug."""
-    from app.seed import seed_demo
-
-    with app.app_context():
-        seed_demo(scale=SEED_SCALE)
-        return {m.slug: db.session.scalar(select(func.count()).select_from(m.model)) for m in MODULES}
+# Both databases: listing: filters, sorts, pagination and totals are SQL.
+pytestmark = pytest.mark.both_databases
 
 
 def test_every_module_has_list_and_show_endpoints_with_abilities() -> None:

@@ -1,16 +1,23 @@
 """Browser fixtures: a live server and Debian's chromium driven by Playwright.
 
-Every browser test runs twice: on werkzeug in a thread of the test process, and on the server
-``make run`` starts -- waitress as it ships, one process -- in a process of its own. Both use a
-SQLite file in WAL mode (``:memory:`` is per connection), which the test's own app reads to
-check what the panel did. Without /usr/bin/chromium the suite skips locally and fails under
-``CI=true``, so CI can never pass with the browser tests left out.
+Every browser test runs once, on the server ``make run`` starts -- waitress as it ships, one
+process -- in a process of its own, one server per module. It serves a SQLite file in WAL
+mode (``:memory:`` is per connection), which the test's own app reads to check what the panel
+did. (What the browser sees does not depend on the database or on werkzeug in a thread; the
+database matrix and the servers are tested under tests/api, tests/panel and tests/serving.)
+
+Each module signs in through the form once and its pages start from that browser state
+(Playwright's ``storage_state``: the session cookie); ``sign_in`` itself stays tested by the
+story that starts signed out (``signed_out_page_and_console``). Without /usr/bin/chromium the
+suite skips locally and fails under ``CI=true``, so CI can never pass with the browser tests
+left out.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -25,7 +32,6 @@ from app.keys import service
 from app.models.api_keys import ApiKey
 from app.models.types import utcnow
 from bench.harness import WAITRESS, Server
-from tests.conftest import serve_in_thread
 
 SECRET_KEY = "browser-test-secret"
 ADMIN_EMAIL = "ada@example.com"
@@ -92,11 +98,9 @@ def _seed(app: Any) -> None:
         db.session.commit()
 
 
-@pytest.fixture(scope="module", params=["werkzeug", "waitress"])
-def live_server(
-    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-) -> Iterator[LiveServer]:
-    """The panel on 127.0.0.1 (a free port), seeded with demo keys, on werkzeug or waitress."""
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The panel on 127.0.0.1 (a free port), seeded with demo keys, served by waitress as shipped."""
     database = tmp_path_factory.mktemp("live") / "panel.db"
     app = create_app(
         {
@@ -112,10 +116,6 @@ def live_server(
     _seed(app)
     with app.app_context():
         limiter.reset()
-    if request.param == "werkzeug":
-        with serve_in_thread(app) as url:
-            yield LiveServer(url=url, app=app)
-        return
     environment = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{database}",
@@ -142,17 +142,45 @@ class Console:
         return [m for m in self.messages if "Content Security Policy" in m or "Refused to" in m]
 
 
-@pytest.fixture
-def page_and_console(browser: Any, live_server: LiveServer) -> Iterator[tuple[Any, Console]]:
-    """A fresh browser context (clipboard allowed) and a page whose console is recorded."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=live_server.url)
+@contextmanager
+def recorded_page(browser: Any, live_server: LiveServer, state: Any = None) -> Iterator[tuple[Any, Console]]:
+    """A fresh browser context (clipboard allowed, ``state`` loaded) and a page whose console is recorded."""
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, base_url=live_server.url, storage_state=state
+    )
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
     page = context.new_page()
     console = Console(messages=[])
     page.on("console", lambda msg: console.messages.append(f"{msg.type}: {msg.text}"))
     page.on("pageerror", lambda exc: console.messages.append(f"pageerror: {exc}"))
-    yield page, console
-    context.close()
+    try:
+        yield page, console
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def signed_in_state(browser: Any, live_server: LiveServer) -> Any:
+    """The browser state (session cookie) of one sign-in through the form, per module's server."""
+    with recorded_page(browser, live_server) as (page, _console):
+        sign_in(page)
+        return page.context.storage_state()
+
+
+@pytest.fixture
+def page_and_console(
+    browser: Any, live_server: LiveServer, signed_in_state: Any
+) -> Iterator[tuple[Any, Console]]:
+    """A page signed in as the seeded admin (call ``open_panel``), its console recorded."""
+    with recorded_page(browser, live_server, signed_in_state) as page_and_console:
+        yield page_and_console
+
+
+@pytest.fixture
+def signed_out_page_and_console(browser: Any, live_server: LiveServer) -> Iterator[tuple[Any, Console]]:
+    """A page that has not signed in (call ``sign_in``), its console recorded."""
+    with recorded_page(browser, live_server) as page_and_console:
+        yield page_and_console
 
 
 def sign_in(page: Any) -> None:
@@ -163,6 +191,15 @@ def sign_in(page: Any) -> None:
     page.get_by_label("Email").fill(ADMIN_EMAIL)
     page.get_by_label("Password").fill(ADMIN_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="API Keys", exact=True)).to_be_visible()
+    ready(page)
+
+
+def open_panel(page: Any) -> None:
+    """Open the API Keys page with the signed-in state of ``page_and_console``."""
+    from playwright.sync_api import expect
+
+    page.goto("/settings/api-keys")
     expect(page.get_by_role("heading", name="API Keys", exact=True)).to_be_visible()
     ready(page)
 

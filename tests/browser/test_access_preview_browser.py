@@ -13,7 +13,7 @@ from app.catalogue import ALL_ABILITIES
 from app.extensions import db
 from app.models.api_keys import ApiKey
 from app.models.products import Brand
-from tests.browser.conftest import SCREENSHOTS, Console, LiveServer, ready, sign_in
+from tests.browser.conftest import SCREENSHOTS, Console, LiveServer, open_panel, ready
 
 pytestmark = pytest.mark.browser
 
@@ -38,7 +38,7 @@ def test_ticking_abilities_previews_the_endpoints_and_select_all_shows_them_all(
     page_and_console: tuple[Any, Console], two_brands: None
 ) -> None:
     page, console = page_and_console
-    sign_in(page)
+    open_panel(page)
     page.get_by_role("link", name="Create API Key").click()
     form = page.locator("#key-form")
     preview = form.locator(".access-preview")
@@ -79,7 +79,7 @@ def test_edit_form_previews_the_keys_abilities_and_updates_its_own_preview(
     page, console = page_and_console
     with live_server.app.app_context():
         prefix = db.session.scalar(select(ApiKey.prefix).where(ApiKey.name == "Warehouse scanner"))
-    sign_in(page)
+    open_panel(page)
     page.get_by_role("button", name="Edit Warehouse scanner").click()
     editor = page.locator(f"#key-{prefix}")
     preview = editor.locator(".access-preview")
@@ -100,7 +100,7 @@ def test_key_page_opens_the_documentation_for_that_key(
     page, console = page_and_console
     with live_server.app.app_context():
         prefix = db.session.scalar(select(ApiKey.prefix).where(ApiKey.name == "Warehouse scanner"))
-    sign_in(page)
+    open_panel(page)
     page.goto(f"/settings/api-keys/{prefix}")
     ready(page)
     page.get_by_role("link", name="Documentation for this key").click()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ADMIN_EMAIL, Console, LiveServer, ready, sign_in
+from tests.browser.conftest import ADMIN_EMAIL, Console, LiveServer, open_panel, ready
 
 pytestmark = pytest.mark.browser
 
@@ -22,7 +22,7 @@ def test_admin_changes_a_key_and_finds_it_in_the_audit_log_by_live_search(
     page_and_console: tuple[Any, Console], live_server: LiveServer
 ) -> None:
     page, console = page_and_console
-    sign_in(page)
+    open_panel(page)
 
     # A change in the panel: deactivate one key from its row.
     row = page.locator("#key-rows tr", has_text="Shopify storefront")

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app import audit
 from app.extensions import db
 from app.models.api_keys import ApiKey
-from tests.browser.conftest import Console, LiveServer, ready, sign_in
+from tests.browser.conftest import Console, LiveServer, open_panel, ready
 
 pytestmark = pytest.mark.browser
 
@@ -31,7 +31,7 @@ def test_admin_opens_a_key_page_from_its_name_and_switches_it_off_and_on(
         changes = {"rate_limit": {"old": 30, "new": 60}, "description": {"old": None, "new": "Scans pallets"}}
         audit.record("key.updated", actor="ada@example.com", key_prefix=prefix, details={"changes": changes})
         db.session.commit()
-    sign_in(page)
+    open_panel(page)
 
     row = page.locator("#key-rows tr", has_text="Warehouse scanner")
     row.get_by_role("link", name="Warehouse scanner").click()

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models.api_keys import ApiKey
-from tests.browser.conftest import SCREENSHOTS, Console, LiveServer, ready, sign_in
+from tests.browser.conftest import SCREENSHOTS, Console, LiveServer, open_panel, ready
 from tests.usage.usage_rows import add_usage
 
 pytestmark = pytest.mark.browser
@@ -63,7 +63,7 @@ def test_usage_chart_and_remove_unused_abilities(
     page, console = page_and_console
     prefix = _prefix(live_server)
     _seed_usage(live_server, prefix)
-    sign_in(page)
+    open_panel(page)
     page.goto(f"/settings/api-keys/{prefix}")
     ready(page)
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.keys.verification import verify
 from app.models.api_keys import ApiKey
-from tests.browser.conftest import Console, LiveServer, sign_in
+from tests.browser.conftest import Console, LiveServer, open_panel
 
 pytestmark = pytest.mark.browser
 
@@ -24,7 +24,7 @@ def test_admin_rolls_a_key_sees_the_new_key_once_and_ends_the_grace_period(
     page_and_console: tuple[Any, Console], live_server: LiveServer
 ) -> None:
     page, console = page_and_console
-    sign_in(page)
+    open_panel(page)
     page.evaluate("() => { window.__noReload = true; }")
     old_row = page.locator("#key-rows tr", has_text="Shopify storefront")
     with live_server.app.app_context():

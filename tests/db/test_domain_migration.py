@@ -6,8 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-
-from tests.conftest import create_fresh_database, drop_database
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,9 +39,5 @@ def test_migrations_match_the_models_on_sqlite(tmp_path: Path) -> None:
     _assert_round_trip(f"sqlite:///{tmp_path / 'migrated.db'}")
 
 
-def test_migrations_match_the_models_on_postgresql(postgres_server_url: str) -> None:
-    url = create_fresh_database(postgres_server_url)
-    try:
-        _assert_round_trip(url)
-    finally:
-        drop_database(postgres_server_url, url)
+def test_migrations_match_the_models_on_postgresql(new_postgres_database: Any) -> None:
+    _assert_round_trip(new_postgres_database())

@@ -6,7 +6,10 @@ from flask_migrate import upgrade
 
 from app import create_app
 from app.extensions import db, migrate
-from tests.conftest import base_config, create_fresh_database, drop_database
+from tests.conftest import base_config
+
+# Both databases: migrations.
+pytestmark = pytest.mark.both_databases
 
 
 @pytest.fixture
@@ -15,10 +18,7 @@ def empty_database_url(backend, tmp_path, request):
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'migrated.db'}"
         return
-    server = request.getfixturevalue("postgres_server_url")
-    url = create_fresh_database(server)
-    yield url
-    drop_database(server, url)
+    yield request.getfixturevalue("new_postgres_database")()
 
 
 def test_migrations_produce_the_model_schema(empty_database_url):

@@ -11,6 +11,7 @@ from app import security
 from app.catalogue import ALL_ABILITIES, MODULES
 from app.docs.page import prose
 from app.keys.format import KEY_PATTERN
+from tests.docs.docs_helpers import OPERATION_COUNT
 
 
 class Collector(HTMLParser):
@@ -72,19 +73,19 @@ def test_every_module_has_a_section_with_both_endpoints_and_curl_examples(page):
         assert f'href="#module-{module.slug}"' in html
         assert f"curl -sS &#34;https://stock.example.com/api/v1/{module.slug}?" in html
         assert f"https://stock.example.com/api/v1/{module.slug}/42&#34;" in html
-    assert html.count('class="endpoint"') == 31  # and GET /api/v1/key
-    assert html.count("X-API-Key: $STOCKGATE_API_KEY") >= 31
+    assert html.count('class="endpoint"') == OPERATION_COUNT  # GET /api/v1/key included
+    assert html.count("X-API-Key: $STOCKGATE_API_KEY") >= OPERATION_COUNT
 
 
 def test_guide_sections_cover_keys_auth_abilities_limits_errors_and_sync(page):
-    """Getting started, both headers, all 30 abilities, limit headers, error codes, sync."""
+    """Getting started, both headers, every ability, limit headers, error codes, sync."""
     html = page.get_data(as_text=True)
     for anchor in ("getting-started", "authentication", "abilities", "rate-limits", "errors", "lists"):
         assert f'id="{anchor}"' in html
     assert "flask keys create" in html and "Settings → API Keys" in html
     assert "X-API-Key: sgk_XXXXXXXX_..." in html and "Authorization: Bearer sgk_XXXXXXXX_..." in html
     abilities = re.search(r'<table class="abilities">(.*?)</table>', html, re.S).group(1)
-    assert abilities.count("<tr>") == 1 + 31
+    assert abilities.count("<tr>") == 1 + OPERATION_COUNT  # the header, then one row per operation
     for ability in ALL_ABILITIES:
         assert f"<code>{ability}</code>" in abilities
     for header in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"):

@@ -1,5 +1,7 @@
 """Liveness and readiness probes."""
 
+import pytest
+
 from app.extensions import db
 
 
@@ -12,6 +14,7 @@ def test_healthz_answers_ok_without_database(client, app):
     assert response.get_json() == {"status": "ok"}
 
 
+@pytest.mark.both_databases
 def test_readyz_checks_database_and_limiter_storage(client):
     """/readyz reports each dependency it checked."""
     response = client.get("/readyz")
@@ -22,6 +25,7 @@ def test_readyz_checks_database_and_limiter_storage(client):
     }
 
 
+@pytest.mark.both_databases
 def test_readyz_is_503_when_database_is_down(app_config, backend):
     """A database that cannot be reached makes /readyz answer 503, not 500."""
     from app import create_app

@@ -19,6 +19,7 @@ def _count(app: Flask) -> int:
         return db.session.scalar(select(func.count()).select_from(ApiKey)) or 0
 
 
+@pytest.mark.both_databases
 def test_entries_are_stored_canonical_without_repeats(app: Flask, make_key: Any) -> None:
     created = make_key(
         allowed_ips=["192.0.2.77/24", "192.0.2.0/24", "2001:0DB8:0:0::1", " 10.0.0.1 ", "::ffff:10.0.0.1"],
@@ -69,12 +70,14 @@ def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(
         assert (stored.name, stored.allowed_ips, stored.description) == ("Test key", ["192.0.2.0/24"], "Kept")
 
 
+@pytest.mark.both_databases
 def test_exactly_100_entries_and_500_characters_are_accepted(make_key: Any) -> None:
     created = make_key(allowed_ips=[f"10.2.{n}.0/24" for n in range(100)], description="d" * 500)
     assert len(created.key.allowed_ips) == 100
     assert len(created.key.description) == 500
 
 
+@pytest.mark.both_databases
 def test_edit_clears_allowed_ips_and_description(app: Flask, make_key: Any) -> None:
     created = make_key(allowed_ips=["192.0.2.0/24"], description="Old")
     with app.app_context():

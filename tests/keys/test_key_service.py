@@ -16,6 +16,9 @@ from app.models.audit import AuditEvent
 from app.models.types import utcnow
 from app.usage import least_privilege
 
+# Both databases: the key service's writes, constraints and lookups.
+pytestmark = pytest.mark.both_databases
+
 
 def _count(app) -> int:
     with app.app_context():

@@ -16,6 +16,9 @@ from app.models.api_keys import ApiKey
 from app.models.audit import AuditEvent
 from app.models.types import utcnow
 
+# Both databases: rolling's conditional updates and chain queries.
+pytestmark = pytest.mark.both_databases
+
 KEY_RE = re.compile(r"sgk_[0-9A-Za-z]{8}_[0-9A-Za-z]{38}")
 
 

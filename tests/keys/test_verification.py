@@ -13,6 +13,9 @@ from app.keys.format import build_key
 from app.keys.verification import proven_keys, verify
 from app.models.api_keys import ApiKey
 
+# Both databases: key lookup and the Last Used At conditional update.
+pytestmark = pytest.mark.both_databases
+
 
 def _verify(app, raw, **kwargs):
     with app.app_context():

@@ -13,6 +13,9 @@ from app import seed
 from app.extensions import db
 from app.models import InventoryLevel, Product
 
+# Both databases: column types and constraints.
+pytestmark = pytest.mark.both_databases
+
 
 def test_updating_a_record_moves_its_updated_at_but_not_created_at(app: Flask) -> None:
     with app.app_context():

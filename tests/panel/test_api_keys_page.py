@@ -13,6 +13,7 @@ from sqlalchemy import update
 from app.extensions import db
 from app.models.api_keys import ApiKey
 from app.models.types import utcnow
+from app.panel.listing import MAX_PAGE
 from tests.panel.conftest import PanelClient
 
 COLUMNS = ["Name", "Key Prefix", "Owner", "Status", "Rate Limit", "Expires At", "Last Used At"]
@@ -62,6 +63,7 @@ def test_row_shows_status_rate_limit_and_times_with_exact_utc_on_hover(
     assert re.search(r'title="\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC">\d{1,2} [A-Z][a-z]{2} \d{4}</time>', page)
 
 
+@pytest.mark.both_databases
 def test_status_shows_active_inactive_and_expired(app: Flask, signed_in: PanelClient, make_key: Any) -> None:
     expired = make_key(name="Expired one", expires_at=utcnow() + timedelta(days=1))
     _set(app, expired.key.prefix, expires_at=utcnow() - timedelta(days=1))
@@ -106,6 +108,7 @@ def test_history_restore_gets_the_whole_page(signed_in: PanelClient) -> None:
     assert response.text.startswith("<!doctype html>")
 
 
+@pytest.mark.both_databases
 def test_search_matches_name_prefix_owner_name_and_email(
     signed_in: PanelClient, make_key: Any, make_user: Any
 ) -> None:
@@ -118,6 +121,7 @@ def test_search_matches_name_prefix_owner_name_and_email(
     assert _names(signed_in.get(f"/settings/api-keys?q={other.key.prefix}", htmx=True).text) == ["Other"]
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize(
     "query", ["%", "_", "' OR 1=1--", "x" * 10_000, "\\", "%_%", "\u00e9\u4e2d\U0001f600"]
 )
@@ -138,6 +142,7 @@ def test_odd_searches_return_normal_results(signed_in: PanelClient, make_key: An
         assert names == []
 
 
+@pytest.mark.both_databases
 def test_status_filter_sort_and_page_compose_in_the_url(signed_in: PanelClient, make_key: Any) -> None:
     for n in range(30):
         make_key(name=f"Batch {n:02d}")
@@ -155,6 +160,7 @@ def test_status_filter_sort_and_page_compose_in_the_url(signed_in: PanelClient, 
     assert _names(descending)[0] == "Batch 29"
 
 
+@pytest.mark.both_databases
 def test_status_filter_hides_and_shows_revoked(signed_in: PanelClient, make_key: Any) -> None:
     kept = make_key(name="Kept")
     gone = make_key(name="Gone")
@@ -164,14 +170,36 @@ def test_status_filter_hides_and_shows_revoked(signed_in: PanelClient, make_key:
     assert _names(signed_in.get("/settings/api-keys?status=inactive", htmx=True).text) == []
 
 
-@pytest.mark.parametrize(
-    "query", ["status=bogus", "sort=key_hash", "dir=sideways", "page=-3", "page=99999999999"]
-)
+@pytest.mark.both_databases
+@pytest.mark.parametrize("query", ["status=bogus", "sort=key_hash", "dir=sideways", "page=-3", "page=0"])
 def test_junk_list_params_fall_back_to_defaults(signed_in: PanelClient, make_key: Any, query: str) -> None:
     # A page not written in digits ("abc", "1_0") is refused instead: see test_hostile_input.py.
-    make_key(name="Only key")
+    for name in ("Bravo", "Alpha", "Charlie"):
+        make_key(name=name)
+    signed_in.delete(f"/settings/api-keys/{make_key(name='Revoked').key.prefix}")
+    default = signed_in.get("/settings/api-keys", htmx=True)
     response = signed_in.get(f"/settings/api-keys?{query}", htmx=True)
     assert response.status_code == 200
+    # The default list (page 1, revoked keys hidden, the default order), not an empty page.
+    assert _names(response.text) == _names(default.text)
+    assert sorted(_names(response.text)) == ["Alpha", "Bravo", "Charlie"]
+    # Nor is the junk carried on into the next search, sort or page link.
+    junk = query.partition("=")[2]
+    assert f'value="{junk}"' not in response.text
+    assert f"={junk}" not in response.text
+
+
+@pytest.mark.both_databases
+def test_a_page_past_the_cap_is_the_last_page_allowed_never_an_overflow(
+    signed_in: PanelClient, make_key: Any
+) -> None:
+    make_key(name="Only key")
+    response = signed_in.get("/settings/api-keys?page=99999999999", htmx=True)
+    assert response.status_code == 200
+    assert _names(response.text) == []  # far past the end, so no rows...
+    # ...and the page asked for is the cap: its previous page is the one before it.
+    assert f'href="/settings/api-keys?page={MAX_PAGE - 1}"' in response.text
+    assert "99999999999" not in response.text
 
 
 def test_empty_table_says_so(signed_in: PanelClient) -> None:

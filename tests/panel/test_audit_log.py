@@ -19,6 +19,9 @@ from app.models.types import utcnow
 from tests.audit_helpers import event_count, stored_events
 from tests.panel.conftest import ADMIN_PASSWORD, PanelClient, form_csrf_token
 
+# Both databases: the audit log's search and pagination queries.
+pytestmark = pytest.mark.both_databases
+
 URL = "/settings/audit-log"
 
 

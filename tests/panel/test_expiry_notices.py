@@ -75,6 +75,7 @@ def keys(app: Flask, make_key: Any) -> dict[str, str]:
     return prefixes
 
 
+@pytest.mark.both_databases
 def test_list_warns_about_keys_expiring_within_14_days(signed_in: PanelClient, keys: dict[str, str]) -> None:
     """Days, or hours under a day, next to Expires At; nothing for later, never, inactive, expired."""
     page = signed_in.get("/settings/api-keys").text
@@ -84,6 +85,7 @@ def test_list_warns_about_keys_expiring_within_14_days(signed_in: PanelClient, k
         assert "badge--expiring" not in _row(page, keys[label]), label
 
 
+@pytest.mark.both_databases
 def test_expiring_soon_filter_lists_active_unexpired_keys_within_14_days(
     signed_in: PanelClient, keys: dict[str, str]
 ) -> None:
@@ -94,6 +96,7 @@ def test_expiring_soon_filter_lists_active_unexpired_keys_within_14_days(
     assert '<option value="expiring" selected>Expiring soon</option>' in chosen
 
 
+@pytest.mark.both_databases
 def test_cli_lists_keys_expiring_soon(runner: Any, keys: dict[str, str]) -> None:
     """``flask keys list --status expiring`` uses the same filter."""
     result = runner.invoke(args=["keys", "list", "--status", "expiring"])

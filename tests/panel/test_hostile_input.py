@@ -57,6 +57,7 @@ def test_the_page_number_takes_ascii_digits_only(signed_in: PanelClient, page: s
     assert "Page: Not a whole number" in _search_error(response.text)
 
 
+@pytest.mark.both_databases
 def test_a_clean_search_after_a_refused_one_shows_no_error(signed_in: PanelClient, make_key: Any) -> None:
     make_key(name="Amazon bridge")
     assert signed_in.get("/settings/api-keys", htmx=True, query_string={"q": "\x00"}).status_code == 422
@@ -137,6 +138,7 @@ def test_a_textarea_refuses_other_control_characters(app: Flask, character: str)
         assert form.notes.errors and "control character" in form.notes.errors[0]
 
 
+@pytest.mark.both_databases
 def test_the_panel_expiry_cannot_overflow(signed_in: PanelClient, make_user: Any) -> None:
     """``datetime-local`` has no offset, so the latest minute is taken as UTC and kept as it is."""
     owner = make_user(email="grace@example.com", name="Grace Hopper")

@@ -144,6 +144,7 @@ def test_abilities_grid_says_in_words_which_are_granted(
     assert "<input" not in grid
 
 
+@pytest.mark.both_databases
 def test_history_shows_the_keys_own_events_newest_first_with_old_and_new(
     app: Flask, signed_in: PanelClient, make_key: Any
 ) -> None:
@@ -184,6 +185,7 @@ def test_history_shows_the_keys_own_events_newest_first_with_old_and_new(
     assert ">cli</td>" in history
 
 
+@pytest.mark.both_databases
 def test_history_shows_the_latest_fifty_events(app: Flask, signed_in: PanelClient, make_key: Any) -> None:
     key = make_key(name="Busy key").key
     with app.app_context():

@@ -165,6 +165,7 @@ def used_key(app: Flask, client: FlaskClient, make_key: Any) -> Any:
     return created
 
 
+@pytest.mark.both_databases
 def test_chart_shows_todays_requests_by_outcome(signed_in: PanelClient, used_key: Any) -> None:
     section = _usage(signed_in, used_key.key.prefix)
     today = datetime.now(UTC).date().isoformat()
@@ -193,6 +194,7 @@ def test_chart_is_an_accessible_image_without_inline_style_or_script(
     assert section.inline == []
 
 
+@pytest.mark.both_databases
 def test_operations_table_counts_each_operation(signed_in: PanelClient, used_key: Any) -> None:
     section = _usage(signed_in, used_key.key.prefix)
     header, *rows = section.tables["usage-operations"]
@@ -283,6 +285,7 @@ def test_remove_unused_never_leaves_a_key_without_abilities(
     assert _updates(app, prefix) == []
 
 
+@pytest.mark.both_databases
 def test_remove_unused_keeps_an_ability_used_since_the_page_was_shown(
     app: Flask, client: FlaskClient, signed_in: PanelClient, used_key: Any
 ) -> None:
@@ -391,6 +394,7 @@ def test_without_htmx_remove_unused_goes_back_to_the_page(
     assert response.headers["Location"] == f"/settings/api-keys/{prefix}"
 
 
+@pytest.mark.both_databases
 def test_a_rolled_keys_history_shows_on_its_successors_page(
     app: Flask, signed_in: PanelClient, make_key: Any
 ) -> None:
@@ -415,6 +419,7 @@ def test_a_key_never_used_says_so(signed_in: PanelClient, make_key: Any) -> None
     assert "No requests in the last 30 days." in page
 
 
+@pytest.mark.both_databases
 def test_chart_scales_a_long_busy_history(app: Flask, signed_in: PanelClient, make_key: Any) -> None:
     prefix = make_key(abilities=["products:list"]).key.prefix
     now = datetime.now(UTC)

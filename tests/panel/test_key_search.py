@@ -15,6 +15,9 @@ import pytest
 from app.db import key_search
 from tests.panel.conftest import PanelClient
 
+# Both databases: key search: FTS on SQLite, trigram index on PostgreSQL.
+pytestmark = pytest.mark.both_databases
+
 
 def _names(panel: PanelClient, query: str, **params: str) -> list[str]:
     response = panel.client.get(

@@ -122,6 +122,7 @@ def test_edit_opens_inline_with_the_current_values(signed_in: PanelClient, key: 
     assert cancel.lstrip().startswith(f'<tr id="key-{key.prefix}" class="key-row')
 
 
+@pytest.mark.both_databases
 def test_edit_saves_name_abilities_rate_limit_and_expiry(
     signed_in: PanelClient, key: ApiKey, load_key: Any
 ) -> None:

@@ -243,6 +243,7 @@ def post_at_once(app: Flask, forms: list[dict[str, str]], address: str) -> list[
     return sorted(statuses)
 
 
+@pytest.mark.both_databases
 class TestConcurrentAttemptsOnRedis:
     """Threads released together against a Redis-backed app (TEST_REDIS_URL), as in production."""
 

@@ -20,6 +20,9 @@ from app.schemas.fields import UTCTimestamp
 from app.schemas.orders import SalesOrderSchema
 from app.schemas.products import ProductSchema
 
+# Both databases: values as each driver returns them (decimals, datetimes).
+pytestmark = pytest.mark.both_databases
+
 MONEY = re.compile(r"^-?\d+\.\d{2}$")
 UTC_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 WHEN = datetime(2026, 11, 27, 17, 30, tzinfo=UTC)

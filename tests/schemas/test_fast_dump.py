@@ -17,6 +17,9 @@ from app.schemas import fields as f
 from app.schemas.base import RecordSchema
 from app.schemas.fast_dump import compile_dumper
 
+# Both databases: plain rows as each driver returns them.
+pytestmark = pytest.mark.both_databases
+
 
 def test_compiled_dump_equals_schema_dump_for_every_module(app: Flask) -> None:
     """Every record of every module, nested order lines included, dumps identically."""

@@ -22,6 +22,9 @@ from app.models import (
     SalesOrder,
 )
 
+# Both databases: bulk inserts and sequences.
+pytestmark = pytest.mark.both_databases
+
 SMALL_SCALE = 30
 
 

@@ -11,7 +11,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -24,17 +23,20 @@ from tests.serving.test_cluster import PRODUCTS, get
 SLOW_ROUNDS = 14
 
 
-@pytest.fixture
-def database(tmp_path: Path) -> str:
-    """A fresh SQLite file with the schema and one key (cheap bcrypt)."""
-    url = f"sqlite:///{tmp_path / 'embedded.db'}"
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A fresh SQLite file with the schema and one key (cheap bcrypt), for this module."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('embedded') / 'embedded.db'}"
     seed_key(url, create_schema=True)
     return url
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def embedded(database: str) -> Iterator[Server]:
-    """``make run``'s server: waitress-serve with its defaults, on a seeded SQLite file."""
+    """``make run``'s server: waitress-serve with its defaults, on a seeded SQLite file.
+
+    One per module: its tests only read (a test may add a key of its own).
+    """
     with Server(server_env(database, "memory://"), kind=WAITRESS) as server:
         yield server
 

@@ -78,18 +78,23 @@ def render(tmp: Path, listen_port: int, upstream: str) -> Path:
     return main
 
 
-@pytest.fixture
-def production(pg_url: str, shared_redis_url: str) -> Iterator[Server]:
-    """gunicorn as deploy/nginx.conf expects it: two sync workers, Redis, PROXY_FIX_HOPS=1."""
-    env = {**server_env(pg_url, shared_redis_url), "PROXY_FIX_HOPS": "1"}
+@pytest.fixture(scope="module")
+def production(postgres_database: str, redis_url: str) -> Iterator[Server]:
+    """gunicorn as deploy/nginx.conf expects it: two sync workers, Redis, PROXY_FIX_HOPS=1.
+
+    One per module, as is nginx: each test starts from an empty database (``pg_url``) and an
+    empty Redis (``shared_redis_url``), which ``nginx`` asks for.
+    """
+    env = {**server_env(postgres_database, redis_url), "PROXY_FIX_HOPS": "1"}
     with Server(env, workers=2) as server:
         yield server
 
 
-@pytest.fixture
-def nginx(production: Server, tmp_path: Path) -> Iterator[int]:
+@pytest.fixture(scope="module")
+def nginx_port(production: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """nginx with deploy/nginx.conf in front of ``production``; yields nginx's port."""
     binary = nginx_binary()
+    tmp_path = tmp_path_factory.mktemp("nginx")
     port = free_port()
     main = render(tmp_path, port, f"127.0.0.1:{production.port}")
     process = subprocess.Popen(
@@ -111,6 +116,12 @@ def nginx(production: Server, tmp_path: Path) -> Iterator[int]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def nginx(pg_url: str, shared_redis_url: str, nginx_port: int) -> int:
+    """nginx's port, in front of gunicorn, with the database and Redis emptied for this test."""
+    return nginx_port
 
 
 def get_from(address: str, port: int, path: str, headers: dict[str, str]) -> http.client.HTTPResponse:

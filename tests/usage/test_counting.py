@@ -7,6 +7,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select, text
 
 from app import create_app, usage
@@ -18,6 +19,9 @@ from app.seed import seed_demo
 from app.usage import history, reports
 from app.usage.buffer import Cell, UsageBuffer
 from tests.conftest import TEST_ACTOR
+
+# Both databases: counting: the adding upsert and concurrent flushes.
+pytestmark = pytest.mark.both_databases
 
 
 def rows(app) -> Counter[tuple[int, str, int]]:

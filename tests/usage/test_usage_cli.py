@@ -12,6 +12,9 @@ from app.models.api_keys import ApiKey, KeyStatus
 from tests.audit_helpers import stored_events
 from tests.usage.usage_rows import add_usage
 
+# Both databases: the usage reports' queries behind the CLI.
+pytestmark = pytest.mark.both_databases
+
 
 def one_line_error(result) -> str:
     assert result.exit_code != 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
@@ -17,6 +18,9 @@ from app.usage import reports
 from app.usage.history import BAD_REQUESTS, LIMITED, REFUSED, SUCCEEDED, DayCount
 from tests.conftest import TEST_ACTOR
 from tests.usage.usage_rows import add_usage, days_ago
+
+# Both databases: reports: grouping and time buckets in SQL.
+pytestmark = pytest.mark.both_databases
 
 NOW = datetime(2026, 3, 20, 15, 30, tzinfo=UTC)
 TODAY = NOW.date()

@@ -84,6 +84,7 @@ from app.catalogue import ENDPOINT_ABILITIES, KEY_ONLY_ENDPOINTS
 from app.db import read_without_transaction
 from app.keys import allowed_ips, rolling, verification
 from app.keys.format import PREFIX_PATTERN, parse_key
+from app.models.api_keys import ApiKey
 from app.models.types import iso_utc
 from app.models.usage import IP_REFUSED_OPERATION
 
@@ -124,9 +125,9 @@ _MESSAGES = {
 class Auth:
     """Outcome of authenticating one request: the key, or the error to answer with."""
 
-    key: verification.KeyState | None = None
+    key: ApiKey | None = None
     # The key whose secret was proven, also when it is then refused for its state.
-    proven: verification.KeyState | None = None
+    proven: ApiKey | None = None
     prefix: str | None = None
     # The rate-limit bucket (shared by the old and new key of a roll).
     bucket: str | None = None
@@ -186,7 +187,7 @@ def _rolled_message(successor_id: int) -> str:
     )
 
 
-def deprecation_headers(key: verification.KeyState) -> dict[str, str]:
+def deprecation_headers(key: ApiKey) -> dict[str, str]:
     """``Deprecation`` (RFC 9745) and ``Sunset`` (RFC 8594) for a key in its grace period."""
     if key.successor_id is None or key.sunset_at is None:
         return {}
@@ -354,7 +355,7 @@ class ApiCall:
     """One API request as the guard saw it, kept in ``g.api_call`` for the view and ``finish``."""
 
     # The proven key (also when then refused for its state, its address or its limit).
-    key: verification.KeyState | None = None
+    key: ApiKey | None = None
     # The key's bucket after this request (introspection reports it).
     window: ratelimit.Window | None = None
     # Headers every response to this request carries: rate limit, expiry, deprecation.

@@ -135,7 +135,7 @@ _envelope = KeyInfoEnvelopeSchema()
 
 def key_info(key: ApiKey, window: ratelimit.Window | None, now: datetime) -> dict[str, Any]:
     """The introspection document of ``key``, with its bucket as ``window`` left it."""
-    rolling = key.sunset_at is not None and key.sunset_at > now
+    rolling = key.is_rolling(now)
     return {
         "prefix": key.prefix,
         "name": key.name,

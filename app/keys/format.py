@@ -57,6 +57,11 @@ def generate_key_id() -> str:
     return _random_base62(KEY_ID_LENGTH)
 
 
+def prefix_of(raw_key: str) -> str:
+    """The public prefix of a full key: ``sgk_`` and its key id."""
+    return raw_key[:PREFIX_LENGTH]
+
+
 def build_key(key_id: str, secret: str | None = None) -> str:
     """Assemble a full key from a key id and a secret (random if not given)."""
     secret = secret if secret is not None else _random_base62(SECRET_LENGTH)
@@ -77,7 +82,7 @@ def parse_key(raw: object) -> ParsedKey | None:
     body, given = raw[:-CHECKSUM_LENGTH], raw[-CHECKSUM_LENGTH:]
     if not secrets.compare_digest(checksum(body), given):
         return None
-    return ParsedKey(prefix=raw[:PREFIX_LENGTH], raw=raw)
+    return ParsedKey(prefix=prefix_of(raw), raw=raw)
 
 
 def is_prefix(text: str) -> bool:

@@ -13,21 +13,18 @@ an expired key stops anyway, and the headers should tell the truth about when it
 
 from __future__ import annotations
 
+from copy import copy
 from datetime import datetime, timedelta
 
-from flask import current_app
 from marshmallow import ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from app import audit
 from app.errors import Conflict, InvalidInput
 from app.extensions import db
 from app.keys import service
-from app.keys.format import build_key, generate_key_id
-from app.keys.hashing import hash_secret
 from app.keys.service import CreatedKey, KeyAction
-from app.models.api_keys import ApiKey, KeyStatus
+from app.models.api_keys import ApiKey
 from app.models.types import iso_utc, utcnow
 from app.models.users import User
 from app.schemas.input_fields import UtcDateTime
@@ -47,7 +44,8 @@ GRACE_HELP = (
     "Grace must be 0, 30m, 1h, 24h or 7d, or an ISO 8601 time within "
     f"{MAX_GRACE.days} days (e.g. 2026-01-31T12:00Z)."
 )
-_PREFIX_ATTEMPTS = 5
+# What a roll's new key copies from the old one (SPEC §12); it gets the old key's bucket too.
+COPIED_FIELDS = ("name", "owner_id", "abilities", "rate_limit", "expires_at", "description", "allowed_ips")
 _grace_time = UtcDateTime()
 
 
@@ -85,54 +83,36 @@ def roll_key(
     (``service.change``) and checked again once locked, so the others get the same Conflict as
     a roll of a rolling key, and no new key exists that nobody recorded.
     """
-    rounds = current_app.config["API_KEY_BCRYPT_ROUNDS"]
     # Refuse what cannot roll before paying for bcrypt, and hash before taking the lock: at the
     # production cost a hash takes ~0.3 s, which every other writer would spend waiting.
     reason = service.refusal(service.get_key(prefix), KeyAction.ROLL)
     if reason is not None:
         raise Conflict(reason)
     cutover_at(grace, utcnow())
-    for _ in range(_PREFIX_ATTEMPTS):
-        raw_key = build_key(generate_key_id())
-        key_hash = hash_secret(raw_key, rounds)
-        try:
-            with service.change(prefix, KeyAction.ROLL) as old:
-                sunset = cutover_at(grace, utcnow())
-                if old.expires_at is not None:
-                    sunset = min(sunset, old.expires_at)
-                new = ApiKey(
-                    name=old.name,
-                    prefix=raw_key[:12],
-                    key_hash=key_hash,
-                    owner_id=old.owner_id,
-                    abilities=list(old.abilities),
-                    status=KeyStatus.ACTIVE,
-                    rate_limit=old.rate_limit,
-                    expires_at=old.expires_at,
-                    description=old.description,
-                    allowed_ips=list(old.allowed_ips or []),
-                    created_by_id=created_by.id if created_by is not None else None,
-                    bucket=old.bucket_name,
-                )
-                db.session.add(new)
-                db.session.flush()
-                old.successor_id = new.id
-                old.sunset_at = sunset
-                audit.record(
-                    "key.rolled",
-                    actor=actor,
-                    key_prefix=old.prefix,
-                    details={"new_prefix": new.prefix, "sunset_at": iso_utc(sunset)},
-                )
-                # The new key's own history starts here too, pointing back at the key it replaces.
-                audit.record(
-                    "key.created", actor=actor, key_prefix=new.prefix, details={"rolled_from": old.prefix}
-                )
-                db.session.commit()
-        except IntegrityError:  # the new prefix was taken meanwhile (rolled back): try another
-            continue
-        return CreatedKey(key=new, raw_key=raw_key)
-    raise Conflict("could not allocate a unique key prefix; try again")
+
+    def roll(secret: service.Secret) -> CreatedKey:
+        with service.change(prefix, KeyAction.ROLL) as old:
+            sunset = cutover_at(grace, utcnow())
+            if old.expires_at is not None:
+                sunset = min(sunset, old.expires_at)
+            values = {field: copy(getattr(old, field)) for field in COPIED_FIELDS}  # lists too
+            created = service.mint({**values, "bucket": old.bucket_name}, secret, created_by)
+            old.successor_id = created.key.id
+            old.sunset_at = sunset
+            audit.record(
+                "key.rolled",
+                actor=actor,
+                key_prefix=old.prefix,
+                details={"new_prefix": created.key.prefix, "sunset_at": iso_utc(sunset)},
+            )
+            # The new key's own history starts here too, pointing back at the key it replaces.
+            audit.record(
+                "key.created", actor=actor, key_prefix=created.key.prefix, details={"rolled_from": old.prefix}
+            )
+            db.session.commit()
+        return created
+
+    return service.with_unique_prefix(roll, first=service.new_secret())
 
 
 def end_grace(prefix: str, *, actor: str) -> ApiKey:

@@ -9,7 +9,7 @@ apply one after the other instead of overwriting each other).
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,7 +25,7 @@ from app import audit
 from app.db import dialect
 from app.errors import Conflict, InvalidInput, NotFound, flatten_errors, summarise
 from app.extensions import db
-from app.keys.format import build_key, generate_key_id, is_prefix
+from app.keys.format import build_key, generate_key_id, is_prefix, prefix_of
 from app.keys.hashing import hash_secret
 from app.keys.inputs import KeyCreateSchema, KeyEditSchema
 from app.models.api_keys import ApiKey, KeyStatus
@@ -96,35 +96,61 @@ def create_key(
     raw_input.update({field: value for field, value in optional.items() if value is not None})
     data = _load(KeyCreateSchema(), raw_input)
     owner_user = _resolve_owner(owner)
-    rounds = current_app.config["API_KEY_BCRYPT_ROUNDS"]
+
+    def create(secret: Secret) -> CreatedKey:
+        created = mint(
+            {**data, "abilities": list(data["abilities"]), "owner": owner_user}, secret, created_by
+        )
+        details = {"owner": owner_user.email, **audited_values(created.key)}
+        audit.record("key.created", actor=actor, key_prefix=created.key.prefix, details=details)
+        db.session.commit()
+        return created
+
+    return with_unique_prefix(create)
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A new full key and its bcrypt hash, made before the row that will hold the hash."""
+
+    raw_key: str
+    key_hash: str
+
+
+def new_secret() -> Secret:
+    """A fresh full key and its hash at ``API_KEY_BCRYPT_ROUNDS`` (the slow part of making a key)."""
+    raw_key = build_key(generate_key_id())
+    return Secret(raw_key, hash_secret(raw_key, current_app.config["API_KEY_BCRYPT_ROUNDS"]))
+
+
+def mint(values: dict[str, Any], secret: Secret, created_by: User | None) -> CreatedKey:
+    """Add a new active key with ``values`` (its fields) and ``secret`` to the session: the one
+    place a key row is made, for a new key and for a roll's successor. The caller commits."""
+    key = ApiKey(
+        **values,
+        prefix=prefix_of(secret.raw_key),
+        key_hash=secret.key_hash,
+        status=KeyStatus.ACTIVE,
+        created_by=created_by,
+    )
+    db.session.add(key)
+    db.session.flush()
+    return CreatedKey(key=key, raw_key=secret.raw_key)
+
+
+def with_unique_prefix(attempt: Callable[[Secret], CreatedKey], first: Secret | None = None) -> CreatedKey:
+    """Run ``attempt`` (mint a key with the secret given, and commit) until its prefix is unique.
+
+    Two keys share a prefix about once in 62**8 draws; on that collision the transaction is
+    rolled back and ``attempt`` runs again with a new secret.
+    """
+    secret = first or new_secret()
     for _ in range(_PREFIX_ATTEMPTS):
-        raw_key = build_key(generate_key_id())
-        key = ApiKey(
-            name=data["name"],
-            prefix=raw_key[:12],
-            key_hash=hash_secret(raw_key, rounds),
-            owner=owner_user,
-            abilities=list(data["abilities"]),
-            status=KeyStatus.ACTIVE,
-            rate_limit=data["rate_limit"],
-            expires_at=data["expires_at"],
-            allowed_ips=data["allowed_ips"],
-            description=data["description"],
-            created_by=created_by,
-        )
-        db.session.add(key)
-        audit.record(
-            "key.created",
-            actor=actor,
-            key_prefix=key.prefix,
-            details={"owner": owner_user.email, **audited_values(key)},
-        )
         try:
-            db.session.commit()
+            return attempt(secret)
         except IntegrityError:
             db.session.rollback()
-            continue
-        return CreatedKey(key=key, raw_key=raw_key)
+            secret = new_secret()
     raise Conflict("could not allocate a unique key prefix; try again")
 
 

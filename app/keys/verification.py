@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -28,7 +28,7 @@ from app.extensions import db
 from app.keys.cache import ProvenKeyCache
 from app.keys.format import parse_key
 from app.keys.hashing import check_secret, dummy_hash
-from app.models.api_keys import ApiKey, KeyStatus
+from app.models.api_keys import ApiKey, KeyState
 from app.models.types import utcnow
 
 EXTENSION_NAME = "stockgate.proven_keys"
@@ -41,39 +41,13 @@ KEY_INACTIVE = "key_inactive"
 KEY_REVOKED = "key_revoked"
 KEY_EXPIRED = "key_expired"
 KEY_ROLLED = "key_rolled"
-
-
-@dataclass(frozen=True)
-class KeyState:
-    """What the hot path needs of a key's row, read fresh from the database on every request."""
-
-    id: int
-    prefix: str
-    key_hash: str
-    status: KeyStatus
-    abilities: list[str]
-    # Canonical CIDR strings; empty: any address (``app.keys.allowed_ips``).
-    allowed_ips: list[str]
-    rate_limit: int
-    expires_at: datetime | None
-    last_used_at: datetime | None
-    # Rolling (app.keys.rolling): the replacing key, the cutover, and the shared bucket.
-    successor_id: int | None
-    sunset_at: datetime | None
-    bucket: str | None
-
-    @property
-    def bucket_name(self) -> str:
-        """The rate-limit bucket: shared along a roll chain, else the key's own prefix."""
-        return self.bucket or self.prefix
-
-    def is_rolled(self, now: datetime) -> bool:
-        """Return True when the key was rolled and its cutover has passed."""
-        return self.successor_id is not None and (self.sunset_at is None or self.sunset_at <= now)
-
-    def is_expired(self, now: datetime) -> bool:
-        """Return True when the key has an expiry that has passed."""
-        return self.expires_at is not None and self.expires_at <= now
+# The API's refusal of a key in each state the model can be in; a state absent here is served.
+REFUSALS = {
+    KeyState.REVOKED: KEY_REVOKED,
+    KeyState.INACTIVE: KEY_INACTIVE,
+    KeyState.ROLLED: KEY_ROLLED,
+    KeyState.EXPIRED: KEY_EXPIRED,
+}
 
 
 @dataclass(frozen=True)
@@ -83,7 +57,7 @@ class Verification:
     ``checked_secret`` tells whether bcrypt ran (and so whether ``bcrypt_gate`` was entered).
     """
 
-    key: KeyState | None
+    key: ApiKey | None
     reason: str | None
     checked_secret: bool = False
 
@@ -107,12 +81,20 @@ def proven_keys() -> ProvenKeyCache:
 
 @cache
 def _key_by_prefix() -> Select[Any]:
-    """The hot-path query, built once: constructing it per request cost ~0.1 ms CPU."""
-    # The columns of ``KeyState`` as a plain row: no ORM entity, no identity map, so state
-    # is always read fresh and loading it costs a fraction of an ORM load.
+    """The hot path's query, built once (building it costs more than running it)."""
     table = ApiKey.__table__
-    columns = [table.c[item.name] for item in fields(KeyState)]
-    return select(*columns).where(table.c.prefix == bindparam("prefix"))
+    return select(*table.c).where(table.c.prefix == bindparam("prefix"))
+
+
+def _load(prefix: str) -> ApiKey | None:
+    """The key's row, read fresh, as a transient ``ApiKey`` (never added to the session).
+
+    A plain row on the session's connection, handed to the model so the model's own state
+    rules decide; an ORM load through the session costs about twice as much
+    (docs/decisions/007-one-read-path.md).
+    """
+    row = db.session.connection().execute(_key_by_prefix(), {"prefix": prefix}).mappings().first()
+    return ApiKey(**row) if row is not None else None
 
 
 def verify(
@@ -130,9 +112,7 @@ def verify(
     parsed = parse_key(raw_key)
     if parsed is None:
         return Verification(None, INVALID_KEY)
-    # On the session's connection: a plain row needs none of the ORM's execution steps.
-    row = db.session.connection().execute(_key_by_prefix(), {"prefix": parsed.prefix}).first()
-    key = KeyState(*row) if row is not None else None
+    key = _load(parsed.prefix)
     cache = proven_keys()
     checked = False
     if key is None or not cache.is_proven(parsed.raw, key.id, key.key_hash):
@@ -144,19 +124,13 @@ def verify(
         checked = True
         cache.remember(parsed.raw, key.id, key.key_hash)
     now = now or utcnow()
-    if key.status is KeyStatus.REVOKED:
-        return Verification(key, KEY_REVOKED, checked)
-    if key.status is not KeyStatus.ACTIVE:
-        return Verification(key, KEY_INACTIVE, checked)
-    if key.is_rolled(now):
-        return Verification(key, KEY_ROLLED, checked)
-    if key.is_expired(now):
-        return Verification(key, KEY_EXPIRED, checked)
-    touch_last_used(key, now)
-    return Verification(key, None, checked)
+    refusal = REFUSALS.get(key.state(now))
+    if refusal is None:
+        touch_last_used(key, now)
+    return Verification(key, refusal, checked)
 
 
-def touch_last_used(key: KeyState, now: datetime) -> None:
+def touch_last_used(key: ApiKey, now: datetime) -> None:
     """Record use at most once a minute per key, so most requests write nothing."""
     if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
         return

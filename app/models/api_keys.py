@@ -5,7 +5,19 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ColumnElement, Enum, ForeignKey, Index, Integer, String, or_
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ColumnElement,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    and_,
+    or_,
+)
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -26,6 +38,24 @@ class KeyStatus(enum.StrEnum):
     INACTIVE = "inactive"
     # Final: a revoked key can never be activated again.
     REVOKED = "revoked"
+
+
+class KeyState(enum.StrEnum):
+    """What a key is at a given time, derived from its stored status, expiry and roll (``ApiKey.state``)."""
+
+    ACTIVE = "active"
+    # Rolled, in its grace period: it still works until its cutover (``sunset_at``).
+    ROLLING = "rolling"
+    INACTIVE = "inactive"
+    REVOKED = "revoked"
+    # Rolled and past its cutover: dead for good, whatever its stored status says.
+    ROLLED = "rolled"
+    EXPIRED = "expired"
+
+    @property
+    def label(self) -> str:
+        """The state as people read it (Active, Rolling, ...)."""
+        return self.value.capitalize()
 
 
 class ApiKey(db.Model):
@@ -85,28 +115,72 @@ class ApiKey(db.Model):
         prefix, which that key holds as its prefix and every later key as ``bucket``)."""
         return or_(cls.bucket == bucket, cls.prefix == bucket)
 
-    def is_expired(self, now: datetime | None = None) -> bool:
-        """Return True when the key has an expiry that has passed."""
-        return self.expires_at is not None and self.expires_at <= (now or utcnow())
+    # Key state, owned here: each test is a hybrid, the same rule in Python (``key.is_expired(now)``)
+    # and in SQL (``ApiKey.is_expired(now)`` in a ``WHERE``), so the API, the panel's filters, the
+    # CLI and the jobs all ask the model instead of spelling the rule again.
 
-    def is_rolling(self, now: datetime | None = None) -> bool:
-        """Return True when the key was rolled and its grace period has not ended yet."""
-        if self.successor_id is None or self.sunset_at is None:
-            return False
-        return self.sunset_at > (now or utcnow())
+    @hybrid_method
+    def is_expired(self, now: datetime) -> bool:
+        """The key has an expiry and it has passed."""
+        return self.expires_at is not None and self.expires_at <= now
 
-    def is_past_cutover(self, now: datetime | None = None) -> bool:
-        """Return True when the key was rolled and its cutover has passed: it is dead for good
-        (the API answers ``key_rolled``), whatever its stored status."""
-        return self.successor_id is not None and not self.is_rolling(now)
+    @is_expired.inplace.expression
+    @classmethod
+    def _is_expired_sql(cls, now: datetime) -> ColumnElement[bool]:
+        return and_(cls.expires_at.is_not(None), cls.expires_at <= now)
+
+    @hybrid_method
+    def is_rolling(self, now: datetime) -> bool:
+        """The key was rolled and its grace period has not ended: it works until ``sunset_at``."""
+        return self.successor_id is not None and self.sunset_at is not None and self.sunset_at > now
+
+    @is_rolling.inplace.expression
+    @classmethod
+    def _is_rolling_sql(cls, now: datetime) -> ColumnElement[bool]:
+        return and_(cls.successor_id.is_not(None), cls.sunset_at.is_not(None), cls.sunset_at > now)
+
+    @hybrid_method
+    def is_past_cutover(self, now: datetime) -> bool:
+        """The key was rolled and its cutover has passed: dead for good (the API answers
+        ``key_rolled``), whatever its stored status."""
+        return self.successor_id is not None and (self.sunset_at is None or self.sunset_at <= now)
+
+    @is_past_cutover.inplace.expression
+    @classmethod
+    def _is_past_cutover_sql(cls, now: datetime) -> ColumnElement[bool]:
+        return and_(cls.successor_id.is_not(None), or_(cls.sunset_at.is_(None), cls.sunset_at <= now))
+
+    @hybrid_method
+    def is_working(self, now: datetime) -> bool:
+        """The API serves the key: active, not expired, not past a roll's cutover."""
+        return self.status is KeyStatus.ACTIVE and not self.is_expired(now) and not self.is_past_cutover(now)
+
+    @is_working.inplace.expression
+    @classmethod
+    def _is_working_sql(cls, now: datetime) -> ColumnElement[bool]:
+        return and_(
+            cls.status == KeyStatus.ACTIVE,
+            or_(cls.expires_at.is_(None), cls.expires_at > now),
+            or_(cls.successor_id.is_(None), and_(cls.sunset_at.is_not(None), cls.sunset_at > now)),
+        )
+
+    def state(self, now: datetime | None = None) -> KeyState:
+        """What the key is at ``now``, in the order the API refuses a key: revoked, inactive,
+        rolled (past its cutover), expired; else rolling (in its grace period) or active."""
+        now = now or utcnow()
+        if self.status is KeyStatus.REVOKED:
+            return KeyState.REVOKED
+        if self.status is KeyStatus.INACTIVE:
+            return KeyState.INACTIVE
+        if self.is_past_cutover(now):
+            return KeyState.ROLLED
+        if self.is_expired(now):
+            return KeyState.EXPIRED
+        return KeyState.ROLLING if self.is_rolling(now) else KeyState.ACTIVE
 
     def display_status(self, now: datetime | None = None) -> str:
         """Return the status shown to people: Active, Rolling, Rolled, Inactive, Expired or Revoked."""
-        if self.status is KeyStatus.ACTIVE and self.is_expired(now):
-            return "Expired"
-        if self.status is KeyStatus.ACTIVE and self.successor_id is not None:
-            return "Rolled" if self.is_past_cutover(now) else "Rolling"
-        return self.status.value.capitalize()
+        return self.state(now).label
 
     def __repr__(self) -> str:
         return f"<ApiKey {self.prefix} {self.name!r}>"

@@ -27,9 +27,7 @@ def unused_keys(days: int, now: datetime | None = None) -> list[ApiKey]:
     statement = (
         select(ApiKey)
         .where(
-            ApiKey.status == KeyStatus.ACTIVE,
-            or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now),
-            or_(ApiKey.successor_id.is_(None), and_(ApiKey.sunset_at.is_not(None), ApiKey.sunset_at > now)),
+            ApiKey.is_working(now),
             or_(
                 ApiKey.last_used_at < cutoff,
                 and_(ApiKey.last_used_at.is_(None), ApiKey.created_at < cutoff),

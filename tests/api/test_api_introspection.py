@@ -5,10 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
-
-from app.extensions import db
-from app.models.api_keys import ApiKey
+from app.keys import rolling
 from app.models.types import utcnow
 from tests.api.api_helpers import assert_error
 
@@ -75,15 +72,17 @@ def test_expiry_is_utc_iso_8601_with_z(call, make_key):
 
 
 def test_a_key_in_its_grace_period_reads_rolling_with_its_cutover(app, call, make_key):
-    """sunset_at in the future: status rolling and the cutover; in the past or unset: active."""
+    """A rolled key before its cutover: status rolling and the cutover; its new key: active."""
     created = make_key()
     cutover = (utcnow() + timedelta(hours=1)).replace(microsecond=0)
     with app.app_context():
-        db.session.execute(update(ApiKey).where(ApiKey.id == created.key.id).values(sunset_at=cutover))
-        db.session.commit()
+        new = rolling.roll_key(created.key.prefix, actor="tests", grace=cutover)
+        new_raw = new.raw_key
     data = call(KEY, created.raw_key).get_json()["data"]
     assert data["status"] == "rolling"
     assert data["sunset_at"] == cutover.isoformat().replace("+00:00", "Z")
+    new_data = call(KEY, new_raw).get_json()["data"]
+    assert (new_data["status"], new_data["sunset_at"]) == ("active", None)
 
 
 def test_without_a_valid_key_it_is_refused_like_every_endpoint(call, make_key):

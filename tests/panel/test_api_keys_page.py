@@ -13,7 +13,7 @@ from sqlalchemy import update
 from app.extensions import db
 from app.models.api_keys import ApiKey
 from app.models.types import utcnow
-from app.panel.listing import MAX_PAGE
+from app.panel.list_params import MAX_PAGE
 from tests.panel.conftest import PanelClient
 
 COLUMNS = ["Name", "Key Prefix", "Owner", "Status", "Rate Limit", "Expires At", "Last Used At"]

@@ -91,7 +91,7 @@ def _load(prefix: str) -> ApiKey | None:
 
     A plain row on the session's connection, handed to the model so the model's own state
     rules decide; an ORM load through the session costs about twice as much
-    (docs/decisions/007-one-read-path.md).
+    (docs/decisions/008-speed-code.md).
     """
     row = db.session.connection().execute(_key_by_prefix(), {"prefix": prefix}).mappings().first()
     return ApiKey(**row) if row is not None else None

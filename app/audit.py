@@ -126,6 +126,22 @@ def events_for_key(prefix: str, limit: int = 50) -> list[AuditEvent]:
     return list(db.session.scalars(_newest_first(stmt).limit(limit)))
 
 
+def creator_of(prefix: str) -> str | None:
+    """Who created the key with this prefix, as its ``key.created`` event names them (an admin's
+    email, or ``cli``); None for a key made before the audit log existed.
+
+    The one answer to "created by" (the key's page reads it here): the key's ``created_by``
+    column can only point at a user, so it is empty for keys the command line made.
+    """
+    stmt = (
+        select(AuditEvent.actor)
+        .where(AuditEvent.key_prefix == prefix, AuditEvent.action == "key.created")
+        .order_by(AuditEvent.created_at, AuditEvent.id)
+        .limit(1)
+    )
+    return db.session.scalar(stmt)
+
+
 def list_events(
     *, key_prefix: str | None = None, actor: str | None = None, limit: int = 50
 ) -> list[AuditEvent]:

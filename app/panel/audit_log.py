@@ -12,7 +12,8 @@ from typing import Any
 from flask import Blueprint, Response, make_response, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 
-from app import audit
+from app import audit, audit_display
+from app.audit_display import COLUMNS
 from app.panel import guards, session_lifetime
 from app.panel.htmx import htmx, no_store, vary_on_htmx
 from app.panel.list_params import ListQuery, param
@@ -26,28 +27,6 @@ bp.register_error_handler(CSRFError, guards.csrf_failed)
 bp.register_error_handler(403, guards.forbidden)
 
 PER_PAGE = 50
-# The log's columns: key -> header (and each cell's label).
-COLUMNS = {
-    "time": "Time",
-    "actor": "Actor",
-    "action": "Action",
-    "key_prefix": "Key Prefix",
-    "details": "Details",
-    "address": "Address",
-}
-
-# How the fields of an event's details are named on the page.
-FIELD_LABELS = {
-    "name": "Name",
-    "owner": "Owner",
-    "abilities": "Abilities",
-    "rate_limit": "Rate limit",
-    "expires_at": "Expires at",
-    "allowed_ips": "Allowed IPs",
-    "description": "Description",
-    "email": "Email",
-    "kind": "Kind",
-}
 
 
 @dataclass(frozen=True)
@@ -58,47 +37,11 @@ class LogParams(ListQuery):
     page: int = param(1, "Page")
 
 
-@dataclass(frozen=True)
-class DetailLine:
-    """One line of an event's details: a field, and its value or its change old -> new."""
-
-    label: str
-    value: str
-    old: str | None = None
-    changed: bool = False
-
-
-def _text(value: Any) -> str:
-    if value is None or value == [] or value == "":
-        return "(none)"
-    if isinstance(value, list):
-        return ", ".join(str(item) for item in value)
-    return str(value)
-
-
-def describe(details: dict[str, Any]) -> list[DetailLine]:
-    """An event's details as readable lines; a change reads old -> new."""
-    lines: list[DetailLine] = []
-    changes = details.get("changes")
-    if isinstance(changes, dict):
-        for name, change in changes.items():
-            old = change.get("old") if isinstance(change, dict) else None
-            new = change.get("new") if isinstance(change, dict) else change
-            lines.append(DetailLine(FIELD_LABELS.get(name, name), _text(new), _text(old), changed=True))
-    for name, value in details.items():
-        # A new key's unset fields (no expiry, no description) would only add noise.
-        if name != "changes" and value not in (None, [], ""):
-            lines.append(DetailLine(FIELD_LABELS.get(name, name), _text(value)))
-    return lines
-
-
-# Template globals, so any page can include panel/audit_log/_event.html (a key's own history).
-bp.add_app_template_global(describe, "describe_audit_details")
-bp.add_app_template_global(COLUMNS, "audit_columns")
-
-
-def _render(template: str, status: int, **context: Any) -> Response:
-    return make_response(render_template(template, **context), status)
+def _render(template: str, status: int, page: audit.EventPage, **context: Any) -> Response:
+    # Each event as people read it (app.audit_display), under the log's columns.
+    events = [audit_display.shown(event) for event in page.events]
+    html = render_template(template, page=page, events=events, columns=COLUMNS, **context)
+    return make_response(html, status)
 
 
 @bp.get("")

@@ -40,6 +40,10 @@ def test_admin_changes_a_key_and_finds_it_in_the_audit_log_by_live_search(
     )
     newest = _rows(page).first
     expect(newest).to_contain_text("key.deactivated")
+    # The panel's one time format: words, the exact UTC time to the second on hover.
+    when = newest.locator("time")
+    expect(when).to_have_text("just now")
+    expect(when).to_have_attribute("title", re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$"))
     expect(newest).to_contain_text(ADMIN_EMAIL)
     expect(newest).to_contain_text(prefix)
     expect(newest.get_by_role("link", name=prefix)).to_have_attribute("href", f"/settings/api-keys/{prefix}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from html import unescape
 from typing import Any
 
 import pytest
@@ -13,8 +14,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import audit
+from app.audit_display import MINUS
 from app.extensions import db
-from app.keys import service
+from app.keys import rolling, service
 from app.models.types import utcnow
 from tests.audit_helpers import event_count, stored_events
 from tests.panel.conftest import ADMIN_PASSWORD, PanelClient, form_csrf_token
@@ -23,11 +25,28 @@ from tests.panel.conftest import ADMIN_PASSWORD, PanelClient, form_csrf_token
 pytestmark = pytest.mark.both_databases
 
 URL = "/settings/audit-log"
+# The panel's one time format (app.panel.filters.time_tag): words, the exact UTC time on hover.
+TIME_TAG = (
+    r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ" '
+    r'title="\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC">[^<]+</time>'
+)
 
 
 def _rows(html: str) -> list[str]:
     """The action of each event row, top to bottom."""
     return re.findall(r'<tr class="audit-event" data-action="([^"]+)"', html)
+
+
+def _details(html: str) -> list[list[str]]:
+    """Each event row's detail lines as text (tags stripped, spaces collapsed), top to bottom."""
+    rows = re.findall(r'<tr class="audit-event".*?</tr>', html, re.S)
+    return [
+        [
+            " ".join(unescape(re.sub(r"<[^>]+>", " ", item)).split()).replace(" ,", ",")
+            for item in re.findall(r"<li>(.*?)</li>", row, re.S)
+        ]
+        for row in rows
+    ]
 
 
 def _add_events(app: Flask, count: int, actor: str = "cli", action: str = "key.activated") -> None:
@@ -73,7 +92,7 @@ def test_page_lists_events_newest_first_with_every_column(app: Flask, signed_in:
     assert "<code>10.0.0.1</code>" in html
     # The sign-in of the admin viewing the page is the newest event of all.
     assert _rows(html)[0] == "session.signed_in"
-    assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ">[^<]+ UTC</time>', html)
+    assert re.search(TIME_TAG, html)
 
 
 def test_sidebar_links_to_the_audit_log(signed_in: PanelClient) -> None:
@@ -184,10 +203,59 @@ def test_details_read_old_to_new(app: Flask, signed_in: PanelClient, make_key: A
     with app.app_context():
         service.edit_key(prefix, actor="ada@example.com", name="Feed <b>v2</b>", rate_limit=90)
     html = signed_in.get(f"{URL}?q=key.updated", htmx=True).text
-    assert "Name:</span> <del>Feed</del> → <ins>Feed &lt;b&gt;v2&lt;/b&gt;</ins>" in html
-    assert "Rate limit:</span> <del>60</del> → <ins>90</ins>" in html
+    assert _details(html) == [["Name: Feed → changed to Feed <b>v2</b>", "Rate Limit: 60 → changed to 90"]]
+    assert "Feed &lt;b&gt;v2&lt;/b&gt;" in html
     created = signed_in.get(f"{URL}?q=key.created", htmx=True).text
-    assert "Abilities:</span> brands:list" in created
+    assert "Abilities: brands:list" in _details(created)[0]
+
+
+def test_ability_changes_read_as_what_was_added_and_what_was_removed(
+    app: Flask, signed_in: PanelClient, make_key: Any
+) -> None:
+    prefix = make_key(abilities=["products:list", "inventory:list"]).key.prefix
+    with app.app_context():
+        service.edit_key(
+            prefix,
+            actor="ada@example.com",
+            abilities=["customers:list", "products:list"],
+            allowed_ips=["10.0.0.0/8"],
+        )
+    html = signed_in.get(f"{URL}?q=key.updated", htmx=True).text
+    assert _details(html) == [
+        [
+            f"Abilities: + added customers:list, {MINUS} removed inventory:list",
+            "Allowed IPs: + added 10.0.0.0/8",
+        ]
+    ]
+    # The ability both lists hold is not repeated.
+    assert "products:list" not in html
+
+
+def test_every_time_on_the_page_has_one_format_and_no_microseconds(
+    app: Flask, signed_in: PanelClient, make_key: Any
+) -> None:
+    prefix = make_key(expires_at=utcnow() + timedelta(days=30)).key.prefix
+    with app.app_context():
+        rolling.roll_key(prefix, actor="cli", grace="24h")
+        # An event stored before audit details used iso_utc: microseconds and an offset.
+        old = audit.record(
+            "key.roll_ended",
+            actor="cli",
+            key_prefix=prefix,
+            details={"sunset_at": "2026-01-31T12:00:00.123456+00:00"},
+        )
+        old.created_at = utcnow() - timedelta(days=30)
+        db.session.commit()
+    html = signed_in.get(URL).text
+    times = re.findall(r"<time [^>]*>[^<]*</time>", html)
+    # Each event's time, the key's expiry, the roll's cutover and the old row's cutover.
+    assert len(times) == len(_rows(html)) + 3
+    assert all(re.fullmatch(TIME_TAG, tag) for tag in times), times
+    assert '<time datetime="2026-01-31T12:00:00Z" title="2026-01-31 12:00:00 UTC">31 Jan 2026</time>' in html
+    assert "123456" not in html
+    # No time is written any other way: none in the text outside the <time> elements.
+    text = re.sub(r"<time [^>]*>[^<]*</time>", "", html)
+    assert not re.search(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d", re.sub(r"<[^>]+>", " ", text))
 
 
 def test_every_audit_log_route_is_read_only(app: Flask, signed_in: PanelClient) -> None:
@@ -273,7 +341,7 @@ def test_invisible_characters_show_as_escapes_on_the_page(app: Flask, signed_in:
         audit.record_now("user.created", actor="cli", details={"name": "Mallory \u202etxt.exe\x85"})
     page = signed_in.get(URL).text
     assert not any(ch in page for ch in "\u200b\u202e\x85")
-    assert '<td data-label="Actor">ops\\u200b@example.com</td>' in page
+    assert '<td data-label="Actor" class="audit-event__actor">ops\\u200b@example.com</td>' in page
     assert "Mallory \\u202etxt.exe\\u0085" in page
 
 

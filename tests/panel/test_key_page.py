@@ -11,7 +11,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import delete, select, update
 
-from app import audit
+from app import audit, audit_display
+from app.audit_display import MINUS
 from app.catalogue import MODULES
 from app.extensions import db
 from app.keys import service
@@ -67,7 +68,7 @@ def owned_key(app: Flask, make_user: Any, admin: User) -> service.CreatedKey:
             rate_limit=1500,
             expires_at=utcnow() + timedelta(days=30),
             created_by=db.session.get(User, admin.id),
-            actor="tests",
+            actor=admin.email,
         )
         db.session.refresh(created.key)
         db.session.expunge(created.key)
@@ -178,11 +179,80 @@ def test_history_shows_the_keys_own_events_newest_first_with_old_and_new(
     ]
     assert changes == [
         "Rate Limit: 60 → changed to 120",
-        "Abilities: products:list → changed to products:list, products:show",
+        "Abilities: + added products:show",
         "Description: — → changed to Nightly <export>",
     ]
     assert "Nightly &lt;export&gt;" in history
     assert ">cli</td>" in history
+
+
+def test_created_by_is_cli_for_a_key_the_command_line_made_as_in_the_audit_log(
+    app: Flask, signed_in: PanelClient, make_user: Any, runner: Any
+) -> None:
+    owner = make_user(email="sync@example.com", name="Sync", is_system=True)
+    result = runner.invoke(
+        args=["keys", "create", "--name", "From CLI", "--owner", owner.email, "--all-abilities"]
+    )
+    assert result.exit_code == 0, result.output
+    prefix = result.stdout.strip().splitlines()[-1][:12]
+    page = _page(signed_in, prefix)
+    assert _field(page, "Created By") == "cli"
+    # The same answer as the key's key.created event in the Audit Log.
+    log = signed_in.get(f"/settings/audit-log?q={prefix}", htmx=True).text
+    assert re.search(r'data-action="key.created">.*?class="audit-event__actor">cli</td>', log, re.S)
+
+
+def test_created_by_names_the_admin_who_rolled_the_key(
+    app: Flask, signed_in: PanelClient, make_key: Any
+) -> None:
+    old = make_key(name="Shop bridge").key
+    assert signed_in.post(f"/settings/api-keys/{old.prefix}/roll", data={"grace": "24h"}).status_code == 200
+    with app.app_context():
+        new_prefix = db.session.scalar(
+            select(ApiKey.prefix).where(ApiKey.name == "Shop bridge", ApiKey.id != old.id)
+        )
+    assert new_prefix
+    assert _field(_page(signed_in, new_prefix), "Created By") == "Ada Admin admin@example.com"
+
+
+def test_created_by_is_not_recorded_for_a_key_older_than_the_audit_log(
+    app: Flask, signed_in: PanelClient, make_key: Any
+) -> None:
+    key = make_key().key
+    with app.app_context():
+        db.session.execute(delete(AuditEvent).where(AuditEvent.key_prefix == key.prefix))
+        db.session.commit()
+    assert _field(_page(signed_in, key.prefix), "Created By") == "Not recorded"
+
+
+def test_history_reads_like_the_audit_log_same_columns_and_details(
+    app: Flask, signed_in: PanelClient, make_key: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = make_key(name="Feed", abilities=["products:list", "inventory:list"]).key
+    with app.app_context():
+        service.edit_key(key.prefix, actor="admin@example.com", abilities=["customers:list", "products:list"])
+        # An event stored before audit details used iso_utc: microseconds in the cutover.
+        audit.record(
+            "key.roll_ended",
+            actor="cli",
+            key_prefix=key.prefix,
+            details={"sunset_at": "2026-01-31T12:00:00.654321+00:00"},
+        )
+        db.session.commit()
+    monkeypatch.setitem(audit_display.COLUMNS, "actor", "Who")
+
+    history = _section(_page(signed_in, key.prefix), "key-history")
+    log = signed_in.get(f"/settings/audit-log?q={key.prefix}", htmx=True).text
+    assert re.findall(r'<th scope="col">([^<]+)</th>', history) == ["Time", "Who", "Action", "Details"]
+    assert 'data-label="Who"' in history and 'data-label="Who"' in log
+    # One renderer: each event's details are the same markup on both pages.
+    details = re.compile(r'<td data-label="Details" class="audit-event__details">(.*?)</td>', re.S)
+    assert details.findall(history) == details.findall(log)
+    assert '+</span><span class="visually-hidden">added</span> customers:list' in history
+    assert f'{MINUS}</span><span class="visually-hidden">removed</span> inventory:list' in history
+    assert "products:list" not in details.findall(history)[1]
+    assert '<time datetime="2026-01-31T12:00:00Z" title="2026-01-31 12:00:00 UTC">' in history
+    assert "654321" not in history
 
 
 @pytest.mark.both_databases
@@ -199,7 +269,7 @@ def test_history_shows_the_latest_fifty_events(app: Flask, signed_in: PanelClien
             audit.record("key.updated", actor=f"admin{n}@example.com", key_prefix=key.prefix)
         db.session.commit()
     history = _section(_page(signed_in, key.prefix), "key-history")
-    actors = re.findall(r'class="history__actor">([^<]+)<', history)
+    actors = re.findall(r'class="audit-event__actor">([^<]+)<', history)
     assert len(actors) == 50
     assert actors[0] == "admin54@example.com"
     assert actors[-1] == "admin5@example.com"

@@ -227,7 +227,7 @@ def load_config(instance_path: str) -> dict[str, Any]:
         # answer's strong ETag gets a ":gzip" suffix and If-None-Match is evaluated again after
         # compression, so a gzip and an identity body never share a validator. Not registered
         # app-wide: only the JSON blueprints (api, docs) hook it, so /healthz and the panel do
-        # not pay its ~5-10 µs per response.
+        # not pay for it (docs/decisions/005-sync.md).
         "COMPRESS_REGISTER": False,
         "COMPRESS_ALGORITHM": ["gzip"],
         "COMPRESS_MIMETYPES": ["application/json"],

@@ -54,7 +54,7 @@ def init_app(app: Flask) -> None:
         """Add the default security headers that the response does not set itself."""
         headers = response.headers
         # One pass over the response's few headers, then set lookups: a membership test per
-        # default scans the header list each time (7 µs of the 11 this hook took per request).
+        # default would scan the header list each time (bench/README.md).
         present = {name.lower() for name, _value in headers.items()}
         for key, name, value in defaults:
             if key not in present:

@@ -7,9 +7,9 @@ capped at ``TOTAL_CAP`` (SPEC §6): it counts at most ``TOTAL_CAP + 1`` matching
 the cap the page has no total, so page 1 costs the same at 100,000 records as at 10,000
 (``docs/decisions/001-list-totals.md``). Whether a next page exists is read from the page
 itself (``per_page + 1`` rows), never from the total, so ``links.next`` works past the cap.
-A record is a plain row of the table's columns, run on the session's connection (about 12-15%
-less CPU per list request than ORM objects, ``docs/decisions/006-serving-targets.md``), except
-in modules whose records nest others (orders and their lines), which load ORM entities.
+A record is a plain row of the table's columns, run on the session's connection (cheaper than
+ORM objects: ``docs/decisions/008-speed-code.md``), except in modules whose records nest others
+(orders and their lines), which load ORM entities.
 
 Cursor mode (SPEC §14, ``docs/decisions/005-sync.md``) is a keyset read: the rows after the
 cursor's (sort value, id) in the same order page mode uses, ``per_page + 1`` of them to know
@@ -192,7 +192,8 @@ def _order_by(module: Module, sort: str) -> list[Any]:
 
 @cache
 def _statements(module: Module, sort: str, searching: bool, since: bool) -> _Statements:
-    """Build the statements of one list shape once: building a Select costs ~0.1 ms of CPU."""
+    """Build the statements of one list shape once: building a Select costs more than running
+    it (docs/decisions/008-speed-code.md)."""
     model = module.model
     conditions = _conditions(module, searching, since)
     # Count the ids of at most ``count_limit`` matching rows: the scan stops there.

@@ -1,7 +1,7 @@
 """PostgreSQL: ping a pooled connection before use only when it has sat idle, not on every request.
 
-SQLAlchemy's ``pool_pre_ping`` sends ``SELECT 1`` on every checkout, which is every request
-(a round trip, about 0.07 ms of CPU here).
+SQLAlchemy's ``pool_pre_ping`` sends ``SELECT 1`` on every checkout, which is every request:
+one more round trip each (docs/decisions/008-speed-code.md).
 
 A connection in steady use has just proven itself alive. One that sat in the pool for
 ``IDLE_SECONDS`` or more may have been cut meanwhile (a server restart, a failover, a proxy's

@@ -81,7 +81,6 @@ from app import security_events, usage
 from app.api import ratelimit
 from app.api.errors import REQUEST_ID_HEADER, ApiError, bearer_challenge, request_id
 from app.catalogue import ENDPOINT_ABILITIES, KEY_ONLY_ENDPOINTS
-from app.db import read_without_transaction
 from app.keys import allowed_ips, rolling, verification
 from app.keys.format import PREFIX_PATTERN, parse_key
 from app.models.api_keys import ApiKey
@@ -377,7 +376,6 @@ def install(bp: Blueprint) -> None:
 
 def guard() -> None:
     """Refuse the request unless its key is valid, within its limit and holds the ability."""
-    read_without_transaction()  # the API only reads; Last Used At has a connection of its own
     call = g.api_call = ApiCall()
     auth = authenticate()
     call.key = auth.proven

@@ -23,18 +23,6 @@ def init_app(app: Flask) -> None:
     app.extensions[EXTENSION_NAME] = engine.dialect.name
 
 
-def read_without_transaction() -> None:
-    """Let this request's session read in autocommit on PostgreSQL: no BEGIN/ROLLBACK round trips.
-
-    For requests that only read (the API). Under READ COMMITTED each statement takes its own
-    snapshot anyway. Call it before the session's first statement; a session already in a
-    transaction (a caller sharing the app context) keeps it. SQLite has nothing to save: its
-    driver opens no transaction for a SELECT.
-    """
-    if dialect() == "postgresql" and not db.session().in_transaction():
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-
-
 def dialect() -> str:
     """The current app's database dialect: ``"sqlite"`` or ``"postgresql"``."""
     return current_app.extensions[EXTENSION_NAME]

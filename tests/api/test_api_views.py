@@ -402,36 +402,3 @@ def test_an_api_request_reads_through_one_connection_and_returns_it(
         event.remove(engine, "checkout", checkout)
         event.remove(engine, "checkin", checkin)
     assert events == ["checkout", "checkin"]
-
-
-@pytest.mark.parametrize("backend", ["postgresql"])
-def test_api_reads_run_outside_a_transaction_on_postgresql(
-    app: Flask, backend: str, call: Any, all_abilities_key: Any, seeded: dict[str, int]
-) -> None:
-    # Autocommit saves the BEGIN and ROLLBACK round trips: every SELECT must find the server
-    # connection idle (not "in transaction") right after it ran.
-    from psycopg.pq import TransactionStatus
-
-    raw = all_abilities_key.raw_key
-    assert call("/api/v1/sales-orders", raw).status_code == 200  # proves the key
-    states: list[TransactionStatus] = []
-    with app.app_context():
-        engine = db.engine
-
-    def record(conn: Any, *_: Any) -> None:
-        states.append(conn.connection.dbapi_connection.info.transaction_status)
-
-    event.listen(engine, "after_cursor_execute", record)
-    try:
-        for path in ("/api/v1/products", "/api/v1/sales-orders", "/api/v1/brands/1"):
-            assert call(path, raw).status_code == 200
-    finally:
-        event.remove(engine, "after_cursor_execute", record)
-    assert len(states) >= 6 and set(states) == {TransactionStatus.IDLE}
-    # The panel and the CLI still write in transactions: autocommit is per API request.
-    with app.app_context():
-        db.session.execute(select(1))
-        assert db.session.connection().connection.dbapi_connection.info.transaction_status == (
-            TransactionStatus.INTRANS
-        )
-        db.session.rollback()

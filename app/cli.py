@@ -1,4 +1,5 @@
-"""Command line: ``flask users ...``, ``flask keys ...`` and ``flask audit list`` (SPEC §9, §12).
+"""Command line: ``flask users ...``, ``flask keys ...``, ``flask audit list`` and ``flask usage prune``
+(SPEC §9, §12, §13).
 
 Every error is one line on stderr and a non-zero exit; services validate before they
 write, so a refused command leaves nothing behind. Every option and argument goes through a
@@ -15,12 +16,12 @@ from datetime import datetime
 from typing import Any
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import accounts, audit, seed, untrusted
+from app import accounts, audit, seed, untrusted, usage
 from app.catalogue import ALL_ABILITIES
 from app.cli_types import SAFE_TEXT, WHOLE_NUMBER
 from app.errors import ServiceError
@@ -58,6 +59,7 @@ def _fail(exc: ServiceError) -> click.ClickException:
 
 users_cli = OneLineGroup("users", help="Manage people and system accounts.")
 keys_cli = OneLineGroup("keys", help="Manage API keys.")
+usage_cli = OneLineGroup("usage", help="Usage counts (SPEC §13).")
 # Read-only on purpose: the audit log is append-only, so there is no edit or delete command.
 audit_cli = OneLineGroup("audit", help="Read the audit log (append-only).")
 
@@ -287,15 +289,17 @@ def _between(low: int, high: int) -> Any:
 def key_usage(prefix: str, days: int) -> None:
     """Print the key's requests per UTC day and operation by outcome, then its unused abilities.
 
-    A rolled key's usage includes the keys it replaced (and the key that replaced it).
+    The newest key of a roll chain reports the whole chain, with one line per key for its
+    share; a key that was rolled reports its own requests only. Abilities are not judged
+    unused until the history covers the N days (the chain's first key is older than that).
     """
     try:
         key = keys_service.get_key(prefix)
     except ServiceError as exc:
         raise _fail(exc) from None
-    key_ids = history.chain_key_ids(key)
+    report = reports.for_key(key, days)
     lines: dict[tuple[str, str], Counter[str]] = {}
-    for count in history.daily_counts(key_ids, days):
+    for count in report.counts:
         lines.setdefault((count.day.isoformat(), count.operation), Counter())[
             history.outcome_of(count.status)
         ] += count.count
@@ -305,8 +309,31 @@ def key_usage(prefix: str, days: int) -> None:
         click.echo(f"{day}  {operation}  {counts}")
     if not lines:
         click.echo(f"No requests in the last {days} day(s).", err=True)
-    never = reports.unused_abilities(key, days)
-    click.echo(f"unused abilities: {', '.join(never) if never else 'none'}")
+    if report.split:
+        for share in report.shares:
+            click.echo(_share_line(share, days))
+    if report.newest_prefix:
+        click.echo(
+            f"Only this key's own requests: it was rolled; `flask keys usage {report.newest_prefix}` "
+            "shows its whole roll chain.",
+            err=True,
+        )
+    if not report.judged and report.history is not None:
+        so_far = report.history.days
+        click.echo(f"unused abilities: not judged yet ({so_far} day{'' if so_far == 1 else 's'} of history)")
+        return
+    click.echo(f"unused abilities: {', '.join(report.unused) if report.unused else 'none'}")
+
+
+def _share_line(share: reports.KeyShare, days: int) -> str:
+    """One key's part of a roll chain's requests: ``sgk_... (old key, rolling until ...): ...``."""
+    key = share.key
+    role = key.role
+    if key.sunset_at is not None and not key.current:
+        role += f" {'until' if key.rolling else 'at'} {iso_utc(key.sunset_at)}"
+    requests = share.tally.requests
+    counted = f"{requests} request{'' if requests == 1 else 's'} in the last {days} day(s)"
+    return f"{key.prefix} ({role}): {counted}" + (f", last {iso_utc(share.last_at)}" if share.last_at else "")
 
 
 def _slug(outcome: str) -> str:
@@ -320,11 +347,15 @@ def _slug(outcome: str) -> str:
     required=True,
     metavar="N",
     callback=_between(unused.MIN_DAYS, unused.MAX_DAYS),
-    help="Deactivate working keys not used for N days (or never used and created N days ago).",
+    help="Deactivate working keys created more than N days ago and not used for N days (or never).",
 )
 @click.option("--dry-run", is_flag=True, help="Only print the keys that would be deactivated.")
 def deactivate_unused_keys(days: int, dry_run: bool) -> None:
-    """Deactivate active keys not used for N days, one line per key, each audited."""
+    """Deactivate active keys not used for N days, one line per key, each audited.
+
+    A key created less than N days ago is never deactivated, used or not; a rolling key is
+    cut over with `flask keys end-grace`, not deactivated.
+    """
     keys = unused.deactivate_unused(days, actor=audit.CLI_ACTOR, dry_run=dry_run)
     verb = "Would deactivate" if dry_run else "Deactivated"
     for key in keys:
@@ -335,6 +366,25 @@ def deactivate_unused_keys(days: int, dry_run: bool) -> None:
         )
         click.echo(f"{verb} {key.prefix} ({key.name}): {used}.")
     click.echo(f"{len(keys)} key(s) {'would be ' if dry_run else ''}deactivated.", err=True)
+
+
+@usage_cli.command("prune")
+def usage_prune() -> None:
+    """Delete usage counts older than USAGE_HOURLY_DAYS (hourly) and USAGE_DAILY_DAYS (daily).
+
+    In batches of a few thousand rows, each its own short transaction, until none is left; the
+    periodic flush does the same a few batches at a time.
+    """
+    try:
+        deleted = usage.prune()
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise click.ClickException(f"could not prune usage counts ({reason})") from None
+    config = current_app.config
+    click.echo(
+        f"Deleted {deleted:,} usage row(s): hourly counts older than {config['USAGE_HOURLY_DAYS']} days, "
+        f"daily counts older than {config['USAGE_DAILY_DAYS']} days."
+    )
 
 
 AUDIT_LIMIT_MAX = 10_000
@@ -426,6 +476,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(keys_cli)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(usage_cli)
     app.cli.add_command(seed_demo)
 
 

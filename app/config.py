@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from app import untrusted
 from app.db.engine import engine_options
 
 
@@ -37,6 +38,38 @@ def _int_env(name: str, default: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+def _days_env(name: str, default: int, low: int, high: int) -> int:
+    """Read a number of days written in ASCII digits (no sign, space or underscore)."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = untrusted.parse_whole_number(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number of days, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high} days, got {value}")
+    return value
+
+
+# Usage retention (app.usage.retention). The daily counts feed the key's page, which judges
+# abilities used or unused over 30 days (app.usage.reports.WINDOW_DAYS): they keep at least that.
+USAGE_DAYS_MAX = 3650
+USAGE_DAILY_DAYS_MIN = 30
+
+
+def _usage_retention() -> dict[str, int]:
+    """How long usage counts are kept: hourly rows, then daily rows at least as long."""
+    hourly = _days_env("USAGE_HOURLY_DAYS", 90, 1, USAGE_DAYS_MAX)
+    daily = _days_env("USAGE_DAILY_DAYS", 730, USAGE_DAILY_DAYS_MIN, USAGE_DAYS_MAX)
+    if daily < hourly:
+        raise ConfigError(
+            f"USAGE_DAILY_DAYS ({daily}) must be at least USAGE_HOURLY_DAYS ({hourly}): "
+            "the daily counts keep at least as long as the hourly ones"
+        )
+    return {"USAGE_HOURLY_DAYS": hourly, "USAGE_DAILY_DAYS": daily}
 
 
 def _limit_env(name: str, default: str) -> str:
@@ -272,6 +305,8 @@ def load_config(instance_path: str) -> dict[str, Any]:
         # Usage counts (app.usage) are written to the database at least this often, per process;
         # 0: only on shutdown and before a read (the tests flush explicitly).
         "USAGE_FLUSH_SECONDS": _int_env("USAGE_FLUSH_SECONDS", 10, 0, 3600),
+        # Older usage rows are deleted by the periodic flush and by `flask usage prune`.
+        **_usage_retention(),
         # Per client address, for /api/docs and /api/openapi.{json,yaml}.
         "DOCS_RATE_LIMIT": _limit_env("DOCS_RATE_LIMIT", "60/minute"),
     }

@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.extensions import db
 from app.keys.verification import KEY_ROLLED, verify
@@ -341,3 +341,19 @@ def test_keys_activate_or_deactivate_of_a_rolled_key_is_a_one_line_error(app, ru
     assert (_count(app, ApiKey), _count(app, AuditEvent)) == counts
     with app.app_context():
         assert verify(created.raw_key).reason == KEY_ROLLED
+
+
+def test_usage_prune_reports_a_database_failure_in_one_line(app, runner):
+    """`flask usage prune` before the usage tables exist (migrations not run): one line, no traceback."""
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(text("ALTER TABLE key_usage_hourly RENAME TO key_usage_hourly_away"))
+    try:
+        line = _one_line_error(runner.invoke(args=["usage", "prune"]))
+    finally:
+        with app.app_context(), db.engine.begin() as connection:
+            connection.execute(text("ALTER TABLE key_usage_hourly_away RENAME TO key_usage_hourly"))
+    assert line.startswith("Error: could not prune usage counts (") and "key_usage_hourly" in line
+
+
+def test_usage_prune_takes_no_arguments(runner):
+    assert "unexpected extra argument" in _one_line_error(runner.invoke(args=["usage", "prune", "now"]))

@@ -84,6 +84,15 @@ def test_postgres_urls_use_psycopg3(tmp_path, monkeypatch):
         ("TRUSTED_HOSTS", "https://stock.example.com", "TRUSTED_HOSTS"),
         ("TRUSTED_HOSTS", "stock.example.com:8443", "TRUSTED_HOSTS"),
         ("TRUSTED_HOSTS", "stock.example.com/x", "TRUSTED_HOSTS"),
+        ("USAGE_HOURLY_DAYS", "0", "USAGE_HOURLY_DAYS must be between 1 and 3650 days, got 0"),
+        ("USAGE_HOURLY_DAYS", "3651", "USAGE_HOURLY_DAYS must be between 1 and 3650 days"),
+        ("USAGE_HOURLY_DAYS", "ninety", "USAGE_HOURLY_DAYS must be a whole number of days, got 'ninety'"),
+        ("USAGE_HOURLY_DAYS", "-5", "USAGE_HOURLY_DAYS must be between 1 and 3650 days, got -5"),
+        ("USAGE_HOURLY_DAYS", "1_0", "USAGE_HOURLY_DAYS must be a whole number of days"),
+        ("USAGE_DAILY_DAYS", " 90", "USAGE_DAILY_DAYS must be a whole number of days"),
+        ("USAGE_DAILY_DAYS", "\uff19\uff10", "USAGE_DAILY_DAYS must be a whole number of days"),  # fullwidth
+        ("USAGE_DAILY_DAYS", "29", "USAGE_DAILY_DAYS must be between 30 and 3650 days, got 29"),
+        ("USAGE_DAILY_DAYS", "60", r"USAGE_DAILY_DAYS \(60\) must be at least USAGE_HOURLY_DAYS \(90\)"),
     ],
 )
 def test_bad_settings_fail_with_one_line(tmp_path, monkeypatch, name, value, needle):
@@ -92,6 +101,16 @@ def test_bad_settings_fail_with_one_line(tmp_path, monkeypatch, name, value, nee
     with pytest.raises(ConfigError, match=needle) as excinfo:
         load_config(str(tmp_path))
     assert "\n" not in str(excinfo.value)
+
+
+def test_usage_retention_defaults_and_settings(tmp_path, monkeypatch):
+    """Hourly usage rows are kept 90 days and daily ones 730 unless set; daily keeps at least as long."""
+    config = load_config(str(tmp_path))
+    assert (config["USAGE_HOURLY_DAYS"], config["USAGE_DAILY_DAYS"]) == (90, 730)
+    monkeypatch.setenv("USAGE_HOURLY_DAYS", "400")
+    monkeypatch.setenv("USAGE_DAILY_DAYS", "400")
+    config = load_config(str(tmp_path))
+    assert (config["USAGE_HOURLY_DAYS"], config["USAGE_DAILY_DAYS"]) == (400, 400)
 
 
 @pytest.mark.parametrize("length", [0, 8, 31])

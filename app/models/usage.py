@@ -33,8 +33,9 @@ class KeyUsage(db.Model):
     key_id: Mapped[int] = mapped_column(
         ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
     )
-    # The start of the UTC hour (minutes, seconds and microseconds are zero).
-    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    # The start of the UTC hour (minutes, seconds and microseconds are zero). Indexed on its
+    # own for retention (app.usage.retention): finding rows past the limit reads the index.
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True, index=True)
     # The ability the endpoint needs (``products:list``), ``key`` or ``other``.
     operation: Mapped[str] = mapped_column(String(OPERATION_MAX_LENGTH), primary_key=True)
     status: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
@@ -59,7 +60,8 @@ class KeyUsageDaily(db.Model):
     key_id: Mapped[int] = mapped_column(
         ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
     )
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    # Indexed on its own for retention, as ``KeyUsage.hour``.
+    day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
     operation: Mapped[str] = mapped_column(String(OPERATION_MAX_LENGTH), primary_key=True)
     status: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
     count: Mapped[int] = mapped_column(Integer)

@@ -1,5 +1,9 @@
 """Geometry of the requests-per-day chart; ``panel/api_keys/_usage_chart.html`` draws it as SVG.
 
+For a roll chain's report each bar stacks the old keys' requests first (drawn faded, and
+named in the day's tooltip), then this key's, each by outcome: the chart shows at a glance
+whether the old key is still called.
+
 The SVG has a fixed ``viewBox`` and scales to its box, so one drawing serves 1280 px and
 390 px wide screens; colours and the phone-size labels are CSS classes (the CSP forbids
 inline styles). The numbers are only placed here: the data table beside the chart prints the
@@ -12,7 +16,7 @@ import math
 from dataclasses import dataclass
 
 from app.usage.history import OUTCOMES
-from app.usage.reports import DayUsage, UsageReport
+from app.usage.reports import DayUsage, ReportedKey, Tally, UsageReport
 
 WIDTH = 800
 HEIGHT = 260
@@ -28,13 +32,16 @@ OUTCOME_CLASSES = dict(zip(OUTCOMES, ("succeeded", "refused", "limited", "bad"),
 
 @dataclass(frozen=True)
 class Segment:
-    """One outcome's part of a day's bar."""
+    """One outcome's part of a day's bar (of one key, in a roll chain's report)."""
 
     outcome: str
     css: str
     count: int
     y: float
     height: float
+    # The key these requests were made with; ``older``: a key this one replaced (drawn faded).
+    key_prefix: str | None = None
+    older: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,11 +120,22 @@ def day_text(day: DayUsage) -> str:
     return f"{day.day.day} {day.day:%b}"
 
 
-def _title(day: DayUsage) -> str:
+def _title(day: DayUsage, keys: list[ReportedKey]) -> str:
     parts = ", ".join(f"{day.tally.by_outcome[o]:,} {o.lower()}" for o in OUTCOMES if day.tally.by_outcome[o])
     total = day.tally.total
     words = f"{total:,} request{'' if total == 1 else 's'}"
-    return f"{day.day.day} {day.day:%b %Y}: {words}" + (f" ({parts})" if parts else "")
+    title = f"{day.day.day} {day.day:%b %Y}: {words}" + (f" ({parts})" if parts else "")
+    if len(keys) > 1 and total:
+        shares = [(key, day.by_key[key.id].total) for key in keys if key.id in day.by_key]
+        title += "; " + ", ".join(f"{key.prefix} ({key.role}) {count:,}" for key, count in shares)
+    return title
+
+
+def _stacks(day: DayUsage, keys: list[ReportedKey]) -> list[tuple[ReportedKey | None, Tally]]:
+    """What a day's bar stacks, bottom first: per key (oldest first) for a chain, else the day."""
+    if len(keys) <= 1:
+        return [(keys[0] if keys else None, day.tally)]
+    return [(key, day.by_key[key.id]) for key in keys if key.id in day.by_key]
 
 
 def describe(report: UsageReport) -> str:
@@ -145,18 +163,24 @@ def layout(report: UsageReport) -> Chart:
     slot = PLOT_WIDTH / len(report.days)
     bar_width = round(slot * BAR_SHARE, 2)
     bars = []
+    split = report.split
     for index, day in enumerate(report.days):
         x = LEFT + index * slot + (slot - bar_width) / 2
         y = float(baseline)
         segments = []
-        for outcome in OUTCOMES:
-            count = day.tally.by_outcome[outcome]
-            if not count:
-                continue
-            height = min(max(count * scale, MIN_SEGMENT), y - TOP)
-            y -= height
-            segments.append(Segment(outcome, OUTCOME_CLASSES[outcome], count, round(y, 2), round(height, 2)))
-        bars.append(Bar(round(x, 2), bar_width, round(x + bar_width / 2, 2), day, segments, _title(day)))
+        for key, tally in _stacks(day, report.keys):
+            for outcome in OUTCOMES:
+                count = tally.by_outcome[outcome]
+                if not count:
+                    continue
+                height = min(max(count * scale, MIN_SEGMENT), y - TOP)
+                y -= height
+                prefix = key.prefix if key is not None and split else None
+                older = key is not None and split and not key.current
+                css = OUTCOME_CLASSES[outcome]
+                segments.append(Segment(outcome, css, count, round(y, 2), round(height, 2), prefix, older))
+        title = _title(day, report.keys)
+        bars.append(Bar(round(x, 2), bar_width, round(x + bar_width / 2, 2), day, segments, title))
     ticks = [
         Tick(round(baseline - value * scale, 2), compact(value))
         for value in range(0, top_value + 1, step if peak else 1)

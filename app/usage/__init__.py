@@ -11,6 +11,9 @@ operation x status code x UTC hour, with no database write per request.
   on graceful shutdown (gunicorn's ``worker_exit`` hook, and ``atexit`` for waitress's Ctrl-C or SIGTERM);
   and before this process reads usage (the key's page, the CLI), so its own counts are never
   behind. ``USAGE_FLUSH_SECONDS=0`` turns the scheduler off (the tests flush explicitly).
+* Retention (``app.usage.retention``): each periodic flush also deletes a few bounded batches
+  of rows older than ``USAGE_HOURLY_DAYS`` / ``USAGE_DAILY_DAYS``; ``flask usage prune`` deletes
+  them all. The flushes before a read and at shutdown do not prune: they stay as short as can be.
 * A flush that fails (database down or locked) gives the counts back to the buffer and the
   next flush retries. What a crash (SIGKILL, power loss) can lose: the counts since the last
   flush of that process, at most ``USAGE_FLUSH_SECONDS`` of its requests.
@@ -32,7 +35,9 @@ from flask import Flask, current_app
 from app.catalogue import ENDPOINT_ABILITIES, KEY_ONLY_ENDPOINTS
 from app.extensions import db
 from app.models.usage import KEY_OPERATION, OTHER_OPERATION
+from app.usage import retention
 from app.usage.buffer import Cell, UsageBuffer
+from app.usage.retention import Retention
 from app.usage.store import add_counts
 
 EXTENSION_NAME = "stockgate.usage"
@@ -62,12 +67,17 @@ class Usage:
     interval: int
     # Weak: the scheduler's job and ``atexit`` must not keep an app (a test's) alive.
     app_ref: weakref.ref[Flask]
+    retention: Retention
     processes: dict[int, ProcessUsage] = field(default_factory=dict)
 
 
 def init_app(app: Flask) -> None:
-    """Give the app its usage counting; a process's flush scheduler starts with its first count."""
-    app.extensions[EXTENSION_NAME] = Usage(app.config["USAGE_FLUSH_SECONDS"], weakref.ref(app))
+    """Give the app its usage counting; a process's flush scheduler starts with its first count.
+
+    Reads ``USAGE_FLUSH_SECONDS``, ``USAGE_HOURLY_DAYS`` and ``USAGE_DAILY_DAYS``.
+    """
+    kept = Retention(app.config["USAGE_HOURLY_DAYS"], app.config["USAGE_DAILY_DAYS"])
+    app.extensions[EXTENSION_NAME] = Usage(app.config["USAGE_FLUSH_SECONDS"], weakref.ref(app), kept)
 
 
 def buffer_of(app: Flask) -> UsageBuffer:
@@ -113,6 +123,33 @@ def flush(app: Flask | None = None) -> int:
     return len(tallies)
 
 
+def prune(
+    app: Flask | None = None,
+    *,
+    max_statements: int | None = None,
+    batch_size: int | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Delete usage rows older than the app's retention, in bounded batches; return how many.
+
+    ``max_statements``: stop after that many deletes (the periodic flush's share); None: go on
+    until none is left (``flask usage prune``). ``batch_size``: rows per delete (default
+    ``retention.BATCH_SIZE``). Database errors are raised to the caller.
+    """
+    settings: Usage = (app or current_app).extensions[EXTENSION_NAME]
+    app = settings.app_ref()
+    if app is None:
+        return 0
+    with app.app_context():
+        return retention.prune(
+            db.engine,
+            settings.retention,
+            batch_size=batch_size or retention.BATCH_SIZE,
+            max_statements=max_statements,
+            now=now,
+        )
+
+
 def _process(settings: Usage, *, start: bool = True) -> ProcessUsage:
     """This process's state, created on first use and, when ``start``, its scheduler started."""
     pid = os.getpid()
@@ -130,7 +167,7 @@ def _start_scheduler(settings: Usage, state: ProcessUsage) -> None:
             return
         scheduler = BackgroundScheduler(daemon=True, timezone=UTC)
         scheduler.add_job(
-            _flush_ref,
+            _periodic_ref,
             "interval",
             args=[settings.app_ref],
             seconds=settings.interval,
@@ -148,3 +185,23 @@ def _flush_ref(app_ref: weakref.ref[Flask]) -> None:
     app = app_ref()
     if app is not None:
         flush(app)
+
+
+def periodic_flush(app: Flask) -> int:
+    """The scheduler's job: write this process's counts, then delete at most
+    ``retention.FLUSH_STATEMENTS`` batches of expired rows; return how many rows were deleted.
+
+    A failed prune is logged, not raised: the next flush tries again.
+    """
+    flush(app)
+    try:
+        return prune(app, max_statements=retention.FLUSH_STATEMENTS)
+    except Exception:
+        log.exception("usage prune failed")
+        return 0
+
+
+def _periodic_ref(app_ref: weakref.ref[Flask]) -> None:
+    app = app_ref()
+    if app is not None:
+        periodic_flush(app)

@@ -1,9 +1,11 @@
-"""Reading usage back: which keys share a history, and counts per day, operation and status.
+"""Reading usage back: which keys a report covers, and counts per day, operation, status and key.
 
 A rolled key's history carries over (SPEC §13): the keys of one roll chain share a rate-limit
-bucket (``ApiKey.bucket_name``), so "this key's usage" is the usage of every key whose
-bucket is this key's bucket. The readers flush this process's buffer first
-(``app.usage.flush``), so what this process counted is never missing.
+bucket (``ApiKey.bucket_name``). The chain's newest key (the one nobody replaced) reports the
+whole chain, each key's share told apart, so during a grace period an admin sees whether the
+old key is still called; an older key reports its own requests only (``reported_keys``).
+The readers flush this process's buffer first (``app.usage.flush``), so what this process
+counted is never missing.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from app import usage
 from app.extensions import db
@@ -41,22 +43,36 @@ def outcome_of(status: int) -> str:
     return SERVER_ERRORS
 
 
+def chain_keys(key: ApiKey) -> list[ApiKey]:
+    """``key`` and every key of its roll chain (they share its bucket), oldest first."""
+    in_chain = or_(ApiKey.in_chain(key.bucket_name), ApiKey.id == key.id)
+    return list(db.session.scalars(select(ApiKey).where(in_chain).order_by(ApiKey.id)))
+
+
 def chain_key_ids(key: ApiKey) -> list[int]:
-    """The ids of ``key`` and of every key of its roll chain (they share its bucket)."""
-    bucket = key.bucket_name
-    in_chain = or_(ApiKey.in_chain(bucket), ApiKey.id == key.id)
-    return list(db.session.scalars(select(ApiKey.id).where(in_chain)))
+    """The ids of ``key`` and of every key of its roll chain, oldest first."""
+    return [member.id for member in chain_keys(key)]
+
+
+def reported_keys(key: ApiKey, chain: list[ApiKey] | None = None) -> list[ApiKey]:
+    """The keys whose requests ``key``'s usage report counts, oldest first: the whole roll chain
+    for its newest key (no successor), only ``key`` itself for a key that was rolled.
+    ``chain``: ``chain_keys(key)`` when the caller has it already."""
+    if key.successor_id is not None:
+        return [key]
+    return chain if chain is not None else chain_keys(key)
 
 
 @dataclass(frozen=True)
 class DayCount:
-    """Requests of one UTC day, operation and status, and the latest of them."""
+    """Requests of one key, UTC day, operation and status, and the latest of them."""
 
     day: date
     operation: str
     status: int
     count: int
     last_at: datetime
+    key_id: int = 0
 
 
 def window_start(days: int, now: datetime | None = None) -> datetime:
@@ -66,26 +82,23 @@ def window_start(days: int, now: datetime | None = None) -> datetime:
 
 
 def daily_counts(key_ids: list[int], days: int, now: datetime | None = None) -> list[DayCount]:
-    """Counts per UTC day, operation and status for ``key_ids`` over the last ``days`` days,
-    oldest day first; the keys of a chain are summed. Read from the daily roll-up: at most
-    days x operations x statuses rows per key, however busy the key was."""
+    """Counts per key, UTC day, operation and status for ``key_ids`` over the last ``days``
+    days, oldest day first. Read from the daily roll-up: at most days x operations x statuses
+    rows per key, however busy the key was."""
     usage.flush()
     table = KeyUsageDaily.__table__
     rows = db.session.execute(
-        select(
-            table.c.day, table.c.operation, table.c.status, func.sum(table.c.count), func.max(table.c.last_at)
-        )
+        select(table.c.day, table.c.operation, table.c.status, table.c.count, table.c.last_at, table.c.key_id)
         .where(table.c.key_id.in_(key_ids), table.c.day >= window_start(days, now).date())
-        .group_by(table.c.day, table.c.operation, table.c.status)
-        .order_by(table.c.day, table.c.operation, table.c.status)
+        .order_by(table.c.day, table.c.operation, table.c.status, table.c.key_id)
     ).all()
     return [
-        DayCount(day=row[0], operation=row[1], status=row[2], count=int(row[3]), last_at=_as_utc(row[4]))
-        for row in rows
+        DayCount(day, operation, status, int(count), _as_utc(last_at), key_id)
+        for day, operation, status, count, last_at, key_id in rows
     ]
 
 
 def _as_utc(value: datetime | str) -> datetime:
-    # An aggregate loses the column type on SQLite: naive UTC text (or a datetime) comes back.
+    # Naive UTC (SQLite's text, or an expression that lost the column type) or an aware datetime.
     parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

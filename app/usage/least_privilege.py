@@ -51,6 +51,14 @@ def _known(values: Iterable[object], field: str) -> list[str]:
     return [str(value) for value in values]
 
 
+def not_judged(prefix: str, history_days: int, days: int) -> str:
+    """Why a key's abilities are not judged yet: its usage history is shorter than the window."""
+    return (
+        f"key {prefix} has {history_days} day{'' if history_days == 1 else 's'} of usage history so far; "
+        f"its abilities are judged used or unused once it covers the last {days} days"
+    )
+
+
 def remove_unused_abilities(
     prefix: str,
     *,
@@ -63,13 +71,17 @@ def remove_unused_abilities(
     ``confirmed``: the abilities the admin saw listed when confirming; only those that are
     still unused go (one used since, or one that fell unused since, is left alone). None or
     empty: every ability unused now. Refused
-    (``Conflict``) when nothing is left to remove or when the key would keep no ability.
+    (``Conflict``) when nothing is left to remove, when the key would keep no ability, or while
+    its history is shorter than ``days`` (``reports.History``: a key that young is not judged).
     """
     # Usage is read before the key is locked: reading flushes this process's counts, a write
     # that would wait on the lock (SQLite locks the whole database).
     key = service.get_key(prefix)
     _refuse_unless_editable(key)
-    unused = reports.unused_abilities(key, days)
+    report = reports.for_key(key, days)
+    if report.history is not None and not report.history.judged:
+        raise Conflict(not_judged(key.prefix, report.history.days, days))
+    unused = report.unused
     if not unused:
         raise Conflict(f"every ability of key {key.prefix} was used in the last {days} days")
     if confirmed:

@@ -18,7 +18,7 @@ from app.usage.history import OUTCOMES
 from tests.audit_helpers import stored_events
 from tests.conftest import TEST_ACTOR
 from tests.panel.conftest import PanelClient
-from tests.usage.usage_rows import add_usage, days_ago
+from tests.usage.usage_rows import add_usage, created_days_ago, days_ago
 
 
 class UsageSection(HTMLParser):
@@ -30,6 +30,7 @@ class UsageSection(HTMLParser):
         self.svg: dict[str, str | None] = {}
         self.svg_title = self.svg_desc = ""
         self.bars: dict[str, dict[str, int]] = {}  # day -> outcome -> count (from the rects)
+        self.rects: list[dict[str, str | None]] = []
         self.day_totals: dict[str, int] = {}
         self.tables: dict[str, list[list[str]]] = {}
         self.forms: list[dict[str, Any]] = []
@@ -61,7 +62,10 @@ class UsageSection(HTMLParser):
             self.bars[self._day] = {}
             self.day_totals[self._day] = int(values["data-total"] or 0)
         elif tag == "rect" and self._day:
-            self.bars[self._day][values["data-outcome"] or ""] = int(values["data-count"] or 0)
+            outcome = values["data-outcome"] or ""
+            day = self.bars[self._day]
+            day[outcome] = day.get(outcome, 0) + int(values["data-count"] or 0)
+            self.rects.append({**values, "day": self._day})
         elif tag == "table":
             self._table = values.get("id")
             self.tables[self._table or ""] = []
@@ -152,9 +156,11 @@ def _updates(app: Flask, prefix: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def used_key(app: Flask, client: FlaskClient, make_key: Any) -> Any:
-    """A key granted products:list, products:show and inventory:list that made real requests:
-    3 product lists, 2 refused customer lists, 1 product not found, 1 introspection."""
+    """A key created 45 days ago, granted products:list, products:show and inventory:list, that
+    made real requests: 3 product lists, 2 refused customer lists, 1 product not found, 1
+    introspection."""
     created = make_key(name="Storefront", abilities=["products:list", "products:show", "inventory:list"])
+    created_days_ago(app, created.key.prefix, 45)
     for _ in range(3):
         assert _api(client, created.raw_key, "/api/v1/products") == 200
     for _ in range(2):
@@ -259,6 +265,7 @@ def test_remove_unused_with_nothing_unused_is_refused(
     app: Flask, client: FlaskClient, signed_in: PanelClient, make_key: Any
 ) -> None:
     created = make_key(abilities=["products:list"])
+    created_days_ago(app, created.key.prefix, 31)
     assert _api(client, created.raw_key, "/api/v1/products") == 200
     _flush(app)
     response = signed_in.post(f"/settings/api-keys/{created.key.prefix}/abilities/remove-unused")
@@ -274,6 +281,7 @@ def test_remove_unused_never_leaves_a_key_without_abilities(
     app: Flask, signed_in: PanelClient, make_key: Any
 ) -> None:
     prefix = make_key(abilities=["products:list", "customers:show"]).key.prefix
+    created_days_ago(app, prefix, 31)
     section = _usage(signed_in, prefix)
     assert not [f for f in section.forms if f["attrs"].get("hx-post", "").endswith("/remove-unused")]
     page = signed_in.get(f"/settings/api-keys/{prefix}").text
@@ -399,6 +407,7 @@ def test_a_rolled_keys_history_shows_on_its_successors_page(
     app: Flask, signed_in: PanelClient, make_key: Any
 ) -> None:
     old = make_key(abilities=["products:list", "inventory:list"]).key
+    created_days_ago(app, old.prefix, 60)
     add_usage(
         app, old.prefix, (days_ago(4), "products:list", 200, 40), (days_ago(2), "suppliers:list", 403, 3)
     )
@@ -406,6 +415,7 @@ def test_a_rolled_keys_history_shows_on_its_successors_page(
         new_prefix = rolling.roll_key(old.prefix, actor=TEST_ACTOR, grace="1h").key.prefix
     section = _usage(signed_in, new_prefix)
     assert sum(section.day_totals.values()) == 43
+    # The new key is minutes old, but inherits its predecessor's 60 days: it is judged.
     assert section.abilities == {"products:list": "yes", "inventory:list": "no"}
     assert [row[:2] for row in section.tables["usage-refused"][1:]] == [["suppliers:list", "3"]]
 
@@ -427,3 +437,120 @@ def test_chart_scales_a_long_busy_history(app: Flask, signed_in: PanelClient, ma
     add_usage(app, prefix, *rows)
     section = _usage(signed_in, prefix)
     assert sum(section.day_totals.values()) == sum(1000 + d for d in range(30))
+
+
+@pytest.fixture
+def rolling_pair(app: Flask, client: FlaskClient, make_key: Any) -> tuple[str, str]:
+    """(old, new): a key created 60 days ago, called 40 times 4 days ago and 3 times today, then
+    rolled with 7 days' grace; the new key made 5 product lists and 1 refused customer list."""
+    old = make_key(name="Storefront", abilities=["products:list", "inventory:list"])
+    created_days_ago(app, old.key.prefix, 60)
+    add_usage(app, old.key.prefix, (days_ago(4), "products:list", 200, 40))
+    for _ in range(3):
+        assert _api(client, old.raw_key, "/api/v1/products") == 200
+    with app.app_context():
+        new = rolling.roll_key(old.key.prefix, actor=TEST_ACTOR, grace="7d")
+        new_raw, new_prefix = new.raw_key, new.key.prefix
+    for _ in range(5):
+        assert _api(client, new_raw, "/api/v1/products") == 200
+    assert _api(client, new_raw, "/api/v1/customers") == 403
+    _flush(app)
+    return old.key.prefix, new_prefix
+
+
+def test_a_chains_newest_page_tells_each_keys_share_apart(
+    signed_in: PanelClient, rolling_pair: tuple[str, str]
+) -> None:
+    """During the grace period the new key's page shows the whole chain, and whether the old key
+    is still called: per key, in the chart's bars, per day and per operation."""
+    old, new = rolling_pair
+    section = _usage(signed_in, new)
+    today = datetime.now(UTC).date().isoformat()
+    assert sum(section.day_totals.values()) == 49
+    header, *rows = section.tables["usage-keys"]
+    assert header == ["Key", *OUTCOMES, "Total", "Last request"]
+    assert [row[0] for row in rows] == [f"{new} this key", f"{old} old key, rolling: stops in 6 days"]
+    assert [row[1:6] for row in rows] == [["5", "1", "0", "0", "6"], ["43", "0", "0", "0", "43"]]
+    assert rows[0][6] == rows[1][6] == "just now"
+    # Today's bar: the old key's 3 requests drawn below (and faded), then the new key's 6.
+    todays = [(r["data-key"], r["data-outcome"], r["data-count"]) for r in section.rects if r["day"] == today]
+    assert todays == [(old, "Succeeded", "3"), (new, "Succeeded", "5"), (new, "Refused", "1")]
+    faded = {r["data-key"] for r in section.rects if "usage-bar--older" in (r["class"] or "")}
+    assert faded == {old}
+    # The per-day table and the per-operation table split by key too.
+    days_header, *day_rows, days_total = section.tables["usage-days"]
+    assert days_header[-2:] == [new, old]
+    assert day_rows[-1][-3:] == ["9", "6", "3"] and days_total[-2:] == ["6", "43"]
+    operations = {row[0]: row for row in section.tables["usage-operations"][1:]}
+    assert operations["products:list"][6] == f"{new} 5 {old} 43"
+    assert operations["customers:list"][6] == f"{new} 1"
+
+
+def test_an_old_keys_page_shows_its_own_requests_only(
+    signed_in: PanelClient, rolling_pair: tuple[str, str]
+) -> None:
+    old, new = rolling_pair
+    section = _usage(signed_in, old)
+    assert sum(section.day_totals.values()) == 43
+    assert "usage-keys" not in section.tables
+    assert {row[0] for row in section.tables["usage-operations"][1:]} == {"products:list"}
+    page = signed_in.get(f"/settings/api-keys/{old}").text
+    assert "this key's own requests only: its new key" in page
+    assert f'href="/settings/api-keys/{new}"' in page
+
+
+def test_an_old_key_no_longer_called_shows_none_in_the_window(
+    app: Flask, signed_in: PanelClient, make_key: Any
+) -> None:
+    """The admin waits for the old key to fall silent: it is listed at zero while it still works."""
+    old = make_key(abilities=["products:list"]).key.prefix
+    created_days_ago(app, old, 90)
+    add_usage(app, old, (days_ago(40), "products:list", 200, 12))
+    with app.app_context():
+        new = rolling.roll_key(old, actor=TEST_ACTOR, grace="24h").key.prefix
+    add_usage(app, new, (days_ago(0), "products:list", 200, 2))
+    rows = _usage(signed_in, new).tables["usage-keys"][1:]
+    assert [(row[0].split()[0], row[5], row[6]) for row in rows] == [
+        (new, "2", "just now"),
+        (old, "0", "None in 30 days"),
+    ]
+
+
+@pytest.mark.parametrize(("age", "history"), [(0, "0 days"), (1, "1 day"), (20, "20 days")])
+def test_a_key_younger_than_the_window_is_not_judged(
+    app: Flask, client: FlaskClient, signed_in: PanelClient, make_key: Any, age: int, history: str
+) -> None:
+    """A key created minutes ago is not told its abilities are unused, offered to remove them, or
+    hinted to deactivate itself: its page says how much history it has so far."""
+    created = make_key(name="Brand new", abilities=["products:list", "inventory:list", "brands:list"])
+    prefix = created.key.prefix
+    created_days_ago(app, prefix, age)
+    assert _api(client, created.raw_key, "/api/v1/products") == 200
+    _flush(app)
+    section = _usage(signed_in, prefix)
+    waiting = "not judged"
+    assert section.abilities == {"products:list": "yes", "inventory:list": waiting, "brands:list": waiting}
+    assert not [f for f in section.forms if f["attrs"].get("hx-post", "").endswith("/remove-unused")]
+    page = signed_in.get(f"/settings/api-keys/{prefix}").text
+    usage_html = page[page.index('id="key-usage"') :]
+    assert f"{history} of usage history so far" in usage_html
+    for hint in ("Unused", "Remove unused", "deactivate", "Deactivate", "no longer needed"):
+        assert hint not in usage_html
+    response = signed_in.post(f"/settings/api-keys/{prefix}/abilities/remove-unused")
+    assert response.status_code == 409
+    assert response.text == (
+        f"Nothing removed: key {prefix} has {history} of usage history so far; its abilities are "
+        "judged used or unused once it covers the last 30 days."
+    )
+    assert _abilities(app, prefix) == ["products:list", "inventory:list", "brands:list"]
+    assert _updates(app, prefix) == []
+
+
+def test_a_young_key_with_no_request_at_all_gets_no_hint_to_deactivate(
+    signed_in: PanelClient, make_key: Any
+) -> None:
+    prefix = make_key(abilities=["products:list"]).key.prefix
+    page = signed_in.get(f"/settings/api-keys/{prefix}").text
+    usage_html = page[page.index('id="key-usage"') :]
+    assert "0 days of usage history so far" in usage_html
+    assert "A key keeps at least one ability" not in usage_html and "deactivate" not in usage_html

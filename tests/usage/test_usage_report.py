@@ -17,7 +17,7 @@ from app.keys import rolling, service
 from app.usage import reports
 from app.usage.history import BAD_REQUESTS, LIMITED, REFUSED, SUCCEEDED, DayCount
 from tests.conftest import TEST_ACTOR
-from tests.usage.usage_rows import add_usage, days_ago
+from tests.usage.usage_rows import add_usage, created_days_ago, days_ago
 
 # Both databases: reports: grouping and time buckets in SQL.
 pytestmark = pytest.mark.both_databases
@@ -141,6 +141,7 @@ def test_report_counts_real_requests(app: Flask, client: FlaskClient, make_key: 
 
 def test_only_the_last_thirty_utc_days_count(app: Flask, make_key: Any) -> None:
     prefix = make_key(abilities=["products:list", "products:show"]).key.prefix
+    created_days_ago(app, prefix, 40)
     now = datetime.now(UTC)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     add_usage(
@@ -157,6 +158,7 @@ def test_only_the_last_thirty_utc_days_count(app: Flask, make_key: Any) -> None:
 
 def test_a_rolled_keys_history_counts_on_its_successor(app: Flask, make_key: Any) -> None:
     old = make_key(abilities=["products:list", "inventory:list"]).key
+    created_days_ago(app, old.prefix, 40)
     add_usage(
         app, old.prefix, (days_ago(3), "products:list", 200, 11), (days_ago(1), "customers:list", 403, 2)
     )
@@ -166,10 +168,88 @@ def test_a_rolled_keys_history_counts_on_its_successor(app: Flask, make_key: Any
         report = reports.for_key(service.get_key(new.prefix))
         old_report = reports.for_key(service.get_key(old.prefix))
     assert report.totals.total == 17
-    assert report.unused == []
+    assert report.judged and report.unused == []
     assert [(r.ability, r.count) for r in report.refused] == [("customers:list", 2)]
-    # The chain reads the same from either end.
-    assert old_report.totals.total == 17
+    # Each key's share apart, newest first.
+    assert [(share.key.prefix, share.key.role, share.tally.total) for share in report.shares] == [
+        (new.prefix, "this key", 4),
+        (old.prefix, "old key, rolling", 13),
+    ]
+    # The old key's report holds its own requests only, and names the key that holds them all.
+    assert old_report.totals.total == 13
+    assert not old_report.split and old_report.newest_prefix == new.prefix
+    assert old_report.unused == ["inventory:list"]
+
+
+def test_a_chain_report_keeps_each_keys_share_per_day_and_operation() -> None:
+    old = reports.ReportedKey(1, "sgk_OLDOLD01", current=False, sunset_at=NOW, rolling=True)
+    new = reports.ReportedKey(2, "sgk_NEWNEW02")
+    counts = [
+        DayCount(TODAY, "products:list", 200, 5, NOW - timedelta(hours=2), key_id=1),
+        DayCount(TODAY, "products:list", 200, 7, NOW - timedelta(hours=1), key_id=2),
+        DayCount(TODAY, "products:list", 500, 2, NOW, key_id=1),
+        DayCount(TODAY - timedelta(days=1), "customers:list", 403, 3, NOW - timedelta(days=1), key_id=1),
+    ]
+    report = reports.build(["products:list"], counts, 30, TODAY, keys=[old, new])
+    assert report.split
+    assert report.days[-1].by_key[1].total == 5 and report.days[-1].by_key[2].total == 7
+    assert report.days[-2].by_key == {1: report.days[-2].tally}
+    (products,) = [op for op in report.operations if op.operation == "products:list"]
+    assert products.by_key == {1: 5, 2: 7}
+    shares = {share.key.prefix: share for share in report.shares}
+    assert list(shares) == ["sgk_NEWNEW02", "sgk_OLDOLD01"]
+    assert shares["sgk_OLDOLD01"].tally.total == 8 and shares["sgk_OLDOLD01"].tally.requests == 10
+    assert shares["sgk_OLDOLD01"].last_at == NOW
+
+
+def test_a_dead_old_key_without_requests_is_left_out_and_a_rolling_one_shows_at_zero() -> None:
+    dead = reports.ReportedKey(1, "sgk_DEADDEAD", current=False, sunset_at=NOW - timedelta(days=9))
+    rolling_key = reports.ReportedKey(2, "sgk_ROLLING2", current=False, sunset_at=NOW, rolling=True)
+    new = reports.ReportedKey(3, "sgk_NEWNEW03")
+    report = reports.build(["products:list"], [], 30, TODAY, keys=[dead, rolling_key, new])
+    assert [(share.key.prefix, share.last_at) for share in report.shares] == [
+        ("sgk_NEWNEW03", None),
+        ("sgk_ROLLING2", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("created", "judged", "history_days"),
+    [
+        (timedelta(minutes=3), False, 0),
+        # The window starts at midnight UTC 29 days before today (NOW is 15:30): a key created a
+        # minute after it is not judged, one created a minute before it is.
+        (timedelta(days=29, hours=15, minutes=29), False, 29),
+        (timedelta(days=29, hours=15, minutes=31), True, 29),
+        (timedelta(days=400), True, 400),
+    ],
+)
+def test_abilities_are_judged_once_the_history_covers_the_window(
+    app: Flask, make_key: Any, created: timedelta, judged: bool, history_days: int
+) -> None:
+    prefix = make_key(abilities=["products:list", "products:show"]).key.prefix
+    with app.app_context():
+        key = service.get_key(prefix)
+        key.created_at = NOW - created
+        report = reports.for_key(key, now=NOW)
+    assert report.history is not None
+    assert (report.judged, report.history.days) == (judged, history_days)
+    assert report.not_requested == ["products:list", "products:show"]
+    assert report.unused == (["products:list", "products:show"] if judged else [])
+    assert report.can_remove_unused is False
+
+
+def test_the_history_starts_no_earlier_than_the_daily_counts_kept(app: Flask, make_key: Any) -> None:
+    """With daily counts kept 30 days, a 90-day window cannot be judged, however old the key."""
+    app.config["USAGE_DAILY_DAYS"] = 30
+    prefix = make_key(abilities=["products:list"]).key.prefix
+    with app.app_context():
+        key = service.get_key(prefix)
+        key.created_at = NOW - timedelta(days=400)
+        wide = reports.for_key(key, days=90, now=NOW)
+        month = reports.for_key(key, days=30, now=NOW)
+    assert wide.history is not None and (wide.judged, wide.history.days) == (False, 30)
+    assert month.judged
 
 
 def test_every_view_reads_the_daily_roll_up_fresh(app: Flask, make_key: Any) -> None:

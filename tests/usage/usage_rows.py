@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models.api_keys import ApiKey
@@ -39,3 +39,11 @@ def add_usage(app: Flask, prefix: str, *rows: tuple[datetime, str, int, int]) ->
 def days_ago(days: int, hours: int = 0, now: datetime | None = None) -> datetime:
     """A moment ``days`` days and ``hours`` hours before now (UTC)."""
     return (now or datetime.now(UTC)) - timedelta(days=days, hours=hours)
+
+
+def created_days_ago(app: Flask, prefix: str, days: int) -> None:
+    """Make the key with ``prefix`` look created ``days`` days ago (older than a report's window,
+    so its abilities are judged used or unused)."""
+    with app.app_context():
+        db.session.execute(update(ApiKey).where(ApiKey.prefix == prefix).values(created_at=days_ago(days)))
+        db.session.commit()

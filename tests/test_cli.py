@@ -106,7 +106,7 @@ BAD_KEY_CREATE = {
     "rate-too-high": (["--ability", "brands:list", "--rate-limit", "100001"], "Rate limit"),
     "rate-abc": (["--ability", "brands:list", "--rate-limit", "abc"], "--rate-limit"),
     "expiry-past": (["--ability", "brands:list", "--expires-at", "2001-01-01T00:00:00Z"], "future"),
-    "expiry-garbage": (["--ability", "brands:list", "--expires-at", "soon"], "ISO 8601"),
+    "expiry-garbage": (["--ability", "brands:list", "--expires-at", "soon"], "e.g. 2026-01-31T00:00:00Z"),
     "unknown-option": (["--ability", "brands:list", "--colour", "red"], "--colour"),
     "allow-ip-garbage": (
         ["--ability", "brands:list", "--allow-ip", "10.0.0.0/8", "--allow-ip", "ten.0.0.1"],

@@ -29,11 +29,18 @@ from app.extensions import db
 from app.keys import rolling
 from app.keys import service as keys_service
 from app.keys.format import is_prefix
-from app.models.api_keys import ApiKey
+from app.models.api_keys import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, ApiKey
 from app.models.types import iso_utc
 from app.usage import history, reports, unused
 
 DEMO_ADMIN_EMAIL = "admin@stockgate.local"
+# How to get back in when an admin exists but its password is lost. Until
+# ``flask users reset-password`` exists (SPEC §15) the way is another admin; once it does, point
+# here to ``flask users reset-password EMAIL`` instead (the one place ``demo-admin`` reads).
+REGAIN_ACCESS = (
+    "Lost the password? Create another admin (its password is printed once):",
+    "  flask users create EMAIL --name NAME --admin",
+)
 
 
 class OneLineCommand(click.Command):
@@ -97,9 +104,14 @@ def create_user(email: str, name: str, admin: bool, system: bool, password_stdin
 
 @users_cli.command("demo-admin")
 def demo_admin() -> None:
-    """Create the demo admin if no admin exists, printing its email and a new password."""
+    """Create the demo admin if no admin exists, printing its email and a new password; else
+    say how to get back in."""
     if accounts.count_admins():
         click.echo("An admin already exists; no demo admin created.")
+        if accounts.find_user_by_email(DEMO_ADMIN_EMAIL) is not None:
+            click.echo(f"The demo admin is {DEMO_ADMIN_EMAIL}; its password was printed when it was created.")
+        for line in REGAIN_ACCESS:
+            click.echo(line)
         return
     password = accounts.generate_password()
     accounts.create_user(
@@ -112,7 +124,13 @@ def demo_admin() -> None:
 
 
 @keys_cli.command("create")
-@click.option("--name", type=SAFE_TEXT, required=True, help="What the key is for.")
+@click.option(
+    "--name",
+    type=SAFE_TEXT,
+    required=True,
+    help='A short label for lists and the audit log, e.g. "Nightly stock sync" '
+    f"(up to {NAME_MAX_LENGTH} characters).",
+)
 @click.option("--owner", type=SAFE_TEXT, required=True, metavar="EMAIL", help="Email of the owning user.")
 @click.option(
     "--ability", "abilities", type=SAFE_TEXT, multiple=True, metavar="A", help="e.g. products:list; repeat."
@@ -133,7 +151,11 @@ def demo_admin() -> None:
     help="Only accept requests from this address or range, e.g. 203.0.113.0/24; repeat. Default: any.",
 )
 @click.option(
-    "--description", type=SAFE_TEXT, default=None, help="What the key is for (up to 500 characters)."
+    "--description",
+    type=SAFE_TEXT,
+    default=None,
+    help="Notes for other admins: who runs it, where the key is kept, whom to ask before revoking it "
+    f"(optional, up to {DESCRIPTION_MAX_LENGTH} characters).",
 )
 def create_key(
     name: str,
@@ -208,10 +230,11 @@ def list_keys(search: str, status: str) -> None:
     click.echo(f"{len(rows)} key(s).", err=True)
 
 
-def _state_command(name: str, action: Any, past: str) -> None:
-    """Register ``flask keys <name> PREFIX``, which calls one lifecycle service."""
+def _state_command(name: str, action: Any, past: str, short_help: str, help_text: str) -> None:
+    """Register ``flask keys <name> PREFIX``, which calls one lifecycle service. The help texts
+    say what the command does (imperative); ``past`` is what it prints when done."""
 
-    @keys_cli.command(name, help=f"{past} the key with this prefix (sgk_ + 8 characters).")
+    @keys_cli.command(name, short_help=short_help, help=help_text)
     @click.argument("prefix", type=SAFE_TEXT)
     def command(prefix: str) -> None:
         try:
@@ -221,9 +244,28 @@ def _state_command(name: str, action: Any, past: str) -> None:
         click.echo(f"{past} {key.prefix} ({key.name}).")
 
 
-_state_command("activate", keys_service.activate_key, "Activated")
-_state_command("deactivate", keys_service.deactivate_key, "Deactivated")
-_state_command("revoke", keys_service.revoke_key, "Revoked")
+_state_command(
+    "activate",
+    keys_service.activate_key,
+    "Activated",
+    "Activate a key: it works again.",
+    "Activate the key with this prefix (sgk_ + 8 characters): it works again from the next request.",
+)
+_state_command(
+    "deactivate",
+    keys_service.deactivate_key,
+    "Deactivated",
+    "Deactivate a key until it is activated again.",
+    "Deactivate the key with this prefix (sgk_ + 8 characters): refused (401 key_inactive) until "
+    "activated again.",
+)
+_state_command(
+    "revoke",
+    keys_service.revoke_key,
+    "Revoked",
+    "Revoke a key for good.",
+    "Revoke the key with this prefix (sgk_ + 8 characters) for good: it can never be used again.",
+)
 
 
 @keys_cli.command("roll")

@@ -253,7 +253,9 @@ def load_config(instance_path: str) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(database_url),
         "RATELIMIT_STORAGE_URI": storage_uri,
-        "RATELIMIT_HEADERS_ENABLED": True,
+        # Off: Flask-Limiter's headers put Retry-After on every 200. The docs, the one part it
+        # limits, send their own (app.docs.views.limit_headers); the API sends its own too.
+        "RATELIMIT_HEADERS_ENABLED": False,
         # Flask-Compress (SPEC §14): gzip only (what every HTTP client speaks), JSON only (the
         # API and the OpenAPI document; never text/event-stream or already-compressed bodies),
         # from 1 KB (below it gzip's header eats the gain), never streamed bodies. A compressed

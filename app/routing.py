@@ -1,4 +1,4 @@
-"""The app's URL map: ``<int:...>`` reads ASCII digits only, and ``//`` is not merged.
+"""The app's URL map: ``<int:...>`` reads 1-20 ASCII digits only, and ``//`` is not merged.
 
 Werkzeug's ``int`` converter matches ``\\d+``, which takes any Unicode decimal digit, so
 ``/api/v1/products/`` followed by Arabic-Indic (U+0661 U+0662) or fullwidth
@@ -16,7 +16,9 @@ from werkzeug.routing import IntegerConverter
 class AsciiIntegerConverter(IntegerConverter):
     """Werkzeug's ``int`` converter (with ``min``, ``max``, ``signed``), for ASCII digits only."""
 
-    regex = "[0-9]+"
+    # 20 digits hold any 64-bit id. A longer segment is no id: it goes on to a later rule (a
+    # module's show answers it with its 404) instead of to int(), which refuses 4,300 digits.
+    regex = "[0-9]{1,20}"
 
 
 def init_app(app: Flask) -> None:

@@ -15,6 +15,9 @@
   addresses would give it 2**64 budgets), an IPv4-mapped IPv6 address as its IPv4.
 * **Instants inside the calendar once in UTC.** ``0001-01-01T00:00:00+01:00`` is a valid ISO
   8601 string whose UTC instant falls before year 1: Python cannot represent it.
+* **A bad instant is answered with an example** (``NOT_AN_INSTANT``), and in a URL with how to
+  send a ``+`` offset (``NOT_AN_INSTANT_IN_URL``): an unencoded ``+`` arrives as a space, so
+  ``updated_since=2026-01-31T09:00:00+09:00`` would otherwise be refused with no hint why.
 
 The API's argument schema, the panel's form base class and the CLI's parameter types all call
 these functions, so the rules and their messages live once.
@@ -35,6 +38,13 @@ _WHOLE_NUMBER = re.compile("-?[0-9]+")
 
 NOT_A_WHOLE_NUMBER = "Not a whole number (use the digits 0-9 only)."
 OUT_OF_RANGE_INSTANT = "Out of range: the instant must fall between years 1 and 9999 in UTC."
+# The example every message about a bad instant shows (SPEC §6).
+EXAMPLE_INSTANT = "2026-01-31T00:00:00Z"
+NOT_AN_INSTANT = f"Not a valid ISO 8601 date and time; write it like {EXAMPLE_INSTANT}."
+NOT_AN_INSTANT_IN_URL = (
+    f"{NOT_AN_INSTANT} In a URL, send the + of an offset as %2B (2026-01-31T09:00:00%2B09:00): "
+    "an unencoded + arrives as a space."
+)
 
 
 def control_character_error(value: str, *, multiline: bool = False) -> str | None:

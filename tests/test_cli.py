@@ -108,7 +108,7 @@ BAD_KEY_CREATE = {
     "rate-too-high": (["--ability", "brands:list", "--rate-limit", "100001"], "Rate limit"),
     "rate-abc": (["--ability", "brands:list", "--rate-limit", "abc"], "--rate-limit"),
     "expiry-past": (["--ability", "brands:list", "--expires-at", "2001-01-01T00:00:00Z"], "future"),
-    "expiry-garbage": (["--ability", "brands:list", "--expires-at", "soon"], "ISO 8601"),
+    "expiry-garbage": (["--ability", "brands:list", "--expires-at", "soon"], "e.g. 2026-01-31T00:00:00Z"),
     "unknown-option": (["--ability", "brands:list", "--colour", "red"], "--colour"),
     "allow-ip-garbage": (
         ["--ability", "brands:list", "--allow-ip", "10.0.0.0/8", "--allow-ip", "ten.0.0.1"],
@@ -248,6 +248,38 @@ def test_demo_admin_is_created_once(app, runner):
     second = runner.invoke(args=["users", "demo-admin"])
     assert "already exists" in second.stdout
     assert _count(app, User) == 1
+
+
+def test_demo_admin_says_how_to_get_back_in_when_an_admin_exists(app, runner):
+    """``make run`` again after the printed password was lost: the next step, not a dead end."""
+    assert runner.invoke(args=["users", "demo-admin"]).exit_code == 0
+    again = runner.invoke(args=["users", "demo-admin"])
+    assert again.exit_code == 0
+    assert "The demo admin is admin@stockgate.local" in again.stdout
+    assert again.stdout.rstrip().endswith("flask users create EMAIL --name NAME --admin")
+    # The command it names works as written (with real values).
+    made = runner.invoke(args=["users", "create", "ops@example.com", "--name", "Ops", "--admin"])
+    assert made.exit_code == 0 and "Password (shown once):" in made.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "verb"), [("activate", "Activate"), ("deactivate", "Deactivate"), ("revoke", "Revoke")]
+)
+def test_key_state_commands_describe_themselves_in_the_imperative(runner, command, verb):
+    help_text = runner.invoke(args=["keys", command, "--help"]).stdout
+    assert f"  {verb} the key with this prefix" in help_text
+    assert "Activated" not in help_text and "Deactivated" not in help_text and "Revoked" not in help_text
+    listing = runner.invoke(args=["keys", "--help"]).stdout
+    assert re.search(rf"^  {command} +{verb} a key", listing, re.M)
+
+
+def test_keys_create_name_and_description_have_their_own_help(runner):
+    help_text = " ".join(runner.invoke(args=["keys", "create", "--help"]).stdout.split())
+    name = help_text.split("--name TEXT", 1)[1].split("--owner", 1)[0]
+    description = help_text.split("--description TEXT", 1)[1].split("--help", 1)[0]
+    assert name != description
+    assert "short label" in name and "up to 100 characters" in name
+    assert "Notes for other admins" in description and "up to 500 characters" in description
 
 
 # Every option and argument that takes text, with a control character in it.

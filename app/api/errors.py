@@ -68,7 +68,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
         "The key has allowed IPs and the request came from another address; `details.address` "
         "is the address seen.",
     ),
-    "not_found": (404, "No such endpoint, or no record with that id."),
+    "not_found": (404, "No such endpoint, no record with that id, or an id that is not a positive integer."),
     "method_not_allowed": (405, "The API is read-only: only GET (and HEAD) are allowed."),
     "rate_limited": (429, "Too many requests for this key (or too many failed attempts from this address)."),
     "internal_error": (500, "An unexpected error on our side; nothing about the request was wrong."),

@@ -101,9 +101,11 @@ class ListArgsSchema(Schema):
     )
     updated_since = UtcDateTime(
         load_default=None,
+        in_url=True,
         metadata={
             "description": "Only records updated at or after this instant (ISO 8601, e.g. "
-            "2026-11-01T00:00:00Z), for incremental sync.",
+            "2026-11-01T00:00:00Z), for incremental sync. Send the `+` of an offset as `%2B`: "
+            "an unencoded `+` arrives as a space.",
             "example": "2026-11-01T00:00:00Z",
         },
     )

@@ -5,6 +5,14 @@ For a module with slug ``products`` this registers ``GET /api/v1/products`` (end
 each needs comes from ``app.catalogue.ENDPOINT_ABILITIES``. Only GET (and HEAD) are routed, so
 write methods are 405.
 
+Show has two rules with one endpoint: ``<int:record_id>`` (the documented one: ASCII digits)
+and a ``<string:record_id>`` twin for any other single segment (``abc``, ``-1``, ``1.5``).
+Werkzeug tries the int rule first. Both reach the same view through the guard, so the key is
+checked first (no key: the 401 of any endpoint; no ``:show`` ability: the 403), and then a
+segment that is not an id in 1..``MAX_ID`` gets a 404 ``not_found`` saying what ids are
+(SPEC §6), never the router's "No such endpoint": the endpoint exists. The OpenAPI document
+describes only the int rule (``tests/docs/test_document_matches_app.py`` knows the twin).
+
 List and show answers carry a strong ``ETag`` (a SHA-1 of the body, so exact: any change to a
 record on the page, the total or the query gives another one) and ``Cache-Control: private,
 no-cache`` (a client may keep the answer but revalidates it; no shared cache keeps it), and
@@ -23,11 +31,13 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
 
+from app import untrusted
 from app.api import listing
 from app.api.errors import ApiError
 from app.api.params import ListArgs, parse_list_args
 from app.catalogue import MODULES, Module
 from app.hosts import public_url
+from app.keys.format import PREFIX_PATTERN
 
 # Clients may keep an answer but must revalidate it (If-None-Match) before reuse; ``private``
 # keeps it out of shared caches, since every answer depends on the key's abilities.
@@ -36,6 +46,10 @@ CACHE_CONTROL = "private, no-cache"
 MAX_ID = 2**31 - 1
 # ``.format(id=..., module=...)``: the 404 for an id with no record.
 NO_RECORD_MESSAGE = "No record with id {id} in {module}."
+# ``.format(module=..., max_id=..., value=...)``: the 404 for a path segment that is not an id.
+NOT_AN_ID_MESSAGE = "{module} ids are positive integers (1 to {max_id}); {value} is not one."
+# How much of a bad id the 404 repeats.
+SHOWN_ID_LENGTH = 40
 
 
 def register_views(bp: Blueprint) -> None:
@@ -47,13 +61,15 @@ def register_views(bp: Blueprint) -> None:
             view_func=_list_view(module),
             methods=["GET"],
         )
-        bp.add_url_rule(
-            # Out-of-range ids never reach the view: the router answers them with a JSON 404.
-            f"/{module.slug}/<int(min=1, max={MAX_ID}):record_id>",
-            endpoint=module.endpoint("show"),
-            view_func=_show_view(module),
-            methods=["GET"],
-        )
+        show = _show_view(module)
+        # Tried in this order (Werkzeug weighs int before string); see the module docstring.
+        for converter in ("int", "string"):
+            bp.add_url_rule(
+                f"/{module.slug}/<{converter}:record_id>",
+                endpoint=module.endpoint("show"),
+                view_func=show,
+                methods=["GET"],
+            )
 
 
 def _list_view(module: Module) -> Callable[[], Response]:
@@ -85,9 +101,11 @@ def _list_view(module: Module) -> Callable[[], Response]:
     return list_records
 
 
-def _show_view(module: Module) -> Callable[[int], Response]:
-    def show_record(record_id: int) -> Response:
+def _show_view(module: Module) -> Callable[[int | str], Response]:
+    def show_record(record_id: int | str) -> Response:
         """Show one record of the module by id."""
+        if isinstance(record_id, str) or not 1 <= record_id <= MAX_ID:
+            raise not_an_id(module, str(record_id))
         record = listing.fetch_one(module, record_id)
         if record is None:
             message = NO_RECORD_MESSAGE.format(id=record_id, module=module.name)
@@ -96,6 +114,23 @@ def _show_view(module: Module) -> Callable[[int], Response]:
 
     show_record.__doc__ = f"Show one of the {module.name} by id."
     return show_record
+
+
+def not_an_id(module: Module, segment: str) -> ApiError:
+    """The 404 for a show path whose id segment is not a positive integer in range.
+
+    The segment is repeated (its start, invisible characters escaped) unless it holds something
+    shaped like a key prefix: keys are never echoed (SPEC §5).
+    """
+    if PREFIX_PATTERN.search(segment):
+        shown = None
+        value = "a value that looks like an API key"
+    else:
+        shown = untrusted.visible(segment[:SHOWN_ID_LENGTH])
+        shown += "..." if len(segment) > SHOWN_ID_LENGTH else ""
+        value = f"'{shown}'"
+    message = NOT_AN_ID_MESSAGE.format(module=module.name, max_id=MAX_ID, value=value)
+    return ApiError(404, "not_found", message, {"id": shown})
 
 
 def _cursor_list(module: Module, args: ListArgs) -> Response:

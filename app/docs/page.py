@@ -24,20 +24,30 @@ SERVER_VARIABLE = "$STOCKGATE_URL"
 # The key in the public page's curl lines: an environment variable, never a key on the page.
 KEY_VARIABLE = "$STOCKGATE_API_KEY"
 
-_CODE = re.compile(r"`([^`]+)`")
+# A code span, kept whole: nothing inside it is read as markup.
+_CODE_SPAN = re.compile(r"(`[^`]+`)")
+_BOLD = re.compile(r"\*\*(\S(?:[^*]*\S)?)\*\*")
 
 
 def prose(text: str | None) -> Markup:
-    """Render a description: paragraphs on blank lines, `backticks` as <code>; all else escaped."""
+    """Render a description, the CommonMark the document uses: paragraphs on blank lines,
+    `backticks` as <code>, **double asterisks** as <strong>; all else escaped."""
     if not text:
         return Markup("")
     paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
     html = []
     for paragraph in paragraphs:
-        escaped = str(escape(" ".join(paragraph.split())))
-        html.append("<p>" + _CODE.sub(r"<code>\1</code>", escaped) + "</p>")
-    # Safe: every paragraph was escaped above; only our own <p>/<code> tags are added.
+        parts = _CODE_SPAN.split(" ".join(paragraph.split()))
+        html.append("<p>" + "".join(_inline(part) for part in parts) + "</p>")
+    # Safe: every piece of text was escaped by _inline; only our own tags are added.
     return Markup("".join(html))  # noqa: S704
+
+
+def _inline(part: str) -> str:
+    """One piece of a paragraph as HTML: a code span, or text in which ``**bold**`` is marked."""
+    if part.startswith("`") and part.endswith("`") and len(part) > 2:
+        return f"<code>{escape(part[1:-1])}</code>"
+    return _BOLD.sub(r"<strong>\1</strong>", str(escape(part)))
 
 
 @dataclass
@@ -62,6 +72,8 @@ class Field:
     type: str
     nullable: bool
     description: str
+    # The values the document allows (its ``enum``), see ``_choices``.
+    choices: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -154,6 +166,13 @@ def _parameters(document: dict[str, Any], operation: dict[str, Any]) -> list[Par
     return rows
 
 
+def _choices(schema: dict[str, Any]) -> list[str]:
+    """The allowed values of a field, without null (``nullable`` says that). An array's items
+    are left out: the one such list (a key's abilities) is the Abilities section's table, which
+    one key's page cuts to that key's abilities."""
+    return [str(value) for value in schema.get("enum", []) if value is not None]
+
+
 def _fields(
     document: dict[str, Any], schema: dict[str, Any], prefix: str = "", depth: int = 0
 ) -> list[Field]:
@@ -169,6 +188,7 @@ def _fields(
                 type=_type_of(document, raw),
                 nullable=bool(prop.get("nullable")),
                 description=prop.get("description", ""),
+                choices=_choices(prop),
             )
         )
         if depth >= 3:
@@ -180,12 +200,12 @@ def _fields(
     return rows
 
 
-def curl_example(server: str, path: str, query: dict[str, Any] | None = None, key: str = KEY_VARIABLE) -> str:
-    """A copy-paste curl command; the key is an environment variable or a placeholder, never a key."""
+def curl_example(server: str, path: str, query: dict[str, Any] | None = None) -> str:
+    """A copy-paste curl command that reads the key from ``$STOCKGATE_API_KEY``, never a key."""
     url = server.rstrip("/") + path
     if query:
         url += "?" + urlencode(query)
-    return f'curl -sS "{url}" \\\n  -H "X-API-Key: {key}"'
+    return f'curl -sS "{url}" \\\n  -H "X-API-Key: {KEY_VARIABLE}"'
 
 
 def _example_query(parameters: list[Parameter]) -> dict[str, Any]:
@@ -201,9 +221,7 @@ def _example_query(parameters: list[Parameter]) -> dict[str, Any]:
     return query
 
 
-def _endpoint(
-    document: dict[str, Any], server: str, path: str, method: str, op: dict[str, Any], key: str
-) -> Endpoint:
+def _endpoint(document: dict[str, Any], server: str, path: str, method: str, op: dict[str, Any]) -> Endpoint:
     parameters = _parameters(document, op)
     ok = _resolve(document, op["responses"]["200"])
     media = ok["content"]["application/json"]
@@ -225,16 +243,18 @@ def _endpoint(
         parameters=parameters,
         fields=fields,
         responses=responses,
-        curl=curl_example(server, concrete_path, query, key),
+        curl=curl_example(server, concrete_path, query),
         example=json.dumps(media.get("example"), indent=2, ensure_ascii=False),
     )
 
 
-def build(document: dict[str, Any], key: str | None = None) -> dict[str, Any]:
+def build(document: dict[str, Any], example_key: str | None = None) -> dict[str, Any]:
     """Everything the page templates need, derived from the document alone.
 
-    ``key`` is what the examples send as the key (one key's page: its placeholder); by default
-    curl lines read ``$STOCKGATE_API_KEY`` and the authentication table shows ``EXAMPLE_KEY``.
+    Every curl line sends ``$STOCKGATE_API_KEY`` (SPEC §13: never a pasted placeholder).
+    ``example_key`` is what the key looks like where the page shows one (the authentication
+    table, the ``export STOCKGATE_API_KEY=...`` line): one key's prefix and a placeholder
+    secret on its page, ``EXAMPLE_KEY`` by default.
     """
     declared = document.get("servers", [{"url": "/"}])[0]["url"]
     absolute = declared.startswith(("http://", "https://"))
@@ -246,7 +266,7 @@ def build(document: dict[str, Any], key: str | None = None) -> dict[str, Any]:
     for path, item in document["paths"].items():
         for method, op in item.items():
             section = sections[op["tags"][0]]
-            section.endpoints.append(_endpoint(document, server, path, method, op, key or KEY_VARIABLE))
+            section.endpoints.append(_endpoint(document, server, path, method, op))
     components = document["components"]
     errors = [
         {
@@ -285,8 +305,8 @@ def build(document: dict[str, Any], key: str | None = None) -> dict[str, Any]:
             name: header for name, header in components.get("headers", {}).items() if name in KEY_HEADERS
         },
         "security": components.get("securitySchemes", {}),
-        "example_key": key or EXAMPLE_KEY,
-        "curl_key": key or KEY_VARIABLE,
+        "example_key": example_key or EXAMPLE_KEY,
+        "curl_key": KEY_VARIABLE,
         "first_list": first_list,
         # What page mode's totals promise (the cap on counting), as the document says it.
         "list_totals": components.get("schemas", {})
@@ -320,5 +340,6 @@ def for_abilities(document: dict[str, Any], abilities: Iterable[str]) -> dict[st
 
 
 def build_for_key(document: dict[str, Any], prefix: str, abilities: Iterable[str]) -> dict[str, Any]:
-    """One key's page: the operations it may call, its prefix and a placeholder secret in every example."""
-    return build(for_abilities(document, abilities), key=placeholder_key(prefix))
+    """One key's page: the operations it may call; its prefix and a placeholder secret where the
+    key is shown, and ``$STOCKGATE_API_KEY`` in every curl line."""
+    return build(for_abilities(document, abilities), example_key=placeholder_key(prefix))

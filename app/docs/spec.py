@@ -145,7 +145,12 @@ ERRORS: dict[int, tuple[str, str, str]] = {
         "and `details.required_ability` name it), or the key has allowed IPs and the request came "
         "from another address (`ip_not_allowed`: `details.address` is the address seen).",
     ),
-    404: ("NotFound", "Not found", "No record with this id, or no such endpoint."),
+    404: (
+        "NotFound",
+        "Not found",
+        "No record with this id (the message names the module and the id), an id that is not a "
+        "positive integer (the message says so), or no such endpoint.",
+    ),
     405: (
         "MethodNotAllowed",
         "Method not allowed",
@@ -471,7 +476,8 @@ def _show_operation(module: Module, record: dict[str, Any]) -> dict[str, Any]:
         "summary": f"Show one {name_of_one(module)}",
         "description": (
             f"Requires the `{module.ability('show')}` ability.\n\n"
-            f"Returns the {name_of_one(module)} with this id, or 404. The answer carries an "
+            f"Returns the {name_of_one(module)} with this id, or 404 `not_found` (also for an id "
+            "that is not a positive integer, such as `abc` or `0`). The answer carries an "
             "`ETag`; send it in `If-None-Match` for a 304 when the record did not change."
         ),
         "x-required-ability": module.ability("show"),

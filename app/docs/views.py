@@ -6,12 +6,16 @@ from ``PUBLIC_BASE_URL`` or are relative, never from the Host header), so every 
 the same bytes. Responses carry a strong ETag of the body and ``Cache-Control: no-cache``:
 clients and shared caches keep a copy but revalidate it, so a deploy is seen at once and an
 unchanged document costs a 304 without a render. A per-address limit (``DOCS_RATE_LIMIT``)
-keeps the unauthenticated endpoints from being used to burn CPU. The page is served under the
+keeps the unauthenticated endpoints from being used to burn CPU: every answer carries its
+``X-RateLimit-*`` headers, and only a 429 carries ``Retry-After`` (``limit_headers``; Flask-Limiter's
+own headers are off, as they put ``Retry-After`` on every 200). The page is served under the
 app-wide security headers (``app.security``: one Content-Security-Policy for every page).
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -106,7 +110,7 @@ def docs() -> Response:
 
 @bp.errorhandler(RateLimitExceeded)
 def rate_limited(error: RateLimitExceeded) -> Response:
-    """429 as the API's JSON error; Flask-Limiter adds ``Retry-After`` and ``X-RateLimit-*``."""
+    """429 as the API's JSON error; ``limit_headers`` adds ``Retry-After`` and ``X-RateLimit-*``."""
     limit = error.limit.limit
     security_events.record("docs.throttled", address=request.remote_addr, path=request.path, limit=str(limit))
     return api_error(
@@ -122,4 +126,18 @@ def rate_limited(error: RateLimitExceeded) -> Response:
 def tag_with_request_id(response: Response) -> Response:
     """Every response under ``/api/`` names its request (``X-Request-Id``), the docs' too."""
     response.headers[REQUEST_ID_HEADER] = request_id()
+    return response
+
+
+@bp.after_request
+def limit_headers(response: Response) -> Response:
+    """``X-RateLimit-*`` of the address's docs bucket on every answer; ``Retry-After`` on a 429 only."""
+    current = limiter.current_limit
+    if current is None:  # limiting is off
+        return response
+    response.headers["X-RateLimit-Limit"] = str(current.limit.amount)
+    response.headers["X-RateLimit-Remaining"] = str(current.remaining)
+    response.headers["X-RateLimit-Reset"] = str(current.reset_at)
+    if response.status_code == 429:
+        response.headers["Retry-After"] = str(max(1, math.ceil(current.reset_at - time.time())))
     return response

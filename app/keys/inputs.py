@@ -15,6 +15,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate, validates
 
+from app import untrusted
 from app.catalogue import ABILITY_SET
 from app.keys import allowed_ips
 from app.models.api_keys import (
@@ -97,7 +98,7 @@ class KeyEditSchema(Schema):
     expires_at = UtcDateTime(
         allow_none=True,
         error_messages={
-            "invalid": "Expires At must be an ISO 8601 date and time.",
+            "invalid": f"Expires At must be an ISO 8601 date and time, e.g. {untrusted.EXAMPLE_INSTANT}.",
             "out_of_range": "Expires At is out of range: it must fall between years 1 and 9999 in UTC.",
         },
     )

@@ -46,13 +46,21 @@ class UtcDateTime(fields.DateTime):
     """ISO 8601 date and time; without a zone it is taken as UTC; loaded as aware UTC.
 
     An offset that pushes the instant outside years 1-9999 in UTC is a validation error
-    (``out_of_range``), not an OverflowError later in a query or a comparison.
+    (``out_of_range``), not an OverflowError later in a query or a comparison. A value that is
+    no date and time gets ``untrusted.NOT_AN_INSTANT`` (an example); with ``in_url`` (a query
+    parameter) ``NOT_AN_INSTANT_IN_URL``, which also says to send a ``+`` offset as ``%2B``.
     """
 
-    default_error_messages = {"out_of_range": untrusted.OUT_OF_RANGE_INSTANT}
+    default_error_messages = {
+        "invalid": untrusted.NOT_AN_INSTANT,
+        "out_of_range": untrusted.OUT_OF_RANGE_INSTANT,
+    }
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, in_url: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("format", "iso")
+        if in_url:
+            messages = kwargs.get("error_messages", {})
+            kwargs["error_messages"] = {"invalid": untrusted.NOT_AN_INSTANT_IN_URL, **messages}
         super().__init__(*args, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:

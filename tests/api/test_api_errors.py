@@ -45,9 +45,56 @@ def test_write_methods_are_405_json_on_every_list_and_show(
             assert method not in response.headers["Allow"]
 
 
-@pytest.mark.parametrize("record_id", ["0", "-1", "abc", str(10**20), "1.5", "%00", "\uff11"])
-def test_bad_ids_are_404_json(call: Any, all_abilities_key: Any, record_id: str) -> None:
-    assert_error(call(f"/api/v1/products/{record_id}", all_abilities_key.raw_key), 404, "not_found")
+@pytest.mark.parametrize(
+    ("record_id", "shown"),
+    [
+        ("abc", "'abc'"),
+        ("0", "'0'"),
+        ("-1", "'-1'"),
+        ("1.5", "'1.5'"),
+        (str(2**31), f"'{2**31}'"),
+        (str(10**20), f"'{10**20}'"),
+        ("%00", "'\\u0000'"),
+        ("\uff11", "'\uff11'"),
+        ("9" * 5000, "'" + "9" * 40 + "...'"),
+    ],
+)
+def test_an_id_that_is_not_a_positive_integer_is_a_404_saying_what_ids_are(
+    call: Any, all_abilities_key: Any, record_id: str, shown: str
+) -> None:
+    """Not "No such endpoint": the endpoint exists, the id is what is wrong (SPEC §6)."""
+    error = assert_error(call(f"/api/v1/products/{record_id}", all_abilities_key.raw_key), 404, "not_found")
+    assert error["message"] == f"Products ids are positive integers (1 to 2147483647); {shown} is not one."
+    assert error["details"] == {"id": shown.strip("'")}
+
+
+def test_every_module_says_what_its_ids_are(call: Any, all_abilities_key: Any) -> None:
+    for module in MODULES:
+        error = assert_error(call(f"/api/v1/{module.slug}/abc", all_abilities_key.raw_key), 404, "not_found")
+        assert error["message"].startswith(f"{module.name} ids are positive integers")
+
+
+def test_an_unknown_id_names_the_module_and_the_id(call: Any, all_abilities_key: Any) -> None:
+    response = call("/api/v1/purchase-orders/2147483647", all_abilities_key.raw_key)
+    error = assert_error(response, 404, "not_found")
+    assert error["message"] == "No record with id 2147483647 in Purchase Orders."
+    assert error["details"] == {"id": 2147483647}
+
+
+def test_a_bad_id_is_checked_after_the_key_like_any_request(call: Any, make_key: Any) -> None:
+    """No key: the 401 of any endpoint; a key without the show ability: the 403 naming it."""
+    assert_error(call("/api/v1/products/abc"), 401, "missing_key")
+    lister = make_key(name="Lister", abilities=["products:list"])
+    error = assert_error(call("/api/v1/products/abc", lister.raw_key), 403, "forbidden")
+    assert error["details"] == {"required_ability": "products:show"}
+
+
+def test_a_key_in_the_id_segment_is_not_echoed(call: Any, all_abilities_key: Any) -> None:
+    key = build_key("AbCdEfGh")
+    response = call(f"/api/v1/products/{key}", all_abilities_key.raw_key)
+    error = assert_error(response, 404, "not_found")
+    assert "looks like an API key" in error["message"]
+    assert "sgk_AbCdEfGh" not in response.get_data(as_text=True)
 
 
 def test_an_unexpected_error_is_a_500_json_without_trace(

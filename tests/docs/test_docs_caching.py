@@ -89,6 +89,23 @@ def test_each_body_is_rendered_once_per_process(make_docs_app: Any, monkeypatch:
     assert calls["page"] == 2
 
 
+@pytest.mark.parametrize("path", DOCS)
+def test_an_answer_within_the_limit_has_limit_headers_but_no_retry_after(
+    make_docs_app: Any, path: str
+) -> None:
+    """Retry-After tells a client to wait: only a 429 says that (it was on every 200)."""
+    client = make_docs_app(DOCS_RATE_LIMIT="5/minute").test_client()
+    response = client.get(path)
+    assert response.status_code == 200
+    assert "Retry-After" not in response.headers
+    assert response.headers["X-RateLimit-Limit"] == "5"
+    assert response.headers["X-RateLimit-Remaining"] == "4"
+    assert int(response.headers["X-RateLimit-Reset"]) > 0
+    again = client.get(path, headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304 and "Retry-After" not in again.headers
+    assert again.headers["X-RateLimit-Remaining"] == "3"
+
+
 def test_docs_are_limited_per_address(make_docs_app: Any, caplog: pytest.LogCaptureFixture) -> None:
     """Past DOCS_RATE_LIMIT an address gets the API's JSON 429 with Retry-After; others don't."""
     caplog.set_level(logging.INFO, logger="stockgate.security")

@@ -48,6 +48,14 @@ def test_public_page_examples_still_read_the_key_from_the_environment(docs_app: 
     assert all(page.KEY_VARIABLE in e.curl for s in doc["sections"] for e in s.endpoints)
 
 
+def test_a_keys_page_shows_its_prefix_but_its_curl_lines_read_the_environment(docs_app: Flask) -> None:
+    doc = page.build_for_key(spec.document_for(docs_app), "sgk_AbCd1234", ["products:list"])
+    assert doc["example_key"] == placeholder_key("sgk_AbCd1234")
+    assert doc["curl_key"] == page.KEY_VARIABLE
+    curls = [e.curl for s in doc["sections"] for e in s.endpoints]
+    assert curls and all(page.KEY_VARIABLE in c and "sgk_AbCd1234" not in c for c in curls)
+
+
 @pytest.mark.parametrize("_", range(20))
 def test_placeholder_is_never_shaped_like_a_key(_: int) -> None:
     placeholder = placeholder_key(f"sgk_{generate_key_id()}")

@@ -138,6 +138,45 @@ def test_descriptions_are_escaped_with_only_code_and_paragraphs_added():
     assert html == "<p>Use <code>&lt;b&gt;</code> here.</p><p>&lt;script&gt;alert(1)&lt;/script&gt;</p>"
 
 
+def test_double_asterisks_are_bold_but_not_inside_code():
+    """The OpenAPI descriptions are CommonMark: ``**Cursor mode**`` reads as bold, not asterisks."""
+    html = str(prose("**Cursor mode** (for syncing); `**kept**`, 2 ** 3 and **<b>**."))
+    assert html == (
+        "<p><strong>Cursor mode</strong> (for syncing); <code>**kept**</code>, 2 ** 3 and "
+        "<strong>&lt;b&gt;</strong>.</p>"
+    )
+
+
+def test_no_literal_double_asterisks_on_the_page(page):
+    html = page.get_data(as_text=True)
+    assert html.count("<strong>Cursor mode</strong>") == 15
+    assert "**" not in html
+
+
+def _allowed(html: str, operation: str, field: str) -> list[str]:
+    """The values listed as allowed in ``field``'s row of ``operation``'s response fields."""
+    article = html.split(f'<article id="{operation}"', 1)[1].split("</article>", 1)[0]
+    row = article.split(f"<td><code>{field}</code></td>", 1)[1].split("</tr>", 1)[0]
+    choices = re.search(r'<span class="choices">one of (.*?)</span>', row)
+    return re.findall(r"<code>([^<]+)</code>", choices.group(1)) if choices else []
+
+
+def test_response_fields_show_the_values_the_document_allows(page, document):
+    """The document's enums (a status, a kind, a key's status) are on the page too."""
+    html = page.get_data(as_text=True)
+    schemas = document["components"]["schemas"]
+    assert _allowed(html, "showProduct", "data.status") == schemas["Product"]["properties"]["status"]["enum"]
+    assert _allowed(html, "listWarehouses", "data[].kind") == ["amazon_fba", "own", "third_party"]
+    assert _allowed(html, "showKey", "data.status") == ["active", "rolling"]
+    # A nullable enum lists its values; null is said once, by "or null".
+    assert _allowed(html, "showReturnOrder", "data.lines[].condition") == [
+        "sellable",
+        "damaged",
+        "defective",
+        "missing",
+    ]
+
+
 def test_docs_page_has_a_syncing_section_with_shell_and_python_examples(page):
     """SPEC §14: the cursor loop, updated_since, ETags and gzip, with copy-paste examples."""
     html = page.get_data(as_text=True)

@@ -40,7 +40,24 @@ def openapi_shape(document: dict[str, Any], path: str, op: dict[str, Any]) -> st
 
 
 def api_rules(app: Flask) -> dict[str, Rule]:
-    return {flask_shape(rule): rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1")}
+    """The API's rules by shape, without the ``{string}`` twin of each show rule (``app.api.views``):
+    it only answers what ids are, so it is no path of its own."""
+    rules = {flask_shape(rule): rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1")}
+    return {shape: rule for shape, rule in rules.items() if not _is_show_twin(rules, shape)}
+
+
+def _is_show_twin(rules: dict[str, Rule], shape: str) -> bool:
+    twin = shape.removesuffix("{string}") + "{int}"
+    return shape.endswith("{string}") and twin in rules and rules[twin].endpoint == rules[shape].endpoint
+
+
+def test_each_show_rule_has_one_string_twin_with_the_same_endpoint(docs_app):
+    """The twin answers ids such as ``abc`` and ``-1`` through the same view (and guard)."""
+    rules = [rule for rule in docs_app.url_map.iter_rules() if rule.rule.startswith("/api/v1")]
+    shapes = {flask_shape(rule): rule for rule in rules}
+    twins = [shape for shape in shapes if _is_show_twin(shapes, shape)]
+    assert len(twins) == 15
+    assert len(rules) == 31 + 15
 
 
 def documented(document: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:

@@ -57,15 +57,18 @@ def test_docs_show_only_the_keys_operations_and_its_introspection(
     assert re.findall(r"<td><code>([^<]+)</code></td>", abilities) == ["products:show", "inventory:list"]
 
 
-def test_every_curl_line_sends_the_prefix_with_a_placeholder_never_a_secret(
+def test_every_curl_line_sends_the_environment_variable_the_page_tells_you_to_set(
     app: Flask, signed_in: PanelClient, sync_key: service.CreatedKey
 ) -> None:
+    """SPEC §13: ``$STOCKGATE_API_KEY`` in every curl line, never a pasted placeholder; the
+    placeholder (prefix and ``<your secret>``) only where the key is set and shown."""
     prefix = sync_key.key.prefix
     html = signed_in.get(docs_url(prefix)).text
     placeholder = f"{prefix}_&lt;your secret&gt;"
     sent = _CURL_KEY.findall(html)
     assert len(sent) >= 3
-    assert set(sent) == {placeholder}
+    assert set(sent) == {"$STOCKGATE_API_KEY"}
+    assert f"export STOCKGATE_API_KEY='{placeholder}'" in html
     assert f"Authorization: Bearer {placeholder}" in html
     assert sync_key.raw_key not in html
     assert sync_key.raw_key[len(prefix) + 1 :] not in html

@@ -8,9 +8,8 @@ from sqlalchemy import event, select
 
 from app.extensions import db
 from app.keys import service
-from app.keys.cache import ProvenKeyCache
 from app.keys.format import build_key
-from app.keys.verification import proven_keys, verify
+from app.keys.verification import ProvenKeyCache, proven_keys, verify
 from app.models.api_keys import ApiKey
 
 # Both databases: key lookup and the Last Used At conditional update.

@@ -1,72 +1,26 @@
 """The API guard (SPEC §5): who is calling, may they call this endpoint, and how fast.
 
-Order of checks for every request routed to the ``api`` blueprint:
+Every request to the ``api`` blueprint passes these checks in this order; the first that fails
+answers. Each step's reasons are in the function that takes it.
 
-1. **Query string.** A parameter named like a credential (``QUERY_KEY_NAMES``, compared
-   case-insensitively) or any parameter name or value containing something shaped like a
-   key prefix (``sgk_`` + 8 base62 characters) is refused with 400 ``bad_request``: keys in
-   URLs end up in proxy logs and browser history. The value is never echoed nor logged.
-   (A ``q`` search for a key string is refused too, on purpose.)
-2. **Headers.** ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``; the same key in both
-   is fine, two different keys are a 400 with ``WWW-Authenticate: Bearer ...,
-   error="invalid_request"`` (RFC 6750). Another scheme, ``Bearer`` with no value, or an
-   empty ``X-API-Key`` are 401.
-3. **Format and checksum** (``app.keys.format.parse_key``, inside ``verify``): 401
-   ``invalid_key`` with no database query and no bcrypt.
-4. **Failed attempts per client address** (``app.api.ratelimit``). Every refused request
-   (400/401 from this guard) and every bcrypt check counts against ``API_AUTH_FAILURE_LIMIT``
-   (default ``20/minute``) for its address (IPv6: its /64). A bcrypt check is counted
-   *before* it runs, and refused if the count is refused. Once the budget is spent, every
-   failed request from the address gets the same 429 ``rate_limited``, whatever was wrong
-   with it, so the answers tell nothing about which prefixes exist; an unknown prefix is
-   checked against a dummy hash, so it costs what a wrong secret costs. Keys already proven
-   need no bcrypt and are not counted, so a legitimate client behind the same address keeps
-   working during a flood. A proven key refused for its state (inactive, revoked, rolled,
-   expired) always gets its 401 reason (only the holder of the secret sees it; a 429 would
-   invite retrying a key that will never work again) and is counted against the address's
-   bucket of refusals (``ratelimit.count_refusal``), never against any key's bucket nor the
-   failed-attempt budget: a leaked old key must not starve its successor, and a client still
-   calling with a rolled key must not lock its new key out of bcrypt from the same address.
-   The address is ``request.remote_addr``: behind a reverse proxy, wrap the app in
-   ``werkzeug.middleware.proxy_fix.ProxyFix``.
-5. **Concurrent bcrypt checks** are capped per process (``API_BCRYPT_CONCURRENCY``): beyond
-   the cap, 503 ``service_unavailable`` with ``Retry-After`` instead of a queue.
-6. **Verification** (``app.keys.verification.verify``): row loaded once by prefix, bcrypt at
-   most once per key per process, status/expiry/abilities/limit/cutover read fresh. 401
-   ``key_inactive`` / ``key_revoked`` / ``key_rolled`` (naming the new key's prefix) /
-   ``key_expired``. A rolled key in its grace period gets ``Deprecation`` and ``Sunset`` on
-   every response.
-7. **Allowed IPs** (``app.keys.allowed_ips``): a key with allowed IPs answers 403
-   ``ip_not_allowed``, naming the address seen (``request.remote_addr``, the one
-   ``PROXY_FIX_HOPS`` makes trusted), to a request from anywhere else. Before the per-key
-   limit and counted like a state refusal (against the address, never the key's bucket), so
-   a thief with a stolen IP-locked key can neither read data nor keep its owner at 429;
-   before the ability, so a stolen key tells a stranger nothing about what it may do. Usage
-   counts it apart from the abilities (``IP_REFUSED_OPERATION``).
-8. **Per-key rate limit** (``app.api.ratelimit``): every request of a working key from an
-   allowed address counts against its key's bucket (one bucket for the old and new key of a
-   roll), also those then answered 403/404/400, so probing is not free;
-   429 ``rate_limited`` with ``Retry-After`` when the bucket is full.
-9. **Ability**: 403 ``forbidden`` with ``details.required_ability`` and
-   ``WWW-Authenticate: Bearer ..., error="insufficient_scope", scope="<ability>"``. Endpoints
-   in ``KEY_ONLY_ENDPOINTS`` (``GET /api/v1/key``) need none; any other endpoint without a
-   declared ability is a 404 (deny by default).
+1. No key in the query string (400): URLs end up in proxy logs and browser history.
+2. One key, from ``Authorization: Bearer`` or ``X-API-Key`` (401 missing, 400 two different).
+3. Format and checksum, with no database query and no bcrypt (401 ``invalid_key``).
+4. Failed attempts per client address (``ratelimit.count_failure``): every refusal and every
+   bcrypt check is counted before bcrypt runs; past the budget every failure gets the same 429.
+5. At most ``API_BCRYPT_CONCURRENCY`` bcrypt checks per process (503 beyond, never a queue).
+6. Verification (``keys.verification.verify``): the row read fresh, bcrypt once per key per
+   process, the key's state decided by the model (401 ``key_inactive``, ``key_revoked``,
+   ``key_rolled`` naming the new key, ``key_expired``). A refused state is always its 401,
+   never a 429, and is charged to the client address, never to any key's bucket.
+7. Allowed IPs (403 ``ip_not_allowed``), charged like a state refusal: a stolen IP-locked
+   key can neither read data nor keep its owner at 429.
+8. The key's own limit (``ratelimit.hit_key``; one bucket per roll chain): 429 when spent.
+9. The ability (403 ``forbidden``); an endpoint without a declared ability is a 404.
 
-Throttling decisions (the address's budget spent, every bcrypt slot taken) are security
-events (``app.security_events``, ``api.throttled``), one line each, with the key's prefix
-at most.
-
-Every response to an identified key (proven, even if then refused for its state, its limit,
-its address or its abilities) that has an expiry carries ``Stockgate-Key-Expires-At`` (ISO
-8601, UTC, ``Z``), so integrators hear of an expiry before it bites (SPEC §12).
-
-Refused requests with an unproven key, and refusals of a proven key for its state or its
-address, never touch a key's bucket; they count against their address instead.
-``X-RateLimit-*`` headers go on every response of the blueprint: the key's bucket once the
-key is known, the address's failure bucket otherwise.
-
-Unexpected failures (database or limiter storage down) propagate to the API's error handlers,
-which answer a JSON 503.
+What the guard learns travels in one ``ApiCall`` (``g.api_call``); ``finish`` puts its headers
+(``X-RateLimit-*``, ``Stockgate-Key-Expires-At``, ``Deprecation``/``Sunset``, ``X-Request-Id``)
+on every response and counts the request for usage.
 """
 
 from __future__ import annotations

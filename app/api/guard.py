@@ -148,6 +148,8 @@ def deprecation_headers(key: ApiKey) -> dict[str, str]:
 
 
 def _refuse_key_in_query() -> Auth | None:
+    """A 400 when a parameter is named like a credential or holds something shaped like a key
+    prefix (a ``q`` search for a key string too, on purpose); the value is never echoed."""
     for name, value in request.args.items(multi=True):
         if name.lower() in QUERY_KEY_NAMES or _KEY_LIKE.search(name) or _KEY_LIKE.search(value):
             shown = None if _KEY_LIKE.search(name) else name

@@ -108,7 +108,8 @@ def test_key_page_opens_the_documentation_for_that_key(
     expect(page.get_by_role("heading", name="Documentation for this key")).to_be_visible()
     titles = page.locator("h4.endpoint-title code")
     expect(titles).to_have_text(["/api/v1/inventory", "/api/v1/warehouses", "/api/v1/key"])
-    expect(page.locator("pre.curl").first).to_contain_text(f"X-API-Key: {prefix}_<your secret>")
+    expect(page.locator("pre.curl").first).to_contain_text("$STOCKGATE_API_KEY")
+    expect(page.locator("pre.curl").first).not_to_contain_text("<your secret>")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "key-docs-1280x800.png"))
     assert console.csp_violations() == []

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models.api_keys import ApiKey
-from tests.browser.conftest import Console, LiveServer, sign_in
+from tests.browser.conftest import Console, LiveServer, open_panel
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +32,7 @@ def test_public_and_one_keys_docs_fit_a_desktop_and_a_phone(
     page, console = page_and_console
     with live_server.app.app_context():
         prefix = db.session.scalar(select(ApiKey.prefix).where(ApiKey.name == "Shopify storefront"))
-    sign_in(page)
+    open_panel(page)
     for name, path in (("public", "/api/docs"), ("key", f"/settings/api-keys/{prefix}/docs")):
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})

@@ -648,6 +648,9 @@ def main() -> int:
         "--sync-only", action="store_true", help="only the SPEC §14 sync rows (100,000 products)"
     )
     parser.add_argument(
+        "--admin-only", action="store_true", help="only the admin rows: the key search and a key's page"
+    )
+    parser.add_argument(
         "--embedded-server",
         choices=("waitress", "gunicorn-threads"),
         default="waitress",
@@ -667,9 +670,9 @@ def main() -> int:
     if args.sync_only and args.skip_large:
         parser.error("--sync-only measures at 100,000 products: drop --skip-large")
     try:
-        if not args.skip_embedded:
+        if not (args.skip_embedded or args.admin_only):
             embedded(table, embedded_shape(args.embedded_server), work, load, large, args.sync_only)
-        if not args.skip_production:
+        if not (args.skip_production or args.admin_only):
             production(table, load, large, args.sync_only)
         if not args.serving_only:
             admin(table, work, large, args.sync_only, postgres=not args.skip_production)

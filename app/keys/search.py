@@ -8,8 +8,8 @@ on SQLite ``LIKE``, which ignores the case of ASCII letters only, as ``lower()``
 
 ``matching`` answers with one of two conditions that select the same keys:
 
-- few matches (at most ``SPARSE_LIMIT``): ``id IN (...)`` of their ids, read through the
-  trigram indexes, so the caller sorts just those;
+- few matches (at most ``SPARSE_LIMIT``): their ids, read through the trigram indexes, so
+  the caller sorts just those (``_among``);
 - many matches: the plain condition, so the caller's ``ORDER BY ... LIMIT`` walks its sort
   order and stops after a page's worth (with many matches that stretch is short).
 
@@ -28,14 +28,17 @@ migration ``b7e31f0a9c42`` built all of it for deployed databases.
 from __future__ import annotations
 
 from sqlalchemy import (
+    ARRAY,
     DDL,
     ColumnElement,
     Integer,
     Select,
+    any_,
     bindparam,
     column,
     event,
     false,
+    func,
     or_,
     select,
     text,
@@ -112,9 +115,19 @@ def matching(query: str) -> ColumnElement[bool]:
     # Count rows, not distinct ids: a key found twice must not hide one never read.
     if len(ids) > SPARSE_LIMIT:
         return or_(_text_condition(query), ApiKey.owner_id.in_(_owners(query)))
-    # Written into the SQL (integers read from the database): PostgreSQL binds a thousand
-    # parameters several times slower than it parses a thousand literals.
-    return ApiKey.id.in_(bindparam("matching_ids", sorted(set(ids)), expanding=True, literal_execute=True))
+    return _among(sorted(set(ids)))
+
+
+def _among(ids: list[int]) -> ColumnElement[bool]:
+    """``id`` is one of ``ids``, in the form each database sorts few matches fastest with."""
+    if dialect() == "postgresql":
+        # One array parameter, read back through an InitPlan: the planner cannot count it, so
+        # it sorts the matches. Counting them, it would walk the sort order expecting them
+        # spread evenly, and keys made together (an import, a batch) sit at its far end.
+        array = bindparam("matching_ids", ids, type_=ARRAY(Integer))
+        return ApiKey.id == any_(func.array(select(func.unnest(array)).scalar_subquery()))
+    # Written into the SQL (integers read from the database): fewer parameters to bind.
+    return ApiKey.id.in_(bindparam("matching_ids", ids, expanding=True, literal_execute=True))
 
 
 def _contains(column: ColumnElement[str], query: str) -> ColumnElement[bool]:

@@ -9,7 +9,7 @@ from flask_orjson import OrjsonProvider
 
 from app import cli, extensions, hosts, routing
 from app.config import load_config
-from app.keys import verification
+from app.keys import search, verification
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -33,6 +33,7 @@ def _init_extensions(app: Flask) -> None:
     from app import accounts, db
 
     extensions.db.init_app(app)
+    search.register_ddl()  # the key search's DDL that no model can declare (FTS5, pg_trgm)
     db.init_app(app)
     extensions.migrate.init_app(app, extensions.db, directory=_migrations_dir())
     extensions.csrf.init_app(app)

@@ -59,7 +59,17 @@ def include_name(name, type_, parent_names):
     pg_trgm indexes; b7e31f0a9c42)."""
     if type_ == "table" and name and name.startswith("api_keys_fts"):
         return False
-    return not (type_ == "index" and name and name.endswith("_trgm"))
+    return not _trigram_index(name, type_)
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    """Skip the models' pg_trgm indexes too: declared for PostgreSQL only (``ddl_if``), which
+    autogenerate does not read, so it would ask for them on SQLite."""
+    return not _trigram_index(name, type_)
+
+
+def _trigram_index(name, type_):
+    return type_ == "index" and bool(name) and name.endswith("_trgm")
 
 
 def run_migrations_offline():
@@ -104,6 +114,7 @@ def run_migrations_online():
         conf_args["process_revision_directives"] = process_revision_directives
     conf_args.setdefault("render_item", render_item)
     conf_args.setdefault("include_name", include_name)
+    conf_args.setdefault("include_object", include_object)
 
     connectable = get_engine()
 

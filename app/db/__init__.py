@@ -1,4 +1,4 @@
-"""Database plumbing: engine options and hooks, DDL beyond the models, and the key search queries.
+"""Database plumbing: engine options and hooks, and which database the app runs on.
 
 ``init_app`` decides once which database the app runs on (``dialect()`` tells the rest).
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 
-from app.db import key_search
 from app.db.engine import install_hooks
 from app.extensions import db
 
@@ -15,8 +14,7 @@ EXTENSION_NAME = "stockgate.db"
 
 
 def init_app(app: Flask) -> None:
-    """Install the engine hooks, register the extra DDL and record the database's dialect."""
-    key_search.register_ddl()
+    """Install the engine hooks and record the database's dialect."""
     with app.app_context():
         engine = db.engine
     install_hooks(engine)

@@ -25,6 +25,7 @@ from app import audit
 from app.db import dialect
 from app.errors import Conflict, InvalidInput, NotFound, flatten_errors, summarise
 from app.extensions import db
+from app.keys import search
 from app.keys.format import build_key, generate_key_id, is_prefix, prefix_of
 from app.keys.hashing import hash_secret
 from app.keys.inputs import KeyCreateSchema, KeyEditSchema
@@ -397,20 +398,15 @@ def search_keys(
 ) -> Select[tuple[ApiKey]]:
     """Return a select of keys matching ``query`` by name, prefix, owner name or email.
 
-    ``%`` and ``_`` in the query match literally. The caller adds ordering and paging.
+    The one key search: the panel's table and ``flask keys list --search`` both call it.
+    ``%`` and ``_`` in the query match literally (``keys.search`` says how it stays fast).
+    The caller adds ordering and paging.
     """
     now = now or utcnow()
     stmt = select(ApiKey).join(ApiKey.owner).options(contains_eager(ApiKey.owner))
     text = query.strip()
     if text:
-        stmt = stmt.where(
-            or_(
-                ApiKey.name.icontains(text, autoescape=True),
-                ApiKey.prefix.icontains(text, autoescape=True),
-                User.name.icontains(text, autoescape=True),
-                User.email.icontains(text, autoescape=True),
-            )
-        )
+        stmt = stmt.where(search.matching(text))
     not_expired = or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now)
     if status == "all":
         stmt = stmt.where(ApiKey.status != KeyStatus.REVOKED)

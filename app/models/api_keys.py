@@ -29,6 +29,8 @@ RATE_LIMIT_MAX = 100_000
 RATE_LIMIT_DEFAULT = 60
 NAME_MAX_LENGTH = 100
 DESCRIPTION_MAX_LENGTH = 500
+# pg_trgm's GIN operator class for the substring search's columns.
+TRIGRAMS = {"name": "gin_trgm_ops", "prefix": "gin_trgm_ops"}
 
 
 class KeyStatus(enum.StrEnum):
@@ -65,11 +67,19 @@ class ApiKey(db.Model):
     __table_args__ = (
         CheckConstraint(f"rate_limit BETWEEN {RATE_LIMIT_MIN} AND {RATE_LIMIT_MAX}", name="rate_limit_range"),
         # The panel's sortable columns: ORDER BY ... LIMIT 26 walks an index instead of sorting
-        # every key. Substring search has its own indexes (app.db.key_search).
+        # every key.
         Index("ix_api_keys_name", "name"),
         Index("ix_api_keys_rate_limit", "rate_limit"),
         Index("ix_api_keys_expires_at", "expires_at"),
         Index("ix_api_keys_last_used_at", "last_used_at"),
+        # Substring search (app.keys.search): ILIKE '%q%' uses these on PostgreSQL. SQLite's
+        # FTS5 table is no index a model can declare; app.keys.search creates it.
+        Index("ix_api_keys_name_trgm", "name", postgresql_using="gin", postgresql_ops=TRIGRAMS).ddl_if(
+            dialect="postgresql"
+        ),
+        Index("ix_api_keys_prefix_trgm", "prefix", postgresql_using="gin", postgresql_ops=TRIGRAMS).ddl_if(
+            dialect="postgresql"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

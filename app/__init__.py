@@ -30,13 +30,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
-    from app import accounts, db
+    from app import accounts, db, sessions
 
     extensions.db.init_app(app)
     search.register_ddl()  # the key search's DDL that no model can declare (FTS5, pg_trgm)
     db.init_app(app)
     extensions.migrate.init_app(app, extensions.db, directory=_migrations_dir())
     extensions.csrf.init_app(app)
+    sessions.init_app(app)
     extensions.login_manager.init_app(app)
     extensions.login_manager.user_loader(accounts.load_session_user)
     extensions.init_limiter(app)

@@ -360,8 +360,9 @@ def audited_values(key: ApiKey) -> dict[str, Any]:
     return {name: _audit_value(getattr(key, name)) for name in AUDITED_FIELDS if hasattr(key, name)}
 
 
-# Status filter values the panel and CLI accept; "all" hides revoked keys.
-STATUS_FILTERS = ("all", "active", "inactive", "expired", "revoked", "expiring")
+# Status filter values the panel and CLI accept; "all" hides revoked keys, "working" (the
+# panel's default, SPEC §7) also hides dead keys (rolled, past their cutover), which "rolled" lists.
+STATUS_FILTERS = ("all", "working", "active", "inactive", "expired", "revoked", "expiring", "rolled")
 # "Expiring soon" (SPEC §12): an active key whose expiry is this close gets a warning.
 EXPIRING_SOON = timedelta(days=14)
 
@@ -386,10 +387,15 @@ def search_keys(
             )
         )
     not_expired = or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now)
+    dead = ApiKey.is_past_cutover_sql(now)
     if status == "all":
         stmt = stmt.where(ApiKey.status != KeyStatus.REVOKED)
+    elif status == "working":
+        stmt = stmt.where(ApiKey.status != KeyStatus.REVOKED, ~dead)
+    elif status == "rolled":
+        stmt = stmt.where(ApiKey.status != KeyStatus.REVOKED, dead)
     elif status == "active":
-        stmt = stmt.where(ApiKey.status == KeyStatus.ACTIVE, not_expired)
+        stmt = stmt.where(ApiKey.status == KeyStatus.ACTIVE, not_expired, ~dead)
     elif status == "expired":
         stmt = stmt.where(ApiKey.status == KeyStatus.ACTIVE, ~not_expired)
     elif status == "expiring":
@@ -397,6 +403,7 @@ def search_keys(
             ApiKey.status == KeyStatus.ACTIVE,
             ApiKey.expires_at > now,
             ApiKey.expires_at <= now + EXPIRING_SOON,
+            ~dead,
         )
     elif status in ("inactive", "revoked"):
         stmt = stmt.where(ApiKey.status == KeyStatus(status))

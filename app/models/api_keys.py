@@ -5,7 +5,18 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ColumnElement, Enum, ForeignKey, Index, Integer, String, or_
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ColumnElement,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    and_,
+    or_,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -99,6 +110,11 @@ class ApiKey(db.Model):
         """Return True when the key was rolled and its cutover has passed: it is dead for good
         (the API answers ``key_rolled``), whatever its stored status."""
         return self.successor_id is not None and not self.is_rolling(now)
+
+    @classmethod
+    def is_past_cutover_sql(cls, now: datetime) -> ColumnElement[bool]:
+        """SQL twin of ``is_past_cutover``: rolled, and the cutover is not after ``now``."""
+        return and_(cls.successor_id.is_not(None), or_(cls.sunset_at.is_(None), cls.sunset_at <= now))
 
     def display_status(self, now: datetime | None = None) -> str:
         """Return the status shown to people: Active, Rolling, Rolled, Inactive, Expired or Revoked."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import current_app
 from marshmallow import ValidationError
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
@@ -387,8 +387,9 @@ def audited_values(key: ApiKey) -> dict[str, Any]:
     return {name: _audit_value(getattr(key, name)) for name in AUDITED_FIELDS if hasattr(key, name)}
 
 
-# Status filter values the panel and CLI accept; "all" hides revoked keys.
-STATUS_FILTERS = ("all", "active", "inactive", "expired", "revoked", "expiring")
+# Status filter values the panel and CLI accept; "all" hides revoked keys, "working" (the
+# panel's default, SPEC §7) also hides dead keys (rolled, past their cutover), which "rolled" lists.
+STATUS_FILTERS = ("all", "working", "active", "inactive", "expired", "revoked", "expiring", "rolled")
 # "Expiring soon" (SPEC §12): an active key whose expiry is this close gets a warning.
 EXPIRING_SOON = timedelta(days=14)
 
@@ -407,22 +408,24 @@ def search_keys(
     text = query.strip()
     if text:
         stmt = stmt.where(search.matching(text))
-    not_expired = or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now)
-    if status == "all":
-        stmt = stmt.where(ApiKey.status != KeyStatus.REVOKED)
-    elif status == "active":
-        stmt = stmt.where(ApiKey.status == KeyStatus.ACTIVE, not_expired)
-    elif status == "expired":
-        stmt = stmt.where(ApiKey.status == KeyStatus.ACTIVE, ~not_expired)
-    elif status == "expiring":
-        stmt = stmt.where(
-            ApiKey.status == KeyStatus.ACTIVE,
-            ApiKey.expires_at > now,
-            ApiKey.expires_at <= now + EXPIRING_SOON,
-        )
-    elif status in ("inactive", "revoked"):
-        stmt = stmt.where(ApiKey.status == KeyStatus(status))
-    else:
+    conditions = _status_conditions(now)
+    if status not in conditions:
         errors = {"status": [f"Status must be one of: {', '.join(STATUS_FILTERS)}."]}
         raise InvalidInput(summarise(errors), errors)
-    return stmt
+    return stmt.where(conditions[status])
+
+
+def _status_conditions(now: datetime) -> dict[str, ColumnElement[bool]]:
+    """SQL for each status filter, from the model's own state rules (``ApiKey`` hybrids)."""
+    not_revoked = ApiKey.status != KeyStatus.REVOKED
+    dead = ApiKey.is_past_cutover(now)
+    return {
+        "all": not_revoked,
+        "working": and_(not_revoked, ~dead),
+        "rolled": and_(not_revoked, dead),
+        "active": ApiKey.is_working(now),
+        "expired": and_(ApiKey.status == KeyStatus.ACTIVE, ApiKey.is_expired(now)),
+        "expiring": and_(ApiKey.is_working(now), ApiKey.expires_at <= now + EXPIRING_SOON),
+        "inactive": ApiKey.status == KeyStatus.INACTIVE,
+        "revoked": ApiKey.status == KeyStatus.REVOKED,
+    }

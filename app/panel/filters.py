@@ -55,7 +55,10 @@ def expiry_notice(value: datetime | None, now: datetime | None = None) -> str | 
 
 
 # htmx 2 under a strict CSP: no eval, no injected <style>, and a history restore loads a
-# whole page. 422 (validation) swaps; other errors do not swap, and panel.js shows them.
+# whole page. 422 (validation) swaps into the element's own target. Other errors swap too:
+# the panel answers them with an HTML fragment and HX-Retarget to the alert area
+# (guards.error_response); an error that comes without (another blueprint's) lands there too,
+# never inside a row or a form.
 HTMX_CONFIG = {
     "allowEval": False,
     "allowScriptTags": False,
@@ -66,7 +69,7 @@ HTMX_CONFIG = {
         {"code": "204", "swap": False},
         {"code": "[23]..", "swap": True},
         {"code": "422", "swap": True},
-        {"code": "[45]..", "swap": False, "error": True},
+        {"code": "[45]..", "swap": True, "error": True, "target": "#flash", "swapOverride": "innerHTML"},
         {"code": "...", "swap": False},
     ],
 }

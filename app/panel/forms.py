@@ -71,6 +71,17 @@ class PanelForm(FlaskForm):
 
     # Fields whose value is checked by the view instead (listed per form, with the reason).
     unchecked_fields: ClassVar[frozenset[str]] = frozenset()
+    # The field that takes the focus when the form is shown without errors (None: no field).
+    first_field: ClassVar[str | None] = None
+    # The fields in the order the page shows them, where it differs from the declared order.
+    shown_order: ClassVar[tuple[str, ...]] = ()
+
+    def autofocus_field(self) -> str | None:
+        """The field the template marks ``autofocus`` (htmx focuses it once swapped in): the
+        first field on the page with an error, else ``first_field``."""
+        fields = [self[name] for name in self.shown_order] or list(self)
+        invalid = (f.name for f in fields if f.errors and not isinstance(f, HiddenField))
+        return next(invalid, self.first_field)
 
     def validate(self, extra_validators: Any = None) -> bool:
         """Refuse control characters first; only clean input reaches the fields' validators."""
@@ -154,6 +165,7 @@ class KeyFieldsMixin:
     schema: ClassVar[type[Schema]]
     # The stored expiry (edit): an unchanged one is not checked again, so a past one may stay.
     original_expires_at: datetime | None = None
+    first_field: ClassVar[str | None] = "name"
 
     name = StringField("Name", filters=[_strip])
     # Rendered by hand (a grid of modules); values are the ability strings.
@@ -257,6 +269,8 @@ class KeyCreateForm(KeyFieldsMixin, PanelForm):
     """A new API key."""
 
     schema = KeyCreateSchema
+    # Owner is declared after the shared fields but shown second, beside Name.
+    shown_order = ("name", "owner", "abilities", "expires_at", "rate_limit", "allowed_ips", "description")
 
     owner = SelectField("Owner", validate_choice=False, validators=[DataRequired("Choose an owner.")])
 
@@ -296,6 +310,7 @@ ROLL_CHOICES = [
 class RollKeyForm(PanelForm):
     """When the old key of a roll stops working; the service checks the time's range."""
 
+    first_field: ClassVar[str | None] = "grace"
     grace = RadioField("Old key stops working", choices=ROLL_CHOICES, default="24h")
     sunset_at = AsciiDateTimeLocalField(
         "Date and time (UTC)",

@@ -5,12 +5,13 @@ from __future__ import annotations
 from flask import Response, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import Forbidden, NotFound
+from werkzeug.exceptions import Forbidden, InternalServerError, NotFound
+from werkzeug.http import HTTP_STATUS_CODES
 
 from app import accounts
 from app.extensions import login_manager
 from app.models.users import User
-from app.panel.htmx import htmx, htmx_redirect, message_response
+from app.panel.htmx import htmx, htmx_redirect, reswap, retarget
 
 SESSION_EXPIRED = "Your session has expired or the page is out of date. Reload the page and try again."
 
@@ -37,20 +38,33 @@ def unauthorized() -> Response:
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
+def error_response(message: str, status: int) -> Response:
+    """Say why a request was refused: for htmx an HTML fragment retargeted to the alert area
+    (``#flash``, whatever the element's own target), else a page with a way back."""
+    if htmx().request:
+        response = make_response(render_template("panel/_error.html", message=message), status)
+        return reswap(retarget(response, "#flash"), "innerHTML")
+    heading = HTTP_STATUS_CODES.get(status, "Error").capitalize()
+    return make_response(render_template("panel/error.html", message=message, heading=heading), status)
+
+
 def csrf_failed(error: CSRFError) -> Response:
     """A missing or stale CSRF token: tell the user instead of failing silently."""
-    return message_response(SESSION_EXPIRED, 400)
+    return error_response(SESSION_EXPIRED, 400)
 
 
 def forbidden(error: Forbidden) -> Response:
-    """Explain a refusal in one line (the panel script shows it for htmx requests)."""
-    return message_response(error.description or "Forbidden.", 403)
+    """Explain a refusal in one line."""
+    return error_response(error.description or "Forbidden.", 403)
 
 
 def not_found(error: NotFound) -> Response:
-    """Say what is missing: one line for htmx, else a page with a way back to the key list."""
+    """Say what is missing (a page for a direct visit, with a way back to the key list)."""
     # Werkzeug's default text talks about URLs and spelling; ours names the missing key.
     message = error.description if error.description != NotFound.description else "This page does not exist."
-    if htmx().request:
-        return message_response(message, 404)
-    return make_response(render_template("panel/not_found.html", message=message), 404)
+    return error_response(message, 404)
+
+
+def server_error(error: InternalServerError) -> Response:
+    """An unexpected failure: a line in the alert area, never a whole error page inside a row."""
+    return error_response("Something went wrong on the server. Try again.", 500)

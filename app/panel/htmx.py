@@ -55,8 +55,20 @@ def htmx_redirect(location: str, status: int = 401) -> Response:
     return response
 
 
-def message_response(message: str, status: int) -> Response:
-    """A short plain-text message; the panel's script shows it in the alert area."""
-    response = make_response(message, status)
-    response.mimetype = "text/plain"
+def client_refresh() -> Response:
+    """An empty 200 telling htmx to reload the whole page (django-htmx's HttpResponseClientRefresh)."""
+    response = make_response("", 200)
+    response.headers["HX-Refresh"] = "true"
+    return response
+
+
+def retarget(response: Response, target: str) -> Response:
+    """Swap ``response`` into ``target`` (a CSS selector) instead of the element's own target."""
+    response.headers["HX-Retarget"] = target
+    return response
+
+
+def reswap(response: Response, swap: str) -> Response:
+    """Swap ``response`` with ``swap`` (an ``hx-swap`` value) instead of the element's own."""
+    response.headers["HX-Reswap"] = swap
     return response

@@ -47,14 +47,18 @@ COLUMNS = {
     "last_used_at": "Last Used At",
 }
 # The status filter's options in the order shown: every value of ``STATUS_FILTERS``, labelled.
+# The first is the default: it hides revoked keys and dead ones (past their roll cutover).
 STATUS_OPTIONS = {
-    "all": "All (not revoked)",
+    "working": "All working",
     "active": "Active",
     "inactive": "Inactive",
     "expiring": "Expiring soon",
     "expired": "Expired",
+    "rolled": "Rolled (replaced)",
+    "all": "All (not revoked)",
     "revoked": "Revoked",
 }
+DEFAULT_STATUS = next(iter(STATUS_OPTIONS))
 DEFAULT_SORT = "created_at"
 DEFAULT_DIRECTION = "desc"
 DIRECTIONS = ("asc", "desc")
@@ -65,7 +69,7 @@ class ListParams(ListQuery):
     """What the table shows: search text, status filter, sort, direction and page."""
 
     q: str = param("", "Search")
-    status: str = param("all", "Status", choices=STATUS_FILTERS)
+    status: str = param(DEFAULT_STATUS, "Status", choices=STATUS_FILTERS)
     sort: str = param(DEFAULT_SORT, "Sort", choices=SORT_COLUMNS)
     direction: str = param(DEFAULT_DIRECTION, "Sort direction", arg="dir", choices=DIRECTIONS)
     page: int = param(1, "Page")

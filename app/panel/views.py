@@ -26,6 +26,7 @@ from werkzeug.exceptions import NotFound as PageNotFound
 from app.catalogue import MODULES
 from app.docs import page as docs_page
 from app.docs import spec
+from app.docs.page import KEY_VARIABLE, SERVER_VARIABLE
 from app.errors import Conflict, InvalidInput, NotFound, ServiceError
 from app.extensions import db
 from app.keys import rolling, service
@@ -44,7 +45,8 @@ from app.panel.forms import (
     as_utc,
     to_local_input,
 )
-from app.panel.htmx import htmx, message_response, no_store, vary_on_htmx
+from app.panel.guards import error_response
+from app.panel.htmx import client_refresh, htmx, no_store, vary_on_htmx
 from app.panel.key_page import load as load_key_page
 from app.panel.listing import COLUMNS, STATUS_OPTIONS, ListParams, empty_page, list_keys
 from app.usage import least_privilege
@@ -58,6 +60,7 @@ bp.after_request(no_store)
 bp.register_error_handler(CSRFError, guards.csrf_failed)
 bp.register_error_handler(403, guards.forbidden)
 bp.register_error_handler(404, guards.not_found)
+bp.register_error_handler(500, guards.server_error)
 # Template globals: a row is rendered by several views (the table, a created key, an edit).
 bp.add_app_template_global(COLUMNS, "key_columns")
 bp.add_app_template_global(STATUS_OPTIONS, "key_status_options")
@@ -112,7 +115,13 @@ def _key_or_404(prefix: str) -> ApiKey:
 def _refused(key: ApiKey, action: service.KeyAction, lead: str = "") -> Response | None:
     """A 409 saying why ``key`` does not allow ``action`` now, or None when it does."""
     reason = service.refusal(key, action)
-    return message_response(f"{lead}{reason}.", 409) if reason is not None else None
+    return error_response(f"{lead}{reason}.", 409) if reason is not None else None
+
+
+def _on_key_page() -> bool:
+    """True when the request comes from a key's page (its controls send ``on_page=1``), which
+    has no table row to swap: a success reloads that page instead (``HX-Refresh``)."""
+    return request.values.get("on_page") == "1"
 
 
 @bp.get("/api-keys")
@@ -149,7 +158,7 @@ def access_preview_fragment() -> Response:
     form = AccessPreviewForm(formdata=request.args)
     if not form.validate():
         # Only a hand-made request gets here (the form offers catalogue abilities only).
-        return message_response(form.first_error(), 400)
+        return error_response(form.first_error(), 400)
     return _render("panel/api_keys/_access_preview.html", preview=_preview(form))
 
 
@@ -183,12 +192,26 @@ def create_key() -> Response:
 def _created_response(
     created: service.CreatedKey, rolled: ApiKey | None = None, *, in_table: bool = True
 ) -> Response:
+    # What the integrator runs next: the key in $STOCKGATE_API_KEY, then a call on the API's
+    # address (PUBLIC_BASE_URL, else $STOCKGATE_URL as in the docs: never the request's Host).
+    shown = {
+        "created": created,
+        "rolled": rolled,
+        "key_variable": KEY_VARIABLE,
+        "api_base": current_app.config.get("PUBLIC_BASE_URL") or SERVER_VARIABLE,
+    }
     if htmx().request:
         # On the key's page there is no table: no rows to add or replace out of band.
-        return _render("panel/api_keys/_created.html", created=created, oob=in_table, rolled=rolled)
+        return _render("panel/api_keys/_created.html", oob=in_table, **shown)
     # Without JavaScript: the whole page, with the new key shown above the table.
     page = list_keys(ListParams())
-    return _render("panel/api_keys/index.html", page=page, form=None, created=created, rolled=rolled)
+    return _render("panel/api_keys/index.html", page=page, form=None, **shown)
+
+
+@bp.get("/api-keys/closed")
+def closed() -> Response:
+    """Nothing: Cancel and Done swap it in place of the form or the new key they close."""
+    return make_response("", 200)
 
 
 @bp.get("/api-keys/<prefix>")
@@ -262,7 +285,7 @@ def edit_key(prefix: str) -> Response:
         try:
             key = service.edit_key(prefix, actor=_actor(), **changes)
         except Conflict as exc:
-            return message_response(exc.message, 409)
+            return error_response(exc.message, 409)
         except ServiceError as exc:
             apply_service_errors(form, exc.errors, exc.message)
         else:
@@ -290,8 +313,8 @@ def revoke_key(prefix: str) -> Response:
     except NotFound:
         raise _no_such_key(prefix) from None
     except Conflict as exc:
-        return message_response(exc.message, 409)
-    return make_response("", 200)
+        return error_response(exc.message, 409)
+    return client_refresh() if _on_key_page() else make_response("", 200)
 
 
 def _state_change(action: Callable[..., ApiKey], prefix: str) -> Response:
@@ -300,8 +323,8 @@ def _state_change(action: Callable[..., ApiKey], prefix: str) -> Response:
     except NotFound:
         raise _no_such_key(prefix) from None
     except Conflict as exc:
-        return message_response(exc.message, 409)
-    return _render("panel/api_keys/_row.html", key=key)
+        return error_response(exc.message, 409)
+    return client_refresh() if _on_key_page() else _render("panel/api_keys/_row.html", key=key)
 
 
 @bp.get("/api-keys/<prefix>/roll")
@@ -310,8 +333,9 @@ def roll_key_form(prefix: str) -> Response:
     key = _key_or_404(prefix)
     if (refused := _refused(key, service.KeyAction.ROLL, "Cannot roll: ")) is not None:
         return refused
-    on_page = request.args.get("on_page") == "1"
-    return _render("panel/api_keys/_roll.html", key=key, form=RollKeyForm(formdata=None), on_page=on_page)
+    return _render(
+        "panel/api_keys/_roll.html", key=key, form=RollKeyForm(formdata=None), on_page=_on_key_page()
+    )
 
 
 @bp.post("/api-keys/<prefix>/roll")
@@ -319,14 +343,14 @@ def roll_key(prefix: str) -> Response:
     """Roll a key: show the new key once; the old row reads Rolling until its cutover."""
     key = _key_or_404(prefix)
     form = RollKeyForm()
-    on_page = request.form.get("on_page") == "1"  # sent by the form on the key's page
+    on_page = _on_key_page()
     if form.validate_on_submit():
         try:
             created = rolling.roll_key(
                 prefix, actor=_actor(), grace=form.grace_value(), created_by=guards.signed_in_user()
             )
         except Conflict as exc:
-            return message_response(f"Cannot roll: {exc.message}.", 409)
+            return error_response(f"Cannot roll: {exc.message}.", 409)
         except ServiceError as exc:
             apply_service_errors(form, form.service_errors(exc.errors), exc.message)
         else:
@@ -343,8 +367,8 @@ def end_grace(prefix: str) -> Response:
     except NotFound:
         raise _no_such_key(prefix) from None
     except Conflict as exc:
-        return message_response(exc.message, 409)
-    return _render("panel/api_keys/_row.html", key=key)
+        return error_response(exc.message, 409)
+    return client_refresh() if _on_key_page() else _render("panel/api_keys/_row.html", key=key)
 
 
 def _form_error(form: GrantAbilityForm | RemoveUnusedForm) -> str:
@@ -353,11 +377,11 @@ def _form_error(form: GrantAbilityForm | RemoveUnusedForm) -> str:
 
 
 def _back_to_key_page(prefix: str, message: str) -> Response:
-    """After a change on the key's page: htmx reloads it (``data-reload``), a plain form is sent
+    """After a change on the key's page: htmx reloads it (``HX-Refresh``), a plain form is sent
     back to it; either way the flashed message says what changed."""
     flash(message, "info")
     if htmx().request:
-        return make_response("", 200)
+        return client_refresh()
     return redirect(url_for("panel.key_page", prefix=prefix), 303)
 
 
@@ -366,7 +390,7 @@ def remove_unused_abilities(prefix: str) -> Response:
     """Remove the abilities the key did not use in 30 days (one ``key.updated`` event)."""
     form = RemoveUnusedForm()
     if not form.validate_on_submit():
-        return message_response(_form_error(form), 400)
+        return error_response(_form_error(form), 400)
     try:
         removed = least_privilege.remove_unused_abilities(
             prefix, actor=_actor(), confirmed=form.abilities.data
@@ -374,9 +398,9 @@ def remove_unused_abilities(prefix: str) -> Response:
     except NotFound:
         raise _no_such_key(prefix) from None
     except InvalidInput as exc:
-        return message_response(exc.message, 400)
+        return error_response(exc.message, 400)
     except Conflict as exc:
-        return message_response(f"Nothing removed: {exc.message}.", 409)
+        return error_response(f"Nothing removed: {exc.message}.", 409)
     count = len(removed.abilities)
     names = ", ".join(removed.abilities)
     return _back_to_key_page(prefix, f"Removed {count} unused abilit{'y' if count == 1 else 'ies'}: {names}.")
@@ -387,13 +411,13 @@ def grant_ability(prefix: str) -> Response:
     """Grant one ability the key was refused (one ``key.updated`` event)."""
     form = GrantAbilityForm()
     if not form.validate_on_submit():
-        return message_response(_form_error(form), 400)
+        return error_response(_form_error(form), 400)
     try:
         least_privilege.grant_ability(prefix, form.ability.data, actor=_actor())
     except NotFound:
         raise _no_such_key(prefix) from None
     except InvalidInput as exc:
-        return message_response(exc.message, 400)
+        return error_response(exc.message, 400)
     except Conflict as exc:
-        return message_response(f"Not granted: {exc.message}.", 409)
+        return error_response(f"Not granted: {exc.message}.", 409)
     return _back_to_key_page(prefix, f"Granted {form.ability.data}.")

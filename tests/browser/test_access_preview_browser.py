@@ -14,6 +14,7 @@ from app.extensions import db
 from app.models.api_keys import ApiKey
 from app.models.products import Brand
 from tests.browser.conftest import SCREENSHOTS, Console, LiveServer, open_panel, ready
+from tests.browser.row_menu import row_action
 
 pytestmark = pytest.mark.browser
 
@@ -80,7 +81,7 @@ def test_edit_form_previews_the_keys_abilities_and_updates_its_own_preview(
     with live_server.app.app_context():
         prefix = db.session.scalar(select(ApiKey.prefix).where(ApiKey.name == "Warehouse scanner"))
     open_panel(page)
-    page.get_by_role("button", name="Edit Warehouse scanner").click()
+    row_action(page.locator(f"#key-{prefix}"), "Edit Warehouse scanner").click()
     editor = page.locator(f"#key-{prefix}")
     preview = editor.locator(".access-preview")
     expect(preview.locator("li code")).to_have_text(

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import ADMIN_EMAIL, Console, LiveServer, open_panel, ready
+from tests.browser.row_menu import row_action
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +28,7 @@ def test_admin_changes_a_key_and_finds_it_in_the_audit_log_by_live_search(
     # A change in the panel: deactivate one key from its row.
     row = page.locator("#key-rows tr", has_text="Shopify storefront")
     prefix = row.locator("code").first.inner_text()
-    row.get_by_role("button", name="Deactivate Shopify storefront").click()
+    row_action(row, "Deactivate Shopify storefront").click()
     expect(page.locator("#key-rows tr", has_text="Shopify storefront")).to_contain_text("Inactive")
 
     # Sidebar -> Settings -> Audit Log: newest first, the change on top with the admin's email.

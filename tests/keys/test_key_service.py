@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.catalogue import ALL_ABILITIES
 from app.errors import Conflict, InvalidInput, NotFound
@@ -267,6 +267,36 @@ def test_search_filters_by_derived_status(app, make_key):
     assert _search(app, "", "revoked") == ["gone"]
     with app.app_context(), pytest.raises(InvalidInput):
         service.search_keys("", "bogus")
+
+
+def test_working_filter_hides_revoked_and_dead_keys_which_other_filters_reach(app, make_key):
+    """SPEC §7: "working" (the panel's default) hides revoked keys and keys past their roll
+    cutover; "rolled" lists the dead ones, "all" and "revoked" still reach them."""
+    for name in ("live", "off", "gone", "grace", "dead"):
+        make_key(name=name)
+    with app.app_context():
+        prefixes = {name: prefix for name, prefix in db.session.execute(select(ApiKey.name, ApiKey.prefix))}
+        service.deactivate_key(prefixes["off"], actor="tests")
+        service.revoke_key(prefixes["gone"], actor="tests")
+        rolling.roll_key(prefixes["grace"], actor="tests", grace="1h")
+        rolling.roll_key(prefixes["dead"], actor="tests", grace="0")
+        db.session.execute(
+            update(ApiKey)
+            .where(ApiKey.name == "dead", ApiKey.successor_id.is_(None))
+            .values(name="dead (new)")
+        )
+        db.session.execute(
+            update(ApiKey)
+            .where(ApiKey.name == "grace", ApiKey.successor_id.is_(None))
+            .values(name="grace (new)")
+        )
+        db.session.commit()
+    working = ["dead (new)", "grace", "grace (new)", "live", "off"]
+    assert _search(app, "", "working") == working
+    assert _search(app, "", "rolled") == ["dead"]
+    assert _search(app, "", "all") == sorted([*working, "dead"])
+    assert _search(app, "", "active") == ["dead (new)", "grace", "grace (new)", "live"]
+    assert _search(app, "", "revoked") == ["gone"]
 
 
 @pytest.mark.parametrize(

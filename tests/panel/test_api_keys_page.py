@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,9 +12,11 @@ from flask import Flask
 from sqlalchemy import update
 
 from app.extensions import db
+from app.keys import rolling
 from app.models.api_keys import ApiKey
 from app.models.types import utcnow
 from app.panel.list_params import MAX_PAGE
+from app.panel.listing import STATUS_OPTIONS
 from tests.panel.conftest import PanelClient
 
 COLUMNS = ["Name", "Key Prefix", "Owner", "Status", "Rate Limit", "Expires At", "Last Used At"]
@@ -40,8 +43,11 @@ def test_page_has_search_box_status_filter_and_docs_link(signed_in: PanelClient)
     page = signed_in.get("/settings/api-keys").text
     assert 'type="search" name="q"' in page
     assert 'hx-trigger="input changed delay:300ms, search"' in page
-    assert 'hx-sync="this:replace"' in page
-    assert 'hx-push-url="true"' in page
+    # Where the answer goes is said once, on the filters form, and inherited by its controls.
+    filters = re.search(r'<form id="key-filters"[^>]*>', page).group(0)
+    assert 'hx-sync="#key-search:replace"' in filters
+    assert 'hx-push-url="true"' in filters and 'hx-target="#key-table"' in filters
+    assert page.count('hx-target="#key-table"') == 2  # the filters form and the sort headers
     assert '<label for="key-search">Search</label>' in page
     assert '<label for="key-status">Status</label>' in page
     assert 'href="/api/docs"' in page and "View API Documentation" in page
@@ -95,7 +101,9 @@ def test_htmx_search_returns_only_the_table_and_the_url_alone_returns_the_page(
 
 
 def test_pushed_url_leaves_out_defaults_and_empty_values(signed_in: PanelClient) -> None:
-    response = signed_in.get("/settings/api-keys?status=all&q=&sort=created_at&dir=desc&page=1", htmx=True)
+    response = signed_in.get(
+        "/settings/api-keys?status=working&q=&sort=created_at&dir=desc&page=1", htmx=True
+    )
     assert response.headers["HX-Push-Url"] == "/settings/api-keys"
     response = signed_in.get("/settings/api-keys?status=active&q=a+b&sort=name&dir=asc", htmx=True)
     assert response.headers["HX-Push-Url"] == "/settings/api-keys?q=a+b&status=active&sort=name&dir=asc"
@@ -253,7 +261,52 @@ def test_htmx_is_configured_for_the_csp_and_error_responses(signed_in: PanelClie
     assert config["allowEval"] is False
     assert config["includeIndicatorStyles"] is False
     assert config["historyRestoreAsHxRequest"] is False
-    codes = [(rule["code"], rule["swap"]) for rule in config["responseHandling"]]
-    assert codes.index(("422", True)) < codes.index(("[45]..", False))
+    rules = {rule["code"]: rule for rule in config["responseHandling"]}
+    codes = list(rules)
+    assert codes.index("422") < codes.index("[45]..")
+    assert rules["422"]["swap"] is True
+    # Other errors swap into the alert area (the panel's own also say so with HX-Retarget).
+    assert rules["[45].."] == {
+        "code": "[45]..",
+        "swap": True,
+        "error": True,
+        "target": "#flash",
+        "swapOverride": "innerHTML",
+    }
     assert "/static/vendor/htmx-2.0.11.min.js" in html
     assert "/static/js/panel.js" in html
+
+
+def test_default_filter_is_all_working_and_hides_revoked_and_dead_keys(
+    app: Flask, signed_in: PanelClient, make_key: Any
+) -> None:
+    """SPEC §7: "All working" is the default and hides revoked keys and keys past their roll
+    cutover; the status filter (options from listing.STATUS_OPTIONS) still reaches them."""
+    make_key(name="Kept")
+    gone = make_key(name="Gone").key.prefix
+    dead = make_key(name="Dead").key.prefix
+    signed_in.delete(f"/settings/api-keys/{gone}")
+    with app.app_context():
+        rolling.roll_key(dead, actor="tests", grace="0")
+    page = signed_in.get("/settings/api-keys").text
+    options = re.findall(r'<option value="([^"]+)"\s*(selected)?>([^<]+)</option>', page)
+    assert options[0] == ("working", "selected", "All working")
+    assert [value for value, _, _ in options] == list(STATUS_OPTIONS)
+    assert sorted(_names(page)) == ["Dead", "Kept"]  # the new key that replaced Dead, and Kept
+    assert f'id="key-{dead}"' not in page and f'id="key-{gone}"' not in page
+    assert _names(signed_in.get("/settings/api-keys?status=rolled", htmx=True).text) == ["Dead"]
+    assert f'id="key-{dead}"' in signed_in.get("/settings/api-keys?status=all", htmx=True).text
+    assert _names(signed_in.get("/settings/api-keys?status=revoked", htmx=True).text) == ["Gone"]
+
+
+def test_templates_build_every_url_with_url_for() -> None:
+    """No template spells out a path of the app (a moved route would leave dead links)."""
+    templates = Path(__file__).resolve().parents[2] / "app" / "templates"
+    spelled = re.compile(r'(?:href|action|hx-(?:get|post|put|patch|delete))="/[^/]')
+    found = [
+        f"{path.relative_to(templates)}:{number}"
+        for path in sorted(templates.rglob("*.html"))
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if spelled.search(line)
+    ]
+    assert found == []

@@ -21,6 +21,7 @@ from app.models.api_keys import ApiKey
 from app.models.types import utcnow
 from app.models.users import User
 from tests.panel.conftest import PanelClient
+from tests.panel.refusals import assert_refused
 
 KEY_IN_PAGE = re.compile(r'id="new-key"[^>]*value="(sgk_[0-9A-Za-z_]+)"', re.S)
 
@@ -238,10 +239,8 @@ def test_create_without_a_valid_csrf_token_is_refused_and_saves_nothing(
     if token is not None:
         headers["X-CSRFToken"] = token
     response = signed_in.client.post("/settings/api-keys", data=valid, headers=headers)
-    assert response.status_code == 400
-    # A line the panel script shows to the user, not silence.
-    assert response.mimetype == "text/plain"
-    assert "Reload the page" in response.text
+    # A line in the alert area, not silence.
+    assert_refused(response, 400, "Reload the page")
     assert count_keys() == 0
 
 
@@ -331,3 +330,49 @@ def test_edit_with_a_control_character_changes_nothing(
     assert response.status_code == 422
     assert "Contains a control character" in response.text
     assert load_key(key.prefix).name == "Original"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_the_new_key_card_gives_the_export_line_a_curl_line_and_the_keys_docs(
+    signed_in: PanelClient, valid: dict[str, Any]
+) -> None:
+    """What an integrator needs next, in the one response that holds the key (SPEC §7)."""
+    response = signed_in.post("/settings/api-keys", valid)
+    raw_key = KEY_IN_PAGE.search(response.text).group(1)
+    assert f'<code id="new-key-export">export STOCKGATE_API_KEY={raw_key}</code>' in response.text
+    assert 'data-copy="#new-key-export"' in response.text and 'data-copy="#new-key-curl"' in response.text
+    # No PUBLIC_BASE_URL: the server's address is $STOCKGATE_URL, as on the docs page.
+    assert (
+        '<code id="new-key-curl">'
+        'curl -H "Authorization: Bearer $STOCKGATE_API_KEY" $STOCKGATE_URL/api/v1/key</code>' in response.text
+    )
+    assert f'href="/settings/api-keys/{raw_key[:12]}/docs">Documentation for this key</a>' in response.text
+    # The key field takes the focus when htmx swaps the card in (autofocus, no script).
+    assert re.search(r'<input id="new-key"[^>]* autofocus>', response.text)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_the_curl_line_uses_the_public_base_url_when_set(
+    app: Flask, signed_in: PanelClient, valid: dict[str, Any]
+) -> None:
+    app.config["PUBLIC_BASE_URL"] = "https://stock.example.com"
+    response = signed_in.post("/settings/api-keys", valid)
+    assert '$STOCKGATE_API_KEY" https://stock.example.com/api/v1/key</code>' in response.text
+    assert "STOCKGATE_URL" not in response.text
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_forms_autofocus_their_first_field_then_their_first_invalid_one(signed_in: PanelClient) -> None:
+    """htmx focuses [autofocus] in swapped content: the form marks one field, never two."""
+    form = signed_in.get("/settings/api-keys/new", htmx=True).text
+    assert form.count(" autofocus") == 1
+    assert re.search(r'<input autocomplete="off" autofocus class="input" id="name"', form)
+    # Name is fine; Owner (shown second, declared last) is the first field in error on the page.
+    invalid = signed_in.post("/settings/api-keys", {"name": "Feed", "rate_limit": "0"}).text
+    assert invalid.count(" autofocus") == 1
+    assert re.search(r'<select aria-describedby="owner-error" aria-invalid="true" autofocus', invalid)
+    # With an owner, Abilities is: its Select All box takes the focus.
+    owner = re.search(r'<option value="(\d+)"', invalid).group(1)
+    invalid = signed_in.post("/settings/api-keys", {"name": "Feed", "owner": owner, "rate_limit": "0"}).text
+    assert invalid.count(" autofocus") == 1
+    assert re.search(r'<input type="checkbox" data-select-all id="abilities-all" autofocus>', invalid)

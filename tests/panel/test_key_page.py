@@ -21,6 +21,7 @@ from app.models.audit import AuditEvent
 from app.models.types import utcnow
 from app.models.users import User
 from tests.panel.conftest import PanelClient
+from tests.panel.refusals import assert_refused
 
 MALFORMED = "No API key with that prefix: a key prefix is sgk_ followed by 8 letters or digits."
 
@@ -324,9 +325,11 @@ def test_actions_use_the_lists_endpoints_and_reload_the_page(
     assert actions
     buttons = actions.group(0)
     assert f'href="/settings/api-keys?q={key.prefix}"' in buttons  # Edit: the list, narrowed to this key
-    assert f'hx-post="/settings/api-keys/{key.prefix}/deactivate"' in buttons
-    assert re.search(rf'hx-delete="/settings/api-keys/{key.prefix}"\s+hx-confirm="Revoke', buttons)
-    assert buttons.count("data-reload") == 2
+    # The list's endpoints, told they are called from the page (which has no row to swap).
+    assert f'hx-post="/settings/api-keys/{key.prefix}/deactivate?on_page=1"' in buttons
+    assert re.search(rf'hx-delete="/settings/api-keys/{key.prefix}\?on_page=1"\s+hx-confirm="Revoke', buttons)
+    # No reload script: the buttons share hx-swap="none" and the server answers HX-Refresh.
+    assert "data-reload" not in buttons and buttons.count('hx-swap="none"') == 1
     # Roll opens the inline form in this page's slot; the form tells the server it is on the page.
     assert f'hx-get="/settings/api-keys/{key.prefix}/roll?on_page=1"' in buttons
     # Every control is labelled with the key it acts on.
@@ -338,9 +341,11 @@ def test_actions_use_the_lists_endpoints_and_reload_the_page(
         "Revoke Scanner",
     ]
 
-    signed_in.post(f"/settings/api-keys/{key.prefix}/deactivate")
-    assert f'hx-post="/settings/api-keys/{key.prefix}/activate"' in _page(signed_in, key.prefix)
-    signed_in.delete(f"/settings/api-keys/{key.prefix}")
+    response = signed_in.post(f"/settings/api-keys/{key.prefix}/deactivate?on_page=1")
+    assert (response.status_code, response.text, response.headers["HX-Refresh"]) == (200, "", "true")
+    assert f'hx-post="/settings/api-keys/{key.prefix}/activate?on_page=1"' in _page(signed_in, key.prefix)
+    response = signed_in.delete(f"/settings/api-keys/{key.prefix}?on_page=1")
+    assert (response.status_code, response.text, response.headers["HX-Refresh"]) == (200, "", "true")
     page = _page(signed_in, key.prefix)
     assert _field(page, "Status") == "Revoked"
     assert "Revoked keys cannot be changed." in page
@@ -402,9 +407,7 @@ def test_malformed_prefix_is_the_same_404_page_without_echoing_it(signed_in: Pan
 
 def test_htmx_request_for_an_unknown_key_gets_one_line(signed_in: PanelClient) -> None:
     response = signed_in.post("/settings/api-keys/sgk_ZZZZZZZZ/deactivate")
-    assert response.status_code == 404
-    assert response.mimetype == "text/plain"
-    assert response.text == "No API key with prefix sgk_ZZZZZZZZ."
+    assert assert_refused(response, 404) == "No API key with prefix sgk_ZZZZZZZZ."
 
 
 def test_prefix_with_a_slash_is_an_unknown_url_not_a_server_error(signed_in: PanelClient) -> None:

@@ -18,6 +18,7 @@ from app.usage.history import OUTCOMES
 from tests.audit_helpers import stored_events
 from tests.conftest import TEST_ACTOR
 from tests.panel.conftest import PanelClient
+from tests.panel.refusals import assert_refused
 from tests.usage.usage_rows import add_usage, created_days_ago, days_ago
 
 
@@ -241,6 +242,7 @@ def test_remove_unused_takes_effect_on_the_next_request_and_is_audited_once(
     response = signed_in.post(url, {"abilities": "inventory:list"})
     assert response.status_code == 200, response.text
     assert response.text == ""
+    assert response.headers["HX-Refresh"] == "true"  # htmx reloads the page, no script
     # The very next request with the same (already proven) key is refused for the removed ability.
     refused = client.get("/api/v1/inventory", headers={"X-API-Key": used_key.raw_key})
     assert refused.status_code == 403
@@ -269,9 +271,7 @@ def test_remove_unused_with_nothing_unused_is_refused(
     assert _api(client, created.raw_key, "/api/v1/products") == 200
     _flush(app)
     response = signed_in.post(f"/settings/api-keys/{created.key.prefix}/abilities/remove-unused")
-    assert response.status_code == 409
-    assert response.mimetype == "text/plain"
-    assert response.text == (
+    assert assert_refused(response, 409) == (
         f"Nothing removed: every ability of key {created.key.prefix} was used in the last 30 days."
     )
     assert _updates(app, created.key.prefix) == []
@@ -340,10 +340,9 @@ def test_grant_refuses_bad_input_and_writes_nothing(
 ) -> None:
     prefix = used_key.key.prefix
     response = signed_in.post(f"/settings/api-keys/{prefix}/abilities/grant", {"ability": ability})
-    assert response.status_code == status
-    assert response.mimetype == "text/plain"
+    text = assert_refused(response, status)
     if message is not None:
-        assert response.text == message.format(prefix=prefix)
+        assert text == message.format(prefix=prefix)
     assert _abilities(app, prefix) == ["products:list", "products:show", "inventory:list"]
     assert _updates(app, prefix) == []
 
@@ -352,8 +351,7 @@ def test_remove_unused_refuses_an_unknown_ability(app: Flask, signed_in: PanelCl
     prefix = used_key.key.prefix
     data = {"abilities": ["inventory:list", "root:all"]}
     response = signed_in.post(f"/settings/api-keys/{prefix}/abilities/remove-unused", data)
-    assert response.status_code == 400
-    assert response.text == "Unknown ability: root:all."
+    assert assert_refused(response, 400) == "Unknown ability: root:all."
     assert _updates(app, prefix) == []
 
 

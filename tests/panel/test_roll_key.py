@@ -18,6 +18,7 @@ from app.models.api_keys import ApiKey
 from app.models.audit import AuditEvent
 from app.models.types import utcnow
 from tests.panel.conftest import PanelClient
+from tests.panel.refusals import assert_refused
 
 KEY_IN_PAGE = re.compile(r'id="new-key"[^>]*value="(sgk_[0-9A-Za-z_]{47})"')
 
@@ -69,7 +70,8 @@ def test_roll_shows_the_new_key_once_and_the_old_row_reads_rolling(
     old_row = re.search(rf'<tr id="key-{key.prefix}"[^>]*hx-swap-oob="true">.*?</tr>', response.text, re.S)
     assert old_row is not None
     assert 'badge--rolling">Rolling<' in old_row.group(0)
-    assert "stops <time" in old_row.group(0) and "last used" in old_row.group(0)
+    # When it stops, beside the badge; when it was last used is the row's Last Used At cell.
+    assert "stops <time" in old_row.group(0) and 'data-label="Last Used At"' in old_row.group(0)
     assert ">End grace now</button>" in old_row.group(0) and "hx-confirm=" in old_row.group(0)
     assert ">Roll</button>" not in old_row.group(0)
     with app.app_context():
@@ -144,8 +146,7 @@ def test_keys_that_cannot_roll_have_no_roll_action_and_are_refused(
     assert signed_in.get(_roll_url(key), htmx=True).status_code == 409
     counts = _counts(app)
     response = signed_in.post(_roll_url(key), {"grace": "1h"})
-    assert response.status_code == 409
-    assert response.mimetype == "text/plain" and "Cannot roll" in response.text
+    assert_refused(response, 409, "Cannot roll")
     assert _counts(app) == counts
 
 

@@ -11,11 +11,12 @@ from flask import Flask
 from sqlalchemy import func, select, update
 
 from app.extensions import db
-from app.keys import rolling
+from app.keys import rolling, service
 from app.models.api_keys import ApiKey, KeyStatus
 from app.models.audit import AuditEvent
 from app.models.types import utcnow
 from tests.panel.conftest import PanelClient
+from tests.panel.refusals import assert_refused
 
 
 @pytest.fixture
@@ -77,9 +78,7 @@ def test_revoked_key_cannot_be_revoked_again_or_reactivated(
         signed_in.post(f"/settings/api-keys/{key.prefix}/activate"),
         signed_in.post(f"/settings/api-keys/{key.prefix}", _edit_data()),
     ):
-        assert response.status_code == 409
-        assert "revoked" in response.text
-        assert response.mimetype == "text/plain"
+        assert_refused(response, 409, "revoked")
     assert load_key(key.prefix).status is KeyStatus.REVOKED
 
 
@@ -197,7 +196,10 @@ def test_a_key_past_its_cutover_offers_revoke_only_and_refuses_the_rest(
     prefix = created.key.prefix
     with app.app_context():
         rolling.roll_key(prefix, actor="tests", grace="0")
-    row = re.search(rf'<tr id="key-{prefix}".*?</tr>', signed_in.get("/settings/api-keys").text, re.S)
+    # Dead keys are out of the default list ("All working"); the status filter reaches them.
+    assert f'<tr id="key-{prefix}"' not in signed_in.get("/settings/api-keys").text
+    listing = signed_in.get("/settings/api-keys?status=rolled").text
+    row = re.search(rf'<tr id="key-{prefix}".*?</tr>', listing, re.S)
     page = signed_in.get(f"/settings/api-keys/{prefix}").text
     actions = re.search(r'<div id="key-actions".*?</div>', page, re.S)
     assert row is not None and actions is not None
@@ -226,3 +228,79 @@ def test_a_key_past_its_cutover_offers_revoke_only_and_refuses_the_rest(
     )
     assert _audit_count(app) == events
     assert signed_in.delete(f"/settings/api-keys/{prefix}").status_code == 200
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_rows_actions_sit_in_one_labelled_menu_sharing_the_rows_target(
+    signed_in: PanelClient, key: ApiKey
+) -> None:
+    """One "⋯" button per row opens a popover (no script) whose buttons inherit its hx-target
+    and hx-swap; each closes the menu; Roll alone sends its answer elsewhere."""
+    page = signed_in.get("/settings/api-keys").text
+    row = re.search(rf'<tr id="key-{key.prefix}".*?</tr>', page, re.S).group(0)
+    menu_id = f"key-menu-{key.prefix}"
+    assert re.search(
+        rf'<button type="button" class="[^"]*row-menu__toggle" popovertarget="{menu_id}"\s+'
+        r'aria-label="Actions for Warehouse scanner">',
+        row,
+    )
+    menu = re.search(
+        rf'<div id="{menu_id}" class="row-menu" popover hx-target="closest tr" hx-swap="outerHTML">.*?</div>',
+        row,
+        re.S,
+    )
+    assert menu is not None
+    buttons = re.findall(r"<button[^>]*>[^<]*</button>", menu.group(0))
+    assert [re.search(r">([^<]*)<", b).group(1) for b in buttons] == ["Deactivate", "Edit", "Roll", "Revoke"]
+    for button in buttons:
+        assert f'popovertarget="{menu_id}" popovertargetaction="hide"' in button
+        assert "aria-label=" in button
+    # Only Roll names its own target (the form slot); the others inherit the menu's.
+    assert [b for b in buttons if "hx-target" in b] == [b for b in buttons if ">Roll<" in b]
+    assert row.count('hx-target="closest tr"') == 1 and row.count('hx-swap="outerHTML"') == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_dead_keys_row_links_to_the_key_that_replaced_it(
+    app: Flask, signed_in: PanelClient, make_key: Any
+) -> None:
+    prefix = make_key(name="Feed").key.prefix
+    with app.app_context():
+        new_prefix = rolling.roll_key(prefix, actor="tests", grace="0").key.prefix
+    listing = signed_in.get("/settings/api-keys?status=rolled").text
+    row = re.search(rf'<tr id="key-{prefix}".*?</tr>', listing, re.S).group(0)
+    assert 'badge--rolled">Rolled<' in row
+    assert re.search(
+        rf'replaced by <a href="/settings/api-keys/{new_prefix}"\s+'
+        rf'aria-label="replaced by {new_prefix} \(Feed\)"><code>{new_prefix}</code></a>',
+        row,
+    )
+    # The new key is in the default list; its row names no predecessor.
+    default = signed_in.get("/settings/api-keys").text
+    assert f'<tr id="key-{new_prefix}"' in default and "replaced by" not in default
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_an_unexpected_failure_is_a_line_in_the_alert_area_not_a_page_in_the_row(
+    app: Flask, signed_in: PanelClient, key: ApiKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # answer as in production
+
+    def broken(prefix: str, actor: str) -> ApiKey:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(service, "deactivate_key", broken)
+    response = signed_in.post(f"/settings/api-keys/{key.prefix}/deactivate")
+    assert assert_refused(response, 500) == "Something went wrong on the server. Try again."
+    assert "disk on fire" not in response.text
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_refusal_without_htmx_is_a_page_with_a_way_back(signed_in: PanelClient, key: ApiKey) -> None:
+    signed_in.delete(f"/settings/api-keys/{key.prefix}")
+    response = signed_in.post(f"/settings/api-keys/{key.prefix}/activate", htmx=False)
+    assert response.status_code == 409
+    assert response.text.startswith("<!doctype html>")
+    assert '<h1 id="error-title">Conflict</h1>' in response.text
+    assert "revocation is final" in response.text and ">Back to API Keys</a>" in response.text
+    assert "HX-Retarget" not in response.headers

@@ -1,47 +1,21 @@
-// Stockgate panel behaviour. A static file so the CSP can forbid inline script and eval.
-// Everything is a delegated listener: fragments that htmx swaps in need no set-up.
+// Stockgate panel: only what htmx cannot do. A static file so the CSP can forbid inline script
+// and eval. Errors, reloads, focus and closing forms are htmx's (HX-Retarget, HX-Refresh,
+// autofocus, swaps); this file keeps Select All, the Copy buttons, and the two moments when
+// there is no response to swap. Every listener is delegated: swapped-in fragments need no set-up.
 (function () {
   "use strict";
 
-  var GENERIC = {
-    400: "The request was refused. Reload the page and try again.",
-    403: "You are not allowed to do that.",
-    404: "That item no longer exists. Reload the page.",
-    409: "That change conflicts with the current state. Reload the page.",
-    429: "Too many requests. Wait a moment and try again.",
-  };
-
-  function flash(message) {
-    var area = document.getElementById("flash");
-    if (!area) return;
-    area.textContent = message;
-    area.hidden = false;
-  }
-
-  function clearFlash() {
-    var area = document.getElementById("flash");
-    if (area && !area.hidden) {
-      area.hidden = true;
-      area.textContent = "";
-    }
-  }
-
-  function messageFor(xhr) {
-    var type = xhr.getResponseHeader("Content-Type") || "";
-    var text = (xhr.responseText || "").trim();
-    // Our own error responses are one line of plain text; anything else gets a generic line.
-    if (type.indexOf("text/plain") === 0 && text && text.length <= 300) return text;
-    if (GENERIC[xhr.status]) return GENERIC[xhr.status];
-    if (xhr.status >= 500) return "Something went wrong on the server (" + xhr.status + "). Try again.";
-    return "The request failed (" + xhr.status + ").";
-  }
-
-  document.addEventListener("htmx:beforeRequest", clearFlash);
-  document.addEventListener("htmx:responseError", function (event) {
-    flash(messageFor(event.detail.xhr));
+  // The alert area: a stale message goes when the next request starts; a request that never
+  // reached the server shows the layout's offline message.
+  function flashArea() { return document.getElementById("flash"); }
+  document.addEventListener("htmx:beforeRequest", function () {
+    var area = flashArea();
+    if (area) area.replaceChildren();
   });
   document.addEventListener("htmx:sendError", function () {
-    flash("Could not reach the server. Check your connection and try again.");
+    var area = flashArea();
+    var message = document.getElementById("offline-message");
+    if (area && message) area.replaceChildren(message.content.cloneNode(true));
   });
 
   // "Select All": ticks every ability of its form; kept in step with the single boxes.
@@ -78,58 +52,25 @@
   document.addEventListener("htmx:load", function (event) { syncAll(event.target); });
   document.addEventListener("DOMContentLoaded", function () { syncAll(document); });
 
-  // Copy the new key to the clipboard (falls back to selecting it for Ctrl+C).
+  // Copy: the new key (an input's value) or a command (an element's text) to the clipboard;
+  // where that is refused, the key is selected for Ctrl+C.
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-copy]");
     if (!button) return;
-    var field = document.querySelector(button.getAttribute("data-copy"));
-    if (!field) return;
-    var status = button.closest("section, form, div").parentNode.querySelector("[data-copy-status]");
+    var source = document.querySelector(button.getAttribute("data-copy"));
+    if (!source) return;
+    var card = button.closest("section, form") || document;
+    var status = card.querySelector("[data-copy-status]");
     function done(message) { if (status) status.textContent = message; }
-    field.select();
+    var text = "value" in source ? source.value : source.textContent;
+    if (source.select) source.select();
     if (navigator.clipboard && navigator.clipboard.writeText) {
-      navigator.clipboard.writeText(field.value).then(
+      navigator.clipboard.writeText(text).then(
         function () { button.textContent = "Copied"; done("Copied to the clipboard."); },
-        function () { done("Copying was blocked: the key is selected, press Ctrl+C (⌘C)."); }
+        function () { done("Copying was blocked: select the text and press Ctrl+C (⌘C)."); }
       );
     } else {
-      done("The key is selected: press Ctrl+C (⌘C) to copy it.");
+      done("Select the text and press Ctrl+C (⌘C) to copy it.");
     }
-  });
-
-  // Cancel / Done: empty the slot the form or the new key was shown in.
-  document.addEventListener("click", function (event) {
-    var button = event.target.closest && event.target.closest("[data-dismiss]");
-    if (!button) return;
-    event.preventDefault();
-    var slot = document.querySelector(button.getAttribute("data-dismiss"));
-    if (slot) slot.replaceChildren();
-    var opener = document.querySelector("[hx-target='" + button.getAttribute("data-dismiss") + "']");
-    if (opener) opener.focus();
-  });
-
-  // The key's page calls the list's row actions, whose answer is a table row it has no place
-  // for: after a success it reloads itself instead (a failure is flashed as above).
-  document.addEventListener("htmx:afterRequest", function (event) {
-    var source = event.detail.elt;
-    if (source && source.hasAttribute && source.hasAttribute("data-reload") && event.detail.successful) {
-      window.location.reload();
-    }
-  });
-
-  // After showing a form, an editor or a new key, move focus there (first invalid field
-  // first). Search and paging swaps leave focus alone, so typing is never interrupted.
-  document.addEventListener("htmx:afterSettle", function (event) {
-    var target = event.detail.target;
-    if (!target || !target.id || target.id === "key-table") return;
-    var scope = target.isConnected ? target : document.getElementById(target.id);
-    if (!scope && target.id === "key-form") scope = document.getElementById("key-created");
-    if (!scope) return;
-    var isForm = scope.id === "key-form-slot" || scope.id === "key-form" || scope.id === "key-created" ||
-      scope.classList.contains("key-row--editing");
-    if (!isForm) return;
-    var el = scope.querySelector("[aria-invalid='true']") || scope.querySelector("#new-key") ||
-      scope.querySelector("input:not([type=hidden]):not([data-select-all]), select");
-    if (el) el.focus();
   });
 })();

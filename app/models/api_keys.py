@@ -127,47 +127,56 @@ class ApiKey(db.Model):
 
     # Key state, owned here: each test is a hybrid, the same rule in Python (``key.is_expired(now)``)
     # and in SQL (``ApiKey.is_expired(now)`` in a ``WHERE``), so the API, the panel's filters, the
-    # CLI and the jobs all ask the model instead of spelling the rule again.
+    # CLI and the jobs all ask the model instead of spelling the rule again. ``now`` defaults to
+    # the current time.
 
     @hybrid_method
-    def is_expired(self, now: datetime) -> bool:
+    def is_expired(self, now: datetime | None = None) -> bool:
         """The key has an expiry and it has passed."""
+        now = now or utcnow()
         return self.expires_at is not None and self.expires_at <= now
 
     @is_expired.inplace.expression
     @classmethod
-    def _is_expired_sql(cls, now: datetime) -> ColumnElement[bool]:
+    def _is_expired_sql(cls, now: datetime | None = None) -> ColumnElement[bool]:
+        now = now or utcnow()
         return and_(cls.expires_at.is_not(None), cls.expires_at <= now)
 
     @hybrid_method
-    def is_rolling(self, now: datetime) -> bool:
+    def is_rolling(self, now: datetime | None = None) -> bool:
         """The key was rolled and its grace period has not ended: it works until ``sunset_at``."""
+        now = now or utcnow()
         return self.successor_id is not None and self.sunset_at is not None and self.sunset_at > now
 
     @is_rolling.inplace.expression
     @classmethod
-    def _is_rolling_sql(cls, now: datetime) -> ColumnElement[bool]:
+    def _is_rolling_sql(cls, now: datetime | None = None) -> ColumnElement[bool]:
+        now = now or utcnow()
         return and_(cls.successor_id.is_not(None), cls.sunset_at.is_not(None), cls.sunset_at > now)
 
     @hybrid_method
-    def is_past_cutover(self, now: datetime) -> bool:
+    def is_past_cutover(self, now: datetime | None = None) -> bool:
         """The key was rolled and its cutover has passed: dead for good (the API answers
         ``key_rolled``), whatever its stored status."""
+        now = now or utcnow()
         return self.successor_id is not None and (self.sunset_at is None or self.sunset_at <= now)
 
     @is_past_cutover.inplace.expression
     @classmethod
-    def _is_past_cutover_sql(cls, now: datetime) -> ColumnElement[bool]:
+    def _is_past_cutover_sql(cls, now: datetime | None = None) -> ColumnElement[bool]:
+        now = now or utcnow()
         return and_(cls.successor_id.is_not(None), or_(cls.sunset_at.is_(None), cls.sunset_at <= now))
 
     @hybrid_method
-    def is_working(self, now: datetime) -> bool:
+    def is_working(self, now: datetime | None = None) -> bool:
         """The API serves the key: active, not expired, not past a roll's cutover."""
+        now = now or utcnow()
         return self.status is KeyStatus.ACTIVE and not self.is_expired(now) and not self.is_past_cutover(now)
 
     @is_working.inplace.expression
     @classmethod
-    def _is_working_sql(cls, now: datetime) -> ColumnElement[bool]:
+    def _is_working_sql(cls, now: datetime | None = None) -> ColumnElement[bool]:
+        now = now or utcnow()
         return and_(
             cls.status == KeyStatus.ACTIVE,
             or_(cls.expires_at.is_(None), cls.expires_at > now),

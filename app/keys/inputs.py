@@ -70,7 +70,7 @@ def _strip_name(data: dict[str, Any]) -> dict[str, Any]:
 
 class AllowedIps(fields.List):
     """Allowed IPs: a list of addresses or CIDR ranges, loaded as canonical CIDR strings
-    (``app.keys.allowed_ips``); an invalid entry is an error naming it."""
+    (``app.keys.allowed_ips``); invalid entries are one error naming each of them."""
 
     default_error_messages = {"bad_entry": "{message}"}
 

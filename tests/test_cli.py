@@ -114,6 +114,13 @@ BAD_KEY_CREATE = {
         ["--ability", "brands:list", "--allow-ip", "10.0.0.0/8", "--allow-ip", "ten.0.0.1"],
         "Not an IP address or CIDR range: 'ten.0.0.1'",
     ),
+    "allow-ip-several-bad": (
+        [
+            *("--ability", "brands:list"),
+            *("--allow-ip", "ten.0.0.1", "--allow-ip", "10.0.0.1", "--allow-ip", "::1/200"),
+        ],
+        "Not IP addresses or CIDR ranges: 'ten.0.0.1', '::1/200'",
+    ),
     "allow-ip-bad-prefix": (["--ability", "brands:list", "--allow-ip", "2001:db8::/129"], "'2001:db8::/129'"),
     "allow-ip-empty-value": (["--ability", "brands:list", "--allow-ip"], "--allow-ip"),
     "allow-ip-control": (["--ability", "brands:list", "--allow-ip", "10.0.0.1\x00"], "--allow-ip"),

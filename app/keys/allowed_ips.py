@@ -39,18 +39,22 @@ def _shown(entry: str) -> str:
     return repr(entry if len(entry) <= MAX_ENTRY_LENGTH else entry[:MAX_ENTRY_LENGTH] + "…")
 
 
-def _network(entry: str) -> Network:
-    """One entry as a network; ValueError naming the entry when it is not an address or range."""
-    error = ValueError(
-        f"Not an IP address or CIDR range: {_shown(entry)} "
-        "(e.g. 203.0.113.7, 203.0.113.0/24 or 2001:db8::/48)."
-    )
+def _bad_entries_error(bad: list[str]) -> ValueError:
+    """The one message for refused entries: every bad entry named, in the order given."""
+    what = "Not an IP address or CIDR range" if len(bad) == 1 else "Not IP addresses or CIDR ranges"
+    named = ", ".join(_shown(entry) for entry in bad[:MAX_ENTRIES])
+    more = f" and {len(bad) - MAX_ENTRIES} more" if len(bad) > MAX_ENTRIES else ""
+    return ValueError(f"{what}: {named}{more} (e.g. 203.0.113.7, 203.0.113.0/24 or 2001:db8::/48).")
+
+
+def _network(entry: str) -> Network | None:
+    """One entry as a network; None when it is not an address or range."""
     if len(entry) > MAX_ENTRY_LENGTH or "%" in entry:
-        raise error
+        return None
     try:
         network = ipaddress.ip_network(entry, strict=False)
     except ValueError:
-        raise error from None
+        return None
     if isinstance(network, ipaddress.IPv6Network) and network.prefixlen >= 96:
         mapped = network.network_address.ipv4_mapped
         if mapped is not None:
@@ -59,12 +63,24 @@ def _network(entry: str) -> Network:
 
 
 def canonical(entries: Iterable[str]) -> list[str]:
-    """The entries as canonical CIDR strings, first occurrence kept; ValueError names a bad one."""
+    """The entries as canonical CIDR strings, first occurrence kept.
+
+    ValueError names every bad entry at once (SPEC §7: an admin fixes a pasted list in one go);
+    a long list of bad ones is named up to ``MAX_ENTRIES``, since more are refused anyway.
+    """
     seen: dict[str, None] = {}
+    bad: dict[str, None] = {}
     for raw in entries:
         entry = raw.strip()
-        if entry:
-            seen[str(_network(entry))] = None
+        if not entry:
+            continue
+        network = _network(entry)
+        if network is None:
+            bad[entry] = None
+        else:
+            seen[str(network)] = None
+    if bad:
+        raise _bad_entries_error(list(bad))
     if len(seen) > MAX_ENTRIES:
         raise ValueError(f"At most {MAX_ENTRIES} allowed IPs; {len(seen)} were given.")
     return list(seen)

@@ -10,7 +10,8 @@ offset puts it outside years 1-9999 in UTC is an error, not an OverflowError
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate, validates
@@ -37,6 +38,72 @@ RATE_LIMIT_NOT_WHOLE = "Rate limit must be a whole number."
 RATE_LIMIT_OUT_OF_RANGE = f"Rate limit must be between {RATE_LIMIT_MIN} and {RATE_LIMIT_MAX:,} requests/min."
 EXPIRY_IN_PAST = "Expires At must be in the future."
 DESCRIPTION_TOO_LONG = f"Description must be at most {DESCRIPTION_MAX_LENGTH} characters."
+EXPIRY_DATE_REQUIRED = "Choose the date and time the key expires."
+# ``.format(choices)``: the offered presets, as words.
+EXPIRY_CHOICE_UNKNOWN = "Choose when the key expires: {}."
+
+# The panel's Expires At choices besides a number of days (SPEC §7).
+EXPIRY_ON_DATE = "date"
+EXPIRY_NEVER = "never"
+
+
+@dataclass(frozen=True)
+class ExpiryPreset:
+    """One choice of the panel's Expires At: a number of days from now, a date and time, or never."""
+
+    value: str  # what the form sends
+    label: str
+    days: int | None = None
+
+
+# Every expiry choice the panel knows, in the order shown. A maximum-lifetime policy filters this
+# one list (``offered_expiry_presets``) rather than keeping its own.
+EXPIRY_PRESETS: tuple[ExpiryPreset, ...] = (
+    *(ExpiryPreset(str(days), f"In {days} days", days) for days in (7, 30, 60, 90)),
+    ExpiryPreset(EXPIRY_ON_DATE, "On a date and time"),
+    ExpiryPreset(EXPIRY_NEVER, "Never"),
+)
+EXPIRY_PRESET_DEFAULT_DAYS = 90
+
+
+def offered_expiry_presets(max_lifetime_days: int | None = None) -> tuple[ExpiryPreset, ...]:
+    """The presets to offer: all of them, or under a maximum key lifetime neither Never nor a
+    longer number of days (a date past the maximum is the service's to refuse)."""
+    if max_lifetime_days is None:
+        return EXPIRY_PRESETS
+    return tuple(
+        p
+        for p in EXPIRY_PRESETS
+        if p.value != EXPIRY_NEVER and (p.days is None or p.days <= max_lifetime_days)
+    )
+
+
+def default_expiry_preset(presets: tuple[ExpiryPreset, ...]) -> str:
+    """The preset chosen at first: 90 days, or the longest offered number of days below it."""
+    days = [p for p in presets if p.days is not None and p.days <= EXPIRY_PRESET_DEFAULT_DAYS]
+    return max(days, key=lambda p: p.days or 0).value if days else EXPIRY_ON_DATE
+
+
+def expiry_from_preset(
+    value: str, on_date: datetime | None, presets: tuple[ExpiryPreset, ...], now: datetime
+) -> datetime | None:
+    """The expiry a chosen preset means: ``now`` plus its days, the date given, or None (never).
+
+    ValidationError, keyed by the form's field (``expiry`` or ``expires_at``), for a preset not
+    offered or a date missing; whether the date is in the future is ``KeyEditSchema``'s rule.
+    """
+    preset = next((p for p in presets if p.value == value), None)
+    if preset is None:
+        labels = [p.label.lower() for p in presets]
+        words = " or ".join([", ".join(labels[:-1]), labels[-1]] if len(labels) > 1 else labels)
+        raise ValidationError(EXPIRY_CHOICE_UNKNOWN.format(words), field_name="expiry")
+    if preset.days is not None:
+        return now + timedelta(days=preset.days)
+    if preset.value == EXPIRY_NEVER:
+        return None
+    if on_date is None:
+        raise ValidationError(EXPIRY_DATE_REQUIRED, field_name="expires_at")
+    return on_date
 
 
 def _name_field(**kwargs: Any) -> Text:
@@ -70,7 +137,7 @@ def _strip_name(data: dict[str, Any]) -> dict[str, Any]:
 
 class AllowedIps(fields.List):
     """Allowed IPs: a list of addresses or CIDR ranges, loaded as canonical CIDR strings
-    (``app.keys.allowed_ips``); an invalid entry is an error naming it."""
+    (``app.keys.allowed_ips``); invalid entries are one error naming each of them."""
 
     default_error_messages = {"bad_entry": "{message}"}
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from flask import current_app
 from flask_wtf import FlaskForm
 from marshmallow import Schema
+from marshmallow import ValidationError as RuleError
 from wtforms import (
     DateTimeLocalField,
     EmailField,
@@ -30,19 +32,30 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Optional, StopValidation, ValidationError
 
 from app import untrusted
 from app.catalogue import ABILITY_SET, ALL_ABILITIES
 from app.errors import flatten_errors
 from app.keys import allowed_ips
-from app.keys.inputs import UNKNOWN_ABILITY, KeyCreateSchema, KeyEditSchema
+from app.keys.inputs import (
+    EXPIRY_NEVER,
+    EXPIRY_ON_DATE,
+    UNKNOWN_ABILITY,
+    ExpiryPreset,
+    KeyCreateSchema,
+    KeyEditSchema,
+    default_expiry_preset,
+    expiry_from_preset,
+    offered_expiry_presets,
+)
 from app.models.api_keys import (
     DESCRIPTION_MAX_LENGTH,
     RATE_LIMIT_DEFAULT,
     RATE_LIMIT_MAX,
     RATE_LIMIT_MIN,
 )
+from app.models.types import utcnow
 from app.models.users import User
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
@@ -158,23 +171,46 @@ class LoginForm(PanelForm):
     next = HiddenField()
 
 
+def _only_on_date(form: KeyFieldsMixin, field: Field) -> None:
+    """The date counts only with "On a date and time" chosen; otherwise it is ignored, whatever
+    it holds (without JavaScript the hidden input is still sent)."""
+    if form.expiry.data != EXPIRY_ON_DATE:
+        field.errors[:] = []
+        raise StopValidation()
+
+
 class KeyFieldsMixin:
-    """Fields shared by the create and edit forms, checked by the key service's schema."""
+    """Fields shared by the create and edit forms, checked by the key service's schema.
+
+    Expires At is a preset (``app.keys.inputs.EXPIRY_PRESETS``: in N days, a date and time, or
+    never) plus the date input; ``validate`` turns them into ``chosen_expires_at``. A submission
+    without a preset (a script, a page opened before presets existed) is read as the CLI reads
+    ``--expires-at``: the date when one is sent, else never — so a sent date is never ignored.
+    """
 
     # The schema that owns the fields' rules and messages.
     schema: ClassVar[type[Schema]]
     # The stored expiry (edit): an unchanged one is not checked again, so a past one may stay.
     original_expires_at: datetime | None = None
     first_field: ClassVar[str | None] = "name"
+    # The presets offered (a maximum-lifetime policy offers fewer), set in ``__init__``.
+    expiry_presets: tuple[ExpiryPreset, ...] = ()
+    # What the chosen preset means (None: never), set by ``validate``: "now" is read once.
+    chosen_expires_at: datetime | None = None
+    # True when the preset or its date was refused: the expiry is then not sent to the schema.
+    expiry_refused: bool = False
 
     name = StringField("Name", filters=[_strip])
     # Rendered by hand (a grid of modules); values are the ability strings.
     abilities = SelectMultipleField("Abilities", validate_choice=False)
+    # Choices come from the policy in ``__init__``; an unknown one is refused with the
+    # service's message (``expiry_from_preset``), not WTForms' own.
+    expiry = RadioField("Expires At", validate_choice=False)
     expires_at = AsciiDateTimeLocalField(
-        "Expires At (UTC)",
+        "Date and time (UTC)",
         format=DATETIME_FORMATS,
-        validators=[Optional()],
-        description="Optional. Date and time in UTC; leave empty for a key that never expires.",
+        validators=[_only_on_date, Optional()],
+        description="In the future, in UTC.",
     )
     rate_limit = WholeNumberField(
         "Rate Limit (requests/min)",
@@ -193,9 +229,31 @@ class KeyFieldsMixin:
         description=f"Optional. What the key is for, up to {DESCRIPTION_MAX_LENGTH} characters.",
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # KEY_MAX_LIFETIME_DAYS (SPEC §15), when configured, takes Never and longer presets away.
+        self.expiry_presets = offered_expiry_presets(current_app.config.get("KEY_MAX_LIFETIME_DAYS"))
+        self.expiry.choices = [(p.value, p.label) for p in self.expiry_presets]
+        if self.expiry.data is None:
+            self.expiry.data = self._preset_not_sent()
+
+    def _preset_not_sent(self) -> str:
+        if not self.is_submitted():  # type: ignore[attr-defined]
+            return self.initial_expiry()
+        sent = self.expires_at.raw_data
+        return EXPIRY_ON_DATE if sent and sent[0] else EXPIRY_NEVER
+
+    def initial_expiry(self) -> str:
+        """The preset chosen when the form opens: the policy's default (90 days)."""
+        return default_expiry_preset(self.expiry_presets)
+
     def expiry_changed(self) -> bool:
-        """True when the submitted expiry differs from the stored one (to the minute)."""
-        return self.expires_at.data != self.original_expires_at
+        """True when the chosen expiry differs from the stored one (a date to the minute)."""
+        if self.expiry_refused:
+            return False
+        if self.expiry.data == EXPIRY_ON_DATE:
+            return self.expires_at.data != self.original_expires_at
+        return self.chosen_expires_at is not None or self.original_expires_at is not None
 
     def service_input(self) -> dict[str, Any]:
         """What was submitted, as the key service's schema takes it (the rate limit as sent)."""
@@ -208,8 +266,19 @@ class KeyFieldsMixin:
         if self.rate_limit.raw_data and self.rate_limit.raw_data[0]:
             data["rate_limit"] = self.rate_limit.raw_data[0]
         if self.expiry_changed():
-            data["expires_at"] = as_utc(self.expires_at.data)
+            data["expires_at"] = self.chosen_expires_at
         return data
+
+    def _choose_expiry(self) -> dict[str, list[str]]:
+        """Read the preset (and its date) into ``chosen_expires_at``; its errors by field."""
+        try:
+            self.chosen_expires_at = expiry_from_preset(
+                self.expiry.data or "", as_utc(self.expires_at.data), self.expiry_presets, utcnow()
+            )
+        except RuleError as exc:
+            self.expiry_refused = True
+            return flatten_errors(exc.normalized_messages())
+        return {}
 
     def validate(self, extra_validators: Any = None) -> bool:
         """The form's own checks (control characters, parsing, owner), then the schema's rules,
@@ -217,7 +286,8 @@ class KeyFieldsMixin:
         valid = super().validate(extra_validators)  # type: ignore[misc]
         if any(control_character_error(field) for field in self):  # type: ignore[attr-defined]
             return False  # hostile input reaches no rule (PanelForm)
-        errors = flatten_errors(self.schema().validate(self.service_input()))
+        errors = self._choose_expiry()
+        errors |= flatten_errors(self.schema().validate(self.service_input()))
         for name, messages in errors.items():
             field = self[name]  # type: ignore[index]
             if not field.errors:
@@ -293,8 +363,13 @@ class KeyEditForm(KeyFieldsMixin, PanelForm):
     schema = KeyEditSchema
 
     def __init__(self, *args: Any, original_expires_at: datetime | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        # Set first: the mixin's ``__init__`` picks the initial preset from it.
         self.original_expires_at = to_local_input(original_expires_at)
+        super().__init__(*args, **kwargs)
+
+    def initial_expiry(self) -> str:
+        """The editor opens on the key's own expiry: its date and time, or Never."""
+        return EXPIRY_ON_DATE if self.original_expires_at is not None else EXPIRY_NEVER
 
 
 # "Old key stops working": the grace periods of ``app.keys.rolling`` offered in the panel.

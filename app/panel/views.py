@@ -42,7 +42,6 @@ from app.panel.forms import (
     RemoveUnusedForm,
     RollKeyForm,
     apply_service_errors,
-    as_utc,
     to_local_input,
 )
 from app.panel.guards import error_response
@@ -173,7 +172,7 @@ def create_key() -> Response:
                 owner=int(form.owner.data),
                 abilities=form.abilities.data,
                 rate_limit=form.rate_limit.data,
-                expires_at=as_utc(form.expires_at.data),
+                expires_at=form.chosen_expires_at,
                 allowed_ips=form.allowed_ips.data,
                 description=form.description.data,
                 created_by=guards.signed_in_user(),
@@ -281,7 +280,7 @@ def edit_key(prefix: str) -> Response:
             "description": form.description.data,
         }
         if form.expiry_changed():
-            changes["expires_at"] = as_utc(form.expires_at.data)
+            changes["expires_at"] = form.chosen_expires_at
         try:
             key = service.edit_key(prefix, actor=_actor(), **changes)
         except Conflict as exc:

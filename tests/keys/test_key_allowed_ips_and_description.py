@@ -40,6 +40,7 @@ def test_a_new_key_allows_any_address_and_has_no_description(make_key: Any) -> N
     [
         ({"allowed_ips": ["10.0.0.1", "bogus"]}, "allowed_ips", "'bogus'"),
         ({"allowed_ips": ["10.0.0.256"]}, "allowed_ips", "'10.0.0.256'"),
+        ({"allowed_ips": ["bogus", "10.0.0.1", "10.0.0.256"]}, "allowed_ips", "'bogus', '10.0.0.256'"),
         ({"allowed_ips": ["1" * 500]}, "allowed_ips", "…"),
         ({"allowed_ips": [f"10.1.{n}.0/24" for n in range(101)]}, "allowed_ips", "At most 100"),
         ({"allowed_ips": "10.0.0.1"}, "allowed_ips", "must be a list"),
@@ -105,3 +106,10 @@ def test_is_allowed_matches_ranges_of_both_versions(address: str | None, allowed
 def test_an_empty_list_allows_any_address_and_parsed_lists_are_reused() -> None:
     assert allowed_ips.is_allowed("203.0.113.1", ())
     assert allowed_ips.networks(("10.0.0.0/8",)) is allowed_ips.networks(("10.0.0.0/8",))
+
+
+def test_a_long_list_of_bad_entries_is_named_up_to_the_entry_limit() -> None:
+    bad = [f"bad-{n}" for n in range(allowed_ips.MAX_ENTRIES + 3)]
+    with pytest.raises(ValueError, match=r"'bad-99' and 3 more \(e\.g\.") as refused:
+        allowed_ips.canonical(bad)
+    assert "'bad-100'" not in str(refused.value)

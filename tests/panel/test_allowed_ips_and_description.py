@@ -154,6 +154,19 @@ def test_edit_changes_and_clears_allowed_ips_and_description(
     assert stored.description is None
 
 
+def test_every_bad_line_of_allowed_ips_is_named_at_once(
+    signed_in: PanelClient, owner: User, count_keys: Any
+) -> None:
+    lines = "203.0.113.7\nnot-an-ip\n10.0.0.0/8\n300.1.1.1\nfe80::1%eth0\nnot-an-ip"
+    response = signed_in.post("/settings/api-keys", _create_data(owner, allowed_ips=lines))
+    assert response.status_code == 422
+    assert _error_for(response.text, "allowed_ips") == (
+        "Not IP addresses or CIDR ranges: 'not-an-ip', '300.1.1.1', 'fe80::1%eth0' "
+        "(e.g. 203.0.113.7, 203.0.113.0/24 or 2001:db8::/48)."
+    )
+    assert count_keys() == 0
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [

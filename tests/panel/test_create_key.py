@@ -55,9 +55,10 @@ def test_create_form_has_every_field_from_the_seed(
 ) -> None:
     make_user(email="sync@stockgate.internal", name="Nightly sync", is_system=True)
     html = signed_in.get("/settings/api-keys/new", htmx=True).text
-    for label in ("Name", "Owner", "Expires At (UTC)", "Rate Limit (requests/min)"):
+    for label in ("Name", "Owner", "Date and time (UTC)", "Rate Limit (requests/min)"):
         assert f">{label}</label>" in html
     assert "<legend>Abilities</legend>" in html
+    assert "<legend>Expires At</legend>" in html
     assert "Select All" in html
     values = re.findall(r'name="abilities" value="([^"]+)"', html)
     assert values == list(ALL_ABILITIES)

@@ -52,6 +52,58 @@
   document.addEventListener("htmx:load", function (event) { syncAll(event.target); });
   document.addEventListener("DOMContentLoaded", function () { syncAll(document); });
 
+  // Expires At: the date input is enabled only with "On a date and time" chosen (CSS hides it
+  // otherwise), so a hidden date is neither sent nor reached with Tab.
+  function syncExpiry(group) {
+    var onDate = group.querySelector('input[type="radio"][value="date"]');
+    var date = group.querySelector('input[type="datetime-local"]');
+    if (date) date.disabled = !(onDate && onDate.checked);
+  }
+
+  document.addEventListener("change", function (event) {
+    var group = event.target.closest && event.target.closest("[data-expiry]");
+    if (group && event.target.type === "radio") syncExpiry(group);
+  });
+
+  function syncExpiries(root) {
+    Array.prototype.forEach.call((root || document).querySelectorAll("[data-expiry]"), syncExpiry);
+  }
+
+  document.addEventListener("htmx:load", function (event) { syncExpiries(event.target); });
+  document.addEventListener("DOMContentLoaded", function () { syncExpiries(document); });
+
+  // An inline error goes as soon as its field changes (SPEC §7): the field loses its invalid
+  // marks and its error text, and nothing refers to the removed text any more. The server
+  // checks everything again on submit.
+  function clearErrors(field) {
+    var removed = [];
+    Array.prototype.forEach.call(field.querySelectorAll(".field__error"), function (error) {
+      if (error.id) removed.push(error.id);
+      error.remove();
+    });
+    var marked = [field].concat(Array.prototype.slice.call(field.querySelectorAll("*")));
+    marked.forEach(function (el) {
+      el.classList.remove("field--invalid");
+      el.removeAttribute("aria-invalid");
+      var described = el.getAttribute("aria-describedby");
+      if (!described) return;
+      var kept = described.split(/\s+/).filter(function (id) { return removed.indexOf(id) < 0; });
+      if (kept.length) el.setAttribute("aria-describedby", kept.join(" "));
+      else el.removeAttribute("aria-describedby");
+    });
+  }
+
+  function fieldChanged(event) {
+    var field = event.target.closest && event.target.closest(".field");
+    if (!field || !field.closest("form")) return;
+    if (field.classList.contains("field--invalid") || field.querySelector(".field--invalid, .field__error")) {
+      clearErrors(field);
+    }
+  }
+
+  document.addEventListener("input", fieldChanged);
+  document.addEventListener("change", fieldChanged);
+
   // Copy: the new key (an input's value) or a command (an element's text) to the clipboard;
   // where that is refused, the key is selected for Ctrl+C.
   document.addEventListener("click", function (event) {

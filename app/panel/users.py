@@ -157,7 +157,9 @@ def deactivate(user_id: int) -> Response:
         except NotFound as exc:
             return message_response(exc.message, 404)
         else:
-            return _render("panel/users/_deactivated.html", done=done, account=_account(done.user))
+            # Both rows change: the leaver's status and count, and the new owner's count.
+            rows = [_account(u) for u in (done.user, done.new_owner) if u is not None]
+            return _render("panel/users/_deactivated.html", done=done, rows=rows)
     return _render("panel/users/_deactivate.html", 422, user=user, keys=keys, form=form)
 
 

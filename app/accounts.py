@@ -16,6 +16,7 @@ from app import audit
 from app.errors import Conflict, InvalidInput, flatten_errors, summarise
 from app.extensions import db
 from app.keys.hashing import BCRYPT_MAX_BYTES, check_secret, hash_secret
+from app.models.types import utcnow
 from app.models.users import EMAIL_MAX_LENGTH, User
 
 PASSWORD_MIN_LENGTH = 8
@@ -86,6 +87,25 @@ def loggable_email(typed: str) -> str:
     return f"{UNKNOWN_EMAIL} ({tag})"
 
 
+def _load_user_input(raw: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """``raw`` through ``UserSchema`` (``kwargs``: e.g. ``only``), and a password bcrypt can take."""
+    try:
+        data = UserSchema(**kwargs).load(raw)
+    except ValidationError as exc:
+        errors = flatten_errors(exc.messages)  # type: ignore[arg-type]
+        raise InvalidInput(summarise(errors), errors) from None
+    if data.get("password") is not None and len(data["password"].encode("utf-8")) > BCRYPT_MAX_BYTES:
+        errors = {"password": [f"Password must be at most {BCRYPT_MAX_BYTES} bytes."]}
+        raise InvalidInput(summarise(errors), errors)
+    return data
+
+
+def password_hash(password: str) -> str:
+    """Check ``password`` against the password rules (InvalidInput) and return its bcrypt hash."""
+    checked = _load_user_input({"password": password}, only=("password",))["password"]
+    return hash_secret(checked, current_app.config["PASSWORD_BCRYPT_ROUNDS"])
+
+
 def create_user(
     email: str,
     name: str,
@@ -96,14 +116,7 @@ def create_user(
     actor: str,
 ) -> User:
     """Create a person or system account (audited as ``user.created``); refuses duplicates."""
-    try:
-        data = UserSchema().load({"email": email, "name": name, "password": password})
-    except ValidationError as exc:
-        errors = flatten_errors(exc.messages)  # type: ignore[arg-type]
-        raise InvalidInput(summarise(errors), errors) from None
-    if data["password"] is not None and len(data["password"].encode("utf-8")) > BCRYPT_MAX_BYTES:
-        errors = {"password": [f"Password must be at most {BCRYPT_MAX_BYTES} bytes."]}
-        raise InvalidInput(summarise(errors), errors)
+    data = _load_user_input({"email": email, "name": name, "password": password})
     if is_system and is_admin:
         errors = {"admin": ["A system account cannot be an admin."]}
         raise InvalidInput(summarise(errors), errors)
@@ -136,9 +149,21 @@ def authenticate(email: str, password: str) -> User | None:
     else:
         hashed = _dummy_hash(current_app.config["PASSWORD_BCRYPT_ROUNDS"])
     matches = check_secret(password, hashed)
-    if user is None or not matches or not user.is_admin or user.is_system:
+    if user is None or not matches or not can_sign_in(user):
         return None
     return user
+
+
+def can_sign_in(user: User) -> bool:
+    """Only an active admin (never a system account) signs in to the panel."""
+    return user.is_admin and not user.is_system and user.is_active
+
+
+def record_sign_in(user: User) -> None:
+    """Note a successful sign-in: the user's last sign-in time and a ``session.signed_in`` event."""
+    user.last_sign_in_at = utcnow()
+    audit.record("session.signed_in", actor=user.email)
+    db.session.commit()
 
 
 def sign_out(user: User) -> None:
@@ -154,14 +179,17 @@ def load_session_user(session_id: str) -> User | None:
     if not user_id.isdigit() or not token:
         return None
     user = db.session.get(User, int(user_id))
-    if user is None or user.session_token is None:
+    # A deactivated account's sessions end on their next request (its token is rotated at
+    # deactivation too; this holds whatever the token).
+    if user is None or user.session_token is None or not user.is_active:
         return None
     return user if secrets.compare_digest(user.session_token, token) else None
 
 
 def count_admins() -> int:
-    """Return how many admins can sign in."""
-    return db.session.scalar(select(func.count()).select_from(User).where(User.is_admin.is_(True))) or 0
+    """Return how many admins can sign in (active ones)."""
+    stmt = select(func.count()).select_from(User).where(User.is_admin.is_(True), User.is_active)
+    return db.session.scalar(stmt) or 0
 
 
 def generate_password() -> str:

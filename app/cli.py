@@ -21,7 +21,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import accounts, audit, seed, untrusted, usage
+from app import accounts, audit, seed, untrusted, usage, users
 from app.catalogue import ALL_ABILITIES
 from app.cli_types import SAFE_TEXT, WHOLE_NUMBER
 from app.errors import ServiceError
@@ -34,12 +34,11 @@ from app.models.types import iso_utc
 from app.usage import history, reports, unused
 
 DEMO_ADMIN_EMAIL = "admin@stockgate.local"
-# How to get back in when an admin exists but its password is lost. Until
-# ``flask users reset-password`` exists (SPEC §15) the way is another admin; once it does, point
-# here to ``flask users reset-password EMAIL`` instead (the one place ``demo-admin`` reads).
+# How to get back in when an admin exists but its password is lost (the one place
+# ``demo-admin`` reads): a new password for that admin, printed once (SPEC §15).
 REGAIN_ACCESS = (
-    "Lost the password? Create another admin (its password is printed once):",
-    "  flask users create EMAIL --name NAME --admin",
+    "Lost the password? Set a new one (printed once; --password-stdin to choose it):",
+    "  flask users reset-password EMAIL",
 )
 
 
@@ -64,6 +63,23 @@ def _fail(exc: ServiceError) -> click.ClickException:
     return click.ClickException(exc.message)
 
 
+def _fail_users(exc: ServiceError) -> click.ClickException:
+    # The users service names form fields (``move_keys_to: ...``); a command line names none.
+    messages = [message for field_messages in exc.errors.values() for message in field_messages]
+    return click.ClickException(" ".join(messages) if messages else exc.message)
+
+
+def _password_from_stdin() -> str:
+    """One line of standard input as a password: refused when empty or holding a control character."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise click.ClickException("no password on standard input")
+    if untrusted.control_character_error(password):
+        # Named without echoing it: the password is a secret.
+        raise click.ClickException("the password on standard input contains a control character")
+    return password
+
+
 users_cli = OneLineGroup("users", help="Manage people and system accounts.")
 keys_cli = OneLineGroup("keys", help="Manage API keys.")
 usage_cli = OneLineGroup("usage", help="Usage counts (SPEC §13).")
@@ -82,12 +98,7 @@ def create_user(email: str, name: str, admin: bool, system: bool, password_stdin
     password: str | None = None
     generated = False
     if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-        if not password:
-            raise click.ClickException("no password on standard input")
-        if untrusted.control_character_error(password):
-            # Named without echoing it: the password is a secret.
-            raise click.ClickException("the password on standard input contains a control character")
+        password = _password_from_stdin()
     elif admin:
         password, generated = accounts.generate_password(), True
     try:
@@ -121,6 +132,81 @@ def demo_admin() -> None:
     click.echo("Demo admin created. Sign in at /login with:")
     click.echo(f"  email:    {DEMO_ADMIN_EMAIL}")
     click.echo(f"  password: {password}")
+
+
+@users_cli.command("list")
+def list_users() -> None:
+    """List every account: email, name, kind, status, working keys and last sign-in."""
+    rows: list[tuple[str, ...]] = [
+        (
+            account.user.email,
+            account.user.name,
+            account.user.kind,
+            account.user.status,
+            str(account.working_keys),
+            _when(account.user.last_sign_in_at),
+        )
+        for account in users.list_accounts()
+    ]
+    _print_table(("EMAIL", "NAME", "KIND", "STATUS", "WORKING KEYS", "LAST SIGN-IN"), rows)
+    click.echo(f"{len(rows)} user(s).", err=True)
+
+
+@users_cli.command("deactivate")
+@click.argument("email", type=SAFE_TEXT)
+@click.option(
+    "--move-keys-to",
+    type=SAFE_TEXT,
+    default=None,
+    metavar="EMAIL",
+    help="Give the working keys to this active user.",
+)
+@click.option("--deactivate-keys", is_flag=True, help="Deactivate the working keys.")
+def deactivate_user(email: str, move_keys_to: str | None, deactivate_keys: bool) -> None:
+    """Deactivate a user: their sessions end, they cannot sign in, and their working keys move to
+    another owner or are deactivated (exactly one of --move-keys-to and --deactivate-keys)."""
+    if bool(move_keys_to) == deactivate_keys:
+        raise click.ClickException("give exactly one of --move-keys-to EMAIL and --deactivate-keys")
+    try:
+        done = users.deactivate_user(
+            email, move_keys_to=move_keys_to, deactivate_keys=deactivate_keys, actor=audit.CLI_ACTOR
+        )
+    except ServiceError as exc:
+        raise _fail_users(exc) from None
+    click.echo(f"Deactivated {done.user.email}: {done.keys_went}.")
+    for prefix in done.moved:
+        click.echo(f"  moved {prefix} to {done.new_owner.email if done.new_owner else '-'}")
+    for prefix in done.deactivated:
+        click.echo(f"  deactivated {prefix}")
+    for prefix in done.cut_over:
+        click.echo(f"  cut over {prefix} (it was rolling)")
+
+
+@users_cli.command("reactivate")
+@click.argument("email", type=SAFE_TEXT)
+def reactivate_user(email: str) -> None:
+    """Reactivate a deactivated user (their keys stay as they are)."""
+    try:
+        user = users.reactivate_user(email, actor=audit.CLI_ACTOR)
+    except ServiceError as exc:
+        raise _fail_users(exc) from None
+    click.echo(f"Reactivated {user.email}; their keys were not changed.")
+
+
+@users_cli.command("reset-password")
+@click.argument("email", type=SAFE_TEXT)
+@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
+def reset_password(email: str, password_stdin: bool) -> None:
+    """Set a new password and end the user's sessions; without --password-stdin one is generated
+    and printed once."""
+    password = _password_from_stdin() if password_stdin else None
+    try:
+        user, generated = users.reset_password(email, password=password, actor=audit.CLI_ACTOR)
+    except ServiceError as exc:
+        raise _fail_users(exc) from None
+    click.echo(f"New password set for {user.email}; their open sessions are signed out.")
+    if generated:
+        click.echo(f"Password (shown once): {generated}")
 
 
 @keys_cli.command("create")
@@ -222,12 +308,17 @@ def list_keys(search: str, status: str) -> None:
         for k in db.session.scalars(stmt)
     ]
     header = ("KEY PREFIX", "NAME", "OWNER", "STATUS", "RATE LIMIT", "EXPIRES AT", "LAST USED AT")
+    _print_table(header, rows)
+    click.echo(f"{len(rows)} key(s).", err=True)
+
+
+def _print_table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """Print ``rows`` under ``header`` in columns padded to their widest cell."""
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         click.echo(
             "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
-    click.echo(f"{len(rows)} key(s).", err=True)
 
 
 def _state_command(name: str, action: Any, past: str, short_help: str, help_text: str) -> None:

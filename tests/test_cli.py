@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
+from app import accounts
 from app.extensions import db
 from app.keys.verification import KEY_ROLLED, verify
 from app.models.api_keys import ApiKey
@@ -263,10 +264,13 @@ def test_demo_admin_says_how_to_get_back_in_when_an_admin_exists(app, runner):
     again = runner.invoke(args=["users", "demo-admin"])
     assert again.exit_code == 0
     assert "The demo admin is admin@stockgate.local" in again.stdout
-    assert again.stdout.rstrip().endswith("flask users create EMAIL --name NAME --admin")
-    # The command it names works as written (with real values).
-    made = runner.invoke(args=["users", "create", "ops@example.com", "--name", "Ops", "--admin"])
-    assert made.exit_code == 0 and "Password (shown once):" in made.stdout
+    assert again.stdout.rstrip().endswith("flask users reset-password EMAIL")
+    # The command it names works as written (with the demo admin's email), and signs in.
+    reset = runner.invoke(args=["users", "reset-password", "admin@stockgate.local"])
+    assert reset.exit_code == 0, reset.output
+    password = reset.stdout.split("Password (shown once): ")[1].strip()
+    with app.app_context():
+        assert accounts.authenticate("admin@stockgate.local", password) is not None
 
 
 @pytest.mark.parametrize(

@@ -118,11 +118,7 @@ def roll_key(
 def end_grace(prefix: str, *, actor: str) -> ApiKey:
     """Cut a rolling key over now: from the next request on it answers ``key_rolled``."""
     with service.change(prefix, KeyAction.END_GRACE) as key:
-        now = utcnow()
-        key.sunset_at = now
-        audit.record(
-            "key.roll_ended", actor=actor, key_prefix=key.prefix, details={"sunset_at": iso_utc(now)}
-        )
+        service.cut_over(key, actor=actor)
         db.session.commit()
     return key
 

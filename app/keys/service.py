@@ -37,7 +37,8 @@ from app.models.users import User
 _PREFIX_ATTEMPTS = 5
 
 # The fields a ``key.updated`` event compares, old -> new (only those that changed are kept).
-AUDITED_FIELDS = ("name", "abilities", "rate_limit", "expires_at", "allowed_ips", "description")
+# The owner changes only when a user is offboarded (``hand_over``); it is audited as an email.
+AUDITED_FIELDS = ("name", "owner", "abilities", "rate_limit", "expires_at", "allowed_ips", "description")
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,39 @@ def _resolve_owner(owner: User | str | int | None) -> User:
     if user is None:
         errors = {"owner": [f"Unknown owner: {owner!s}." if owner else "Owner is required."]}
         raise InvalidInput(summarise(errors), errors)
+    if not user.is_active:
+        errors = {"owner": [inactive_owner(user)]}
+        raise InvalidInput(summarise(errors), errors)
     return user
+
+
+def inactive_owner(user: User) -> str:
+    """Why a deactivated user cannot own a working key (the one message for it)."""
+    return f"{user.email} is deactivated: a deactivated user owns no working key. Reactivate them first."
+
+
+def lock_owner(owner_id: int) -> User:
+    """The key owner's row, read fresh and share-locked until the transaction ends.
+
+    A deactivation (``app.users``) locks the user's row for update: a new or re-activated key
+    waits for it to commit and then sees the owner deactivated, instead of slipping a working
+    key past it. On SQLite the caller's earlier write already holds the database's write lock.
+    """
+    user = db.session.scalar(
+        select(User)
+        .where(User.id == owner_id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    )
+    if user is None:  # users are never deleted; this only guards the invariant
+        raise NotFound(f"no user with id {owner_id}")
+    return user
+
+
+def _refuse_inactive_owner(key: ApiKey) -> None:
+    owner = lock_owner(key.owner_id)
+    if not owner.is_active:
+        raise Conflict(f"key {key.prefix} cannot work: its owner {inactive_owner(owner)}")
 
 
 def create_key(
@@ -102,6 +135,7 @@ def create_key(
         created = mint(
             {**data, "abilities": list(data["abilities"]), "owner": owner_user}, secret, created_by
         )
+        _refuse_inactive_owner(created.key)
         details = {"owner": owner_user.email, **audited_values(created.key)}
         audit.record("key.created", actor=actor, key_prefix=created.key.prefix, details=details)
         db.session.commit()
@@ -226,6 +260,8 @@ def refusal(key: ApiKey, action: KeyAction, now: datetime | None = None) -> str 
     wanted = {KeyAction.ACTIVATE: KeyStatus.ACTIVE, KeyAction.DEACTIVATE: KeyStatus.INACTIVE}.get(action)
     if wanted is not None and key.status is wanted:
         return f"key {prefix} is already {wanted.value}"
+    if action is KeyAction.ACTIVATE and not key.owner.is_active:
+        return f"key {prefix} cannot be activated: its owner {inactive_owner(key.owner)}"
     return None
 
 
@@ -291,6 +327,7 @@ def change(prefix: str, action: KeyAction) -> Iterator[ApiKey]:
 def activate_key(prefix: str, *, actor: str) -> ApiKey:
     """Make an inactive key usable again (a revoked key stays revoked, a rolled one rolled)."""
     with change(prefix, KeyAction.ACTIVATE) as key:
+        _refuse_inactive_owner(key)
         key.status = KeyStatus.ACTIVE
         audit.record("key.activated", actor=actor, key_prefix=key.prefix)
         db.session.commit()
@@ -300,10 +337,33 @@ def activate_key(prefix: str, *, actor: str) -> ApiKey:
 def deactivate_key(prefix: str, *, actor: str) -> ApiKey:
     """Switch a key off until it is activated again."""
     with change(prefix, KeyAction.DEACTIVATE) as key:
-        key.status = KeyStatus.INACTIVE
-        audit.record("key.deactivated", actor=actor, key_prefix=key.prefix)
+        switch_off(key, actor=actor)
         db.session.commit()
     return key
+
+
+def switch_off(key: ApiKey, *, actor: str, details: dict[str, Any] | None = None) -> None:
+    """Deactivate ``key``, taken with ``change`` or ``lock_key`` (audited); the caller commits."""
+    key.status = KeyStatus.INACTIVE
+    audit.record("key.deactivated", actor=actor, key_prefix=key.prefix, details=details)
+
+
+def cut_over(key: ApiKey, *, actor: str, details: dict[str, Any] | None = None) -> None:
+    """End a rolling key's grace period now (``key.roll_ended``); the caller commits."""
+    now = utcnow()
+    key.sunset_at = now
+    audit.record(
+        "key.roll_ended",
+        actor=actor,
+        key_prefix=key.prefix,
+        details={"sunset_at": iso_utc(now), **(details or {})},
+    )
+
+
+def hand_over(key: ApiKey, new_owner: User, *, actor: str, reason: str) -> None:
+    """Give ``key`` (locked with ``lock_key``) to ``new_owner``: a ``key.updated`` event with the
+    owner old -> new and ``reason``. The caller commits (an offboarding moves all keys at once)."""
+    _apply(key, {"owner": new_owner}, actor=actor, reason=reason)
 
 
 def revoke_key(prefix: str, *, actor: str) -> ApiKey:
@@ -370,6 +430,8 @@ def _audit_value(value: Any) -> Any:
     """``value`` as the audit log stores it: JSON, times in UTC ISO 8601 with ``Z``."""
     if isinstance(value, datetime):
         return iso_utc(value)
+    if isinstance(value, User):
+        return value.email
     if isinstance(value, list | tuple):
         return list(value)
     return value

@@ -16,7 +16,7 @@ ACTION_MAX_LENGTH = 40
 # An IPv6 address in text is at most 45 characters.
 ADDRESS_MAX_LENGTH = 45
 
-# The actions of SPEC §12; no other is written.
+# The actions of SPEC §12 (and §15's user.*); no other is written.
 ACTIONS = (
     "key.created",
     "key.updated",
@@ -26,6 +26,9 @@ ACTIONS = (
     "key.rolled",
     "key.roll_ended",
     "user.created",
+    "user.deactivated",
+    "user.reactivated",
+    "user.password_reset",
     "session.signed_in",
     "session.sign_in_failed",
     "session.signed_out",

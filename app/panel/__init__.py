@@ -1,11 +1,12 @@
-"""The admin panel: sign-in (``auth.*``), API Keys (``panel.*``) and Audit Log (``audit_log.*``)."""
+"""The admin panel: sign-in (``auth.*``), API Keys (``panel.*``) and Audit Log (``audit_log.*``)
+and Users (``users.*``)."""
 
 from __future__ import annotations
 
 from flask import Flask
 
 from app.extensions import login_manager
-from app.panel import audit_log, auth, filters, guards, views
+from app.panel import audit_log, auth, filters, guards, users, views
 
 
 def init_app(app: Flask) -> None:
@@ -18,3 +19,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(audit_log.bp)
+    app.register_blueprint(users.bp)

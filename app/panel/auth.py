@@ -88,7 +88,7 @@ def login() -> Response | str | tuple[str, int]:
     login_user(user)
     session_lifetime.start()
     security_events.record("session.signed_in", email=user.email, address=address)
-    audit.record_now("session.signed_in", actor=user.email)
+    accounts.record_sign_in(user)
     return redirect(safe_next(form.next.data) or url_for("panel.api_keys"))
 
 

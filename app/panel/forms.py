@@ -438,3 +438,40 @@ def apply_service_errors(form: FlaskForm, errors: dict[str, list[str]], fallback
             form.form_errors.extend(messages)
         else:
             field.errors = [*field.errors, *messages]
+
+
+class UserCreateForm(PanelForm):
+    """ "Add user": name, email and kind. The users service checks them (``accounts.UserSchema``
+    owns the rules: email at most 254 characters, ...), and the view puts its messages here."""
+
+    name = StringField("Name", filters=[_strip], validators=[DataRequired("Name is required.")])
+    email = EmailField("Email", filters=[_strip], validators=[DataRequired("Email is required.")])
+    kind = RadioField(
+        "Kind",
+        choices=[
+            SelectChoice("person", "Person"),
+            SelectChoice("admin", "Admin (signs in to this panel)"),
+            SelectChoice("system", "System account (an integration; no password, never signs in)"),
+        ],
+        default="person",
+    )
+
+
+# What becomes of a leaving user's working keys (``users.deactivate_user``).
+KEY_FATES = [
+    SelectChoice("move", "Move them to another active owner"),
+    SelectChoice("deactivate", "Deactivate them"),
+]
+
+
+class DeactivateUserForm(PanelForm):
+    """The offboarding confirmation: where the user's working keys go."""
+
+    fate = RadioField("What becomes of these keys?", choices=KEY_FATES, validate_choice=False)
+    new_owner = SelectField("New owner", validate_choice=False)
+
+    def set_owner_choices(self, owners: list[User]) -> None:
+        """Offer the active accounts (the leaving user excluded) as the new owner."""
+        self.new_owner.choices = [("", "Choose an owner")] + [
+            (str(u.id), f"{u.name} ({u.email}){' · System' if u.is_system else ''}") for u in owners
+        ]

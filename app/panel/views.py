@@ -72,7 +72,9 @@ def _key_actions() -> dict[str, object]:
 
 
 def _owners() -> list[User]:
-    return list(db.session.scalars(select(User).order_by(User.is_system, User.name, User.id)))
+    # A deactivated user owns no working key (SPEC §15), so is never offered as an owner.
+    stmt = select(User).where(User.is_active).order_by(User.is_system, User.name, User.id)
+    return list(db.session.scalars(stmt))
 
 
 def _create_form() -> KeyCreateForm:

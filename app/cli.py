@@ -140,7 +140,11 @@ def demo_admin() -> None:
     "--rate-limit", type=WHOLE_NUMBER, default=None, help="Requests per minute (1-100000, default 60)."
 )
 @click.option(
-    "--expires-at", type=SAFE_TEXT, default=None, metavar="ISO8601", help="Expiry, e.g. 2027-01-31T00:00:00Z."
+    "--expires-at",
+    type=SAFE_TEXT,
+    default=None,
+    metavar="ISO8601",
+    help="Expiry, e.g. 2027-01-31T00:00:00Z. Required when KEY_MAX_LIFETIME_DAYS is set (within it).",
 )
 @click.option(
     "--allow-ip",

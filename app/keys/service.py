@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import current_app
 from marshmallow import ValidationError
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
@@ -27,7 +27,7 @@ from app.errors import Conflict, InvalidInput, NotFound, flatten_errors, summari
 from app.extensions import db
 from app.keys.format import build_key, generate_key_id, is_prefix, prefix_of
 from app.keys.hashing import hash_secret
-from app.keys.inputs import KeyCreateSchema, KeyEditSchema
+from app.keys.inputs import KeyCreateSchema, KeyEditSchema, max_expiry
 from app.models.api_keys import ApiKey, KeyStatus
 from app.models.types import iso_utc, utcnow
 from app.models.users import User
@@ -386,10 +386,18 @@ def audited_values(key: ApiKey) -> dict[str, Any]:
     return {name: _audit_value(getattr(key, name)) for name in AUDITED_FIELDS if hasattr(key, name)}
 
 
-# Status filter values the panel and CLI accept; "all" hides revoked keys.
-STATUS_FILTERS = ("all", "active", "inactive", "expired", "revoked", "expiring")
+# Status filter values the panel and CLI accept; "all" hides revoked keys. "over_lifetime":
+# working keys over KEY_MAX_LIFETIME_DAYS (``ApiKey.is_over_lifetime``); none without a policy.
+STATUS_FILTERS = ("all", "active", "inactive", "expired", "revoked", "expiring", "over_lifetime")
 # "Expiring soon" (SPEC §12): an active key whose expiry is this close gets a warning.
 EXPIRING_SOON = timedelta(days=14)
+
+
+def over_lifetime(key: ApiKey, now: datetime | None = None) -> bool:
+    """True when ``key`` is over the lifetime policy (``KEY_MAX_LIFETIME_DAYS``); False without one."""
+    now = now or utcnow()
+    latest = max_expiry(now)
+    return latest is not None and key.is_over_lifetime(now, latest)
 
 
 def search_keys(
@@ -424,6 +432,9 @@ def search_keys(
             ApiKey.expires_at > now,
             ApiKey.expires_at <= now + EXPIRING_SOON,
         )
+    elif status == "over_lifetime":
+        latest = max_expiry(now)
+        stmt = stmt.where(ApiKey.is_over_lifetime(now, latest) if latest is not None else false())
     elif status in ("inactive", "revoked"):
         stmt = stmt.where(ApiKey.status == KeyStatus(status))
     else:

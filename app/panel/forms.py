@@ -36,13 +36,14 @@ from app import untrusted
 from app.catalogue import ABILITY_SET, ALL_ABILITIES
 from app.errors import flatten_errors
 from app.keys import allowed_ips
-from app.keys.inputs import UNKNOWN_ABILITY, KeyCreateSchema, KeyEditSchema
+from app.keys.inputs import UNKNOWN_ABILITY, KeyCreateSchema, KeyEditSchema, max_expiry, max_lifetime_days
 from app.models.api_keys import (
     DESCRIPTION_MAX_LENGTH,
     RATE_LIMIT_DEFAULT,
     RATE_LIMIT_MAX,
     RATE_LIMIT_MIN,
 )
+from app.models.types import utcnow
 from app.models.users import User
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
@@ -180,6 +181,23 @@ class KeyFieldsMixin:
         filters=[_strip],
         description=f"Optional. What the key is for, up to {DESCRIPTION_MAX_LENGTH} characters.",
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.apply_lifetime_policy()
+
+    def apply_lifetime_policy(self) -> None:
+        """Under ``KEY_MAX_LIFETIME_DAYS`` the expiry offers no "Never" and nothing later than the
+        maximum: the field says so and the browser's picker stops there (the schema refuses the rest)."""
+        latest = max_expiry(utcnow())
+        if latest is None:
+            return
+        shown = to_local_input(latest)
+        self.expires_at.description = (  # type: ignore[attr-defined]
+            f"Required: keys may live at most {max_lifetime_days()} days, so at the latest "
+            f"{shown:%Y-%m-%d %H:%M} UTC."
+        )
+        self.expires_at.render_kw = {"max": f"{shown:%Y-%m-%dT%H:%M}"}  # type: ignore[attr-defined]
 
     def expiry_changed(self) -> bool:
         """True when the submitted expiry differs from the stored one (to the minute)."""

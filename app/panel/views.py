@@ -46,7 +46,7 @@ from app.panel.forms import (
 )
 from app.panel.htmx import htmx, message_response, no_store, vary_on_htmx
 from app.panel.key_page import load as load_key_page
-from app.panel.listing import COLUMNS, STATUS_OPTIONS, ListParams, empty_page, list_keys
+from app.panel.listing import COLUMNS, ListParams, empty_page, list_keys, status_options
 from app.usage import least_privilege
 
 bp = Blueprint("panel", __name__, url_prefix="/settings")
@@ -60,13 +60,13 @@ bp.register_error_handler(403, guards.forbidden)
 bp.register_error_handler(404, guards.not_found)
 # Template globals: a row is rendered by several views (the table, a created key, an edit).
 bp.add_app_template_global(COLUMNS, "key_columns")
-bp.add_app_template_global(STATUS_OPTIONS, "key_status_options")
+bp.add_app_template_global(status_options, "key_status_options")
 
 
 @bp.context_processor
 def _key_actions() -> dict[str, object]:
     # The buttons a key's row and page offer are the actions the key service allows it.
-    return {"key_actions": service.allowed_actions}
+    return {"key_actions": service.allowed_actions, "key_over_lifetime": service.over_lifetime}
 
 
 def _owners() -> list[User]:

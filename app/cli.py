@@ -8,7 +8,6 @@ type of ``app.cli_types``: no control characters, numbers in ASCII digits only.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections import Counter
@@ -21,15 +20,16 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import accounts, audit, seed, untrusted, usage, users
+from app import accounts, audit, audit_export, seed, untrusted, usage, users
 from app.catalogue import ALL_ABILITIES
-from app.cli_types import SAFE_TEXT, WHOLE_NUMBER
+from app.cli_types import INSTANT, SAFE_TEXT, WHOLE_NUMBER
 from app.errors import ServiceError
 from app.extensions import db
 from app.keys import rolling
 from app.keys import service as keys_service
 from app.keys.format import is_prefix
 from app.models.api_keys import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, ApiKey
+from app.models.audit import ACTIONS
 from app.models.types import iso_utc
 from app.usage import history, reports, unused
 
@@ -226,7 +226,11 @@ def reset_password(email: str, password_stdin: bool) -> None:
     "--rate-limit", type=WHOLE_NUMBER, default=None, help="Requests per minute (1-100000, default 60)."
 )
 @click.option(
-    "--expires-at", type=SAFE_TEXT, default=None, metavar="ISO8601", help="Expiry, e.g. 2027-01-31T00:00:00Z."
+    "--expires-at",
+    type=SAFE_TEXT,
+    default=None,
+    metavar="ISO8601",
+    help="Expiry, e.g. 2027-01-31T00:00:00Z. Required when KEY_MAX_LIFETIME_DAYS is set (within it).",
 )
 @click.option(
     "--allow-ip",
@@ -539,6 +543,14 @@ def _visible(text: str) -> str:
 @audit_cli.command("list")
 @click.option("--key", "key_prefix", type=SAFE_TEXT, default=None, metavar="PREFIX", callback=_audit_prefix)
 @click.option("--actor", type=SAFE_TEXT, default=None, metavar="EMAIL", help="An admin's email, or cli.")
+@click.option("--action", type=click.Choice(ACTIONS), default=None, metavar="NAME", help="e.g. key.created.")
+@click.option(
+    "--since",
+    type=INSTANT,
+    default=None,
+    metavar="ISO8601",
+    help="Only events at or after this time (no zone: UTC), e.g. 2026-01-31T00:00:00Z.",
+)
 @click.option(
     "--limit",
     type=WHOLE_NUMBER,
@@ -548,15 +560,28 @@ def _visible(text: str) -> str:
     callback=_between(1, AUDIT_LIMIT_MAX),
     help=f"How many events (1-{AUDIT_LIMIT_MAX:,}).",
 )
-def list_audit_events(key_prefix: str | None, actor: str | None, limit: int) -> None:
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row, as the panel's Export CSV.")
+def list_audit_events(
+    key_prefix: str | None,
+    actor: str | None,
+    action: str | None,
+    since: datetime | None,
+    limit: int,
+    as_csv: bool,
+) -> None:
     """Print audit events, newest first, one a line: time, actor, action, prefix, details, address."""
-    for event in audit.list_events(key_prefix=key_prefix, actor=actor, limit=limit):
+    filters = {"key_prefix": key_prefix, "actor": actor, "action": action, "since": since}
+    if as_csv:
+        for line in audit_export.csv_lines(audit.stream_events(limit=limit, **filters)):
+            click.echo(line, nl=False)
+        return
+    for event in audit.list_events(limit=limit, **filters):
         fields = (
             iso_utc(event.created_at),
             _visible(event.actor),
             event.action,
             event.key_prefix or "-",
-            json.dumps(event.details or {}, separators=(",", ":")),
+            audit_export.details_json(event.details),
             _visible(event.address or "-"),
         )
         click.echo("  ".join(fields))

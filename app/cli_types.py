@@ -7,11 +7,14 @@ control character (U+0000); remove it.``
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import click
+from marshmallow import ValidationError
 
 from app import untrusted
+from app.schemas.input_fields import UtcDateTime
 
 
 class SafeText(click.ParamType):
@@ -48,3 +51,24 @@ class WholeNumber(click.ParamType):
 
 
 WHOLE_NUMBER = WholeNumber()
+
+
+class Instant(click.ParamType):
+    """An ISO 8601 date or date and time (no zone: UTC), read as the API reads one
+    (``UtcDateTime``): an aware UTC datetime, or the same message with an example."""
+
+    name = "iso8601"
+    _field = UtcDateTime()
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        """Return ``value`` as an aware UTC datetime, or fail with the API's message for a bad instant."""
+        if isinstance(value, datetime):
+            return value
+        text = SAFE_TEXT.convert(value, param, ctx)
+        try:
+            return self._field.deserialize(text)
+        except ValidationError as exc:
+            self.fail(" ".join(exc.messages), param, ctx)  # type: ignore[arg-type]
+
+
+INSTANT = Instant()

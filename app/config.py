@@ -54,6 +54,17 @@ def _days_env(name: str, default: int, low: int, high: int) -> int:
     return value
 
 
+# The longest a new or rolled key may live (SPEC §15, ``app.keys.inputs.max_expiry``).
+KEY_MAX_LIFETIME_DAYS_MAX = 3650
+
+
+def _key_max_lifetime_days() -> int | None:
+    """Read ``KEY_MAX_LIFETIME_DAYS``: unset (None, no policy) or 1-3650 days."""
+    if not os.environ.get("KEY_MAX_LIFETIME_DAYS"):
+        return None
+    return _days_env("KEY_MAX_LIFETIME_DAYS", 0, 1, KEY_MAX_LIFETIME_DAYS_MAX)
+
+
 # Usage retention (app.usage.retention). The daily counts feed the key's page, which judges
 # abilities used or unused over 30 days (app.usage.reports.WINDOW_DAYS): they keep at least that.
 USAGE_DAYS_MAX = 3650
@@ -309,6 +320,8 @@ def load_config(instance_path: str) -> dict[str, Any]:
         "USAGE_FLUSH_SECONDS": _int_env("USAGE_FLUSH_SECONDS", 10, 0, 3600),
         # Older usage rows are deleted by the periodic flush and by `flask usage prune`.
         **_usage_retention(),
+        # Unset: keys may live for ever. Set: every new or rolled key expires within this many days.
+        "KEY_MAX_LIFETIME_DAYS": _key_max_lifetime_days(),
         # Per client address, for /api/docs and /api/openapi.{json,yaml}.
         "DOCS_RATE_LIMIT": _limit_env("DOCS_RATE_LIMIT", "60/minute"),
     }

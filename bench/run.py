@@ -30,7 +30,7 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import key_page, search_keys
+from bench import audit_export, key_page, search_keys
 from bench.harness import GUNICORN, ROOT, WAITRESS, LoadResult, Server, flask, percentile, wrk
 
 CACHE = ROOT / "bench" / ".cache"
@@ -612,8 +612,24 @@ def key_page_latency(work: Path, postgres: bool) -> list[tuple[str, float, float
     return results
 
 
+def audit_export_rows(table: Table, work: Path, large: bool, postgres: bool) -> None:
+    """The Audit Log's Export CSV at 10,000 (and 100,000) events: time and peak allocations."""
+    table.section("admin: Audit Log Export CSV, streamed (in-process test client; tracemalloc peak)")
+    server_url = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    for events in (10_000, 100_000) if large else (10_000,):
+        log(f"audit export of {events:,} events")
+        result = audit_export.run_sqlite(work / f"audit-{events}.db", events)
+        table.note(f"SQLite, {events:,} events", audit_export.line(result))
+        if postgres:
+            table.note(
+                f"PostgreSQL, {events:,} events",
+                audit_export.line(audit_export.run_postgres(server_url, events)),
+            )
+
+
 def admin(table: Table, work: Path, large: bool, sync_only: bool, *, postgres: bool) -> None:
-    """The admin rows: the API Keys search at 1,000 (and 100,000) keys, and a key's page."""
+    """The admin rows: the API Keys search at 1,000 (and 100,000) keys, a key's page, and the
+    Audit Log's export."""
     if not sync_only:
         table.section("admin: API Keys search fragment (in-process test client)")
     databases = ("SQLite", "PostgreSQL") if postgres else ("SQLite",)
@@ -630,6 +646,8 @@ def admin(table: Table, work: Path, large: bool, sync_only: bool, *, postgres: b
         met = "yes" if p95 < key_page.TARGET_P95_MS else "NO"
         target = f"target p95 < {key_page.TARGET_P95_MS:.0f} ms: {met}"
         table.note(f"{database}: p50 / p95 (ms)", f"{p50:.1f} / {p95:.1f}  ({target})")
+    if not sync_only:
+        audit_export_rows(table, work, large, postgres)
 
 
 def main() -> int:

@@ -54,6 +54,7 @@ from werkzeug.serving import make_server
 from app import create_app
 from app.db.engine import engine_options
 from app.extensions import db, limiter
+from app.keys import search
 from app.keys import service as keys_service
 from app.models.users import User
 
@@ -161,6 +162,7 @@ def fresh_schema_database(server_url: str) -> Iterator[str]:
     """A new PostgreSQL database with every table created; dropped on exit."""
     url = create_fresh_database(server_url)
     engine = create_engine(url)
+    search.register_ddl()  # as create_app does: the trigram indexes need their extension first
     db.metadata.create_all(engine)
     engine.dispose()
     try:

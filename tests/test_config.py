@@ -92,6 +92,9 @@ def test_postgres_urls_use_psycopg3(tmp_path, monkeypatch):
         ("USAGE_DAILY_DAYS", " 90", "USAGE_DAILY_DAYS must be a whole number of days"),
         ("USAGE_DAILY_DAYS", "\uff19\uff10", "USAGE_DAILY_DAYS must be a whole number of days"),  # fullwidth
         ("USAGE_DAILY_DAYS", "29", "USAGE_DAILY_DAYS must be between 30 and 3650 days, got 29"),
+        ("KEY_MAX_LIFETIME_DAYS", "0", "KEY_MAX_LIFETIME_DAYS must be between 1 and 3650 days, got 0"),
+        ("KEY_MAX_LIFETIME_DAYS", "3651", "KEY_MAX_LIFETIME_DAYS must be between 1 and 3650 days, got 3651"),
+        ("KEY_MAX_LIFETIME_DAYS", "90d", "KEY_MAX_LIFETIME_DAYS must be a whole number of days, got '90d'"),
         ("USAGE_DAILY_DAYS", "60", r"USAGE_DAILY_DAYS \(60\) must be at least USAGE_HOURLY_DAYS \(90\)"),
     ],
 )

@@ -6,15 +6,31 @@ schema on what was submitted to put each message next to its field (``app.panel.
 Names refuse control characters, rate limits take ASCII digits only, and an expiry whose
 offset puts it outside years 1-9999 in UTC is an error, not an OverflowError
 (``app.schemas.input_fields``).
+
+The lifetime policy (SPEC §15, ``KEY_MAX_LIFETIME_DAYS``) lives here too: ``max_expiry`` is the
+latest expiry a key may be given now (the forms offer nothing later, the roll caps the copied
+expiry at it), and the schemas refuse a later one or none at all, naming the maximum. Only an
+expiry being set is judged: an older key over the policy keeps working, and editing its name
+does not force a new expiry (the API Keys list flags it, ``ApiKey.is_over_lifetime``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
-from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate, validates
+from flask import current_app
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validate,
+    validates,
+    validates_schema,
+)
 
 from app import untrusted
 from app.catalogue import ABILITY_SET
@@ -26,7 +42,7 @@ from app.models.api_keys import (
     RATE_LIMIT_MAX,
     RATE_LIMIT_MIN,
 )
-from app.models.types import utcnow
+from app.models.types import iso_utc, utcnow
 from app.schemas.input_fields import Text, UtcDateTime, WholeNumber
 
 NAME_REQUIRED = "Name is required."
@@ -106,6 +122,32 @@ def expiry_from_preset(
     return on_date
 
 
+def max_lifetime_days() -> int | None:
+    """``KEY_MAX_LIFETIME_DAYS``: the most days a new or rolled key may live, or None (no policy)."""
+    return current_app.config.get("KEY_MAX_LIFETIME_DAYS")
+
+
+def max_expiry(now: datetime) -> datetime | None:
+    """The latest expiry a key may be given at ``now`` under the lifetime policy; None: no limit
+    (and "Never" is allowed)."""
+    days = max_lifetime_days()
+    return None if days is None else now + timedelta(days=days)
+
+
+def lifetime_error(expires_at: datetime | None, now: datetime) -> str | None:
+    """Why ``expires_at`` breaks the lifetime policy at ``now`` (None: no expiry), or None when
+    it does not; the message names the maximum and the latest allowed time."""
+    latest = max_expiry(now)
+    if latest is None or (expires_at is not None and expires_at <= latest):
+        return None
+    policy = (
+        f"keys must expire within {max_lifetime_days()} days (KEY_MAX_LIFETIME_DAYS), by {iso_utc(latest)}"
+    )
+    if expires_at is None:
+        return f"Expires At is required: {policy}."
+    return f"Expires At is too late: {policy}."
+
+
 def _name_field(**kwargs: Any) -> Text:
     """A key's name: blank (after trimming) counts as missing."""
     return Text(
@@ -156,6 +198,9 @@ class KeyEditSchema(Schema):
     """What can change on an existing key: name, abilities, rate limit, expiry, allowed IPs,
     description."""
 
+    # A new key is judged by the lifetime policy even when no expiry is given (it would be Never).
+    new_key: ClassVar[bool] = False
+
     name = _name_field()
     abilities = _abilities_field()
     rate_limit = WholeNumber(
@@ -205,9 +250,19 @@ class KeyEditSchema(Schema):
         if value is not None and value <= utcnow():
             raise ValidationError(EXPIRY_IN_PAST)
 
+    @validates_schema
+    def within_lifetime(self, data: dict[str, Any], **_: Any) -> None:
+        """An expiry being set (and a new key's, given or not) must fall within the lifetime policy."""
+        if "expires_at" in data or self.new_key:
+            error = lifetime_error(data.get("expires_at"), utcnow())
+            if error:
+                raise ValidationError(error, field_name="expires_at")
+
 
 class KeyCreateSchema(KeyEditSchema):
     """A new key: name and abilities required, rate limit defaults to 60/min."""
+
+    new_key = True
 
     name = _name_field(required=True)
     abilities = _abilities_field(required=True)

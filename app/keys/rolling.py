@@ -9,6 +9,9 @@ other action on a key. The grace period is ``0`` (now), ``30m``, ``1h``, ``24h``
 ``7d``, or an ISO 8601 time (UTC when it has no offset) in the future and at most
 ``MAX_GRACE`` ahead. A cutover later than the old key's own expiry is moved to that expiry:
 an expired key stops anyway, and the headers should tell the truth about when it stops.
+Under a lifetime policy (``KEY_MAX_LIFETIME_DAYS``) the new key's copied expiry is capped at
+now + the maximum (a key that never expired gets that expiry too), and its ``key.created``
+event says so; the old key keeps its own expiry.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from app import audit
 from app.errors import Conflict, InvalidInput
 from app.extensions import db
 from app.keys import service
+from app.keys.inputs import max_expiry, max_lifetime_days
 from app.keys.service import CreatedKey, KeyAction
 from app.models.api_keys import ApiKey
 from app.models.types import iso_utc, utcnow
@@ -92,10 +96,17 @@ def roll_key(
 
     def roll(secret: service.Secret) -> CreatedKey:
         with service.change(prefix, KeyAction.ROLL) as old:
-            sunset = cutover_at(grace, utcnow())
+            now = utcnow()
+            sunset = cutover_at(grace, now)
             if old.expires_at is not None:
                 sunset = min(sunset, old.expires_at)
             values = {field: copy(getattr(old, field)) for field in COPIED_FIELDS}  # lists too
+            created_details: dict[str, str] = {"rolled_from": old.prefix}
+            latest = max_expiry(now)
+            if latest is not None and (old.expires_at is None or old.expires_at > latest):
+                values["expires_at"] = latest
+                created_details["expires_at"] = iso_utc(latest)
+                created_details["reason"] = f"KEY_MAX_LIFETIME_DAYS: at most {max_lifetime_days()} days"
             created = service.mint({**values, "bucket": old.bucket_name}, secret, created_by)
             old.successor_id = created.key.id
             old.sunset_at = sunset
@@ -106,9 +117,7 @@ def roll_key(
                 details={"new_prefix": created.key.prefix, "sunset_at": iso_utc(sunset)},
             )
             # The new key's own history starts here too, pointing back at the key it replaces.
-            audit.record(
-                "key.created", actor=actor, key_prefix=created.key.prefix, details={"rolled_from": old.prefix}
-            )
+            audit.record("key.created", actor=actor, key_prefix=created.key.prefix, details=created_details)
             db.session.commit()
         return created
 

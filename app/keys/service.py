@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import current_app
 from marshmallow import ValidationError
-from sqlalchemy import ColumnElement, Select, and_, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, false, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
@@ -28,7 +28,7 @@ from app.extensions import db
 from app.keys import search
 from app.keys.format import build_key, generate_key_id, is_prefix, prefix_of
 from app.keys.hashing import hash_secret
-from app.keys.inputs import KeyCreateSchema, KeyEditSchema
+from app.keys.inputs import KeyCreateSchema, KeyEditSchema, max_expiry
 from app.models.api_keys import ApiKey, KeyStatus
 from app.models.types import iso_utc, utcnow
 from app.models.users import User
@@ -451,9 +451,28 @@ def audited_values(key: ApiKey) -> dict[str, Any]:
 
 # Status filter values the panel and CLI accept; "all" hides revoked keys, "working" (the
 # panel's default, SPEC §7) also hides dead keys (rolled, past their cutover), which "rolled" lists.
-STATUS_FILTERS = ("all", "working", "active", "inactive", "expired", "revoked", "expiring", "rolled")
+# "over_lifetime": working keys over KEY_MAX_LIFETIME_DAYS (``ApiKey.is_over_lifetime``); none
+# without a policy.
+STATUS_FILTERS = (
+    "all",
+    "working",
+    "active",
+    "inactive",
+    "expired",
+    "revoked",
+    "expiring",
+    "rolled",
+    "over_lifetime",
+)
 # "Expiring soon" (SPEC §12): an active key whose expiry is this close gets a warning.
 EXPIRING_SOON = timedelta(days=14)
+
+
+def over_lifetime(key: ApiKey, now: datetime | None = None) -> bool:
+    """True when ``key`` is over the lifetime policy (``KEY_MAX_LIFETIME_DAYS``); False without one."""
+    now = now or utcnow()
+    latest = max_expiry(now)
+    return latest is not None and key.is_over_lifetime(now, latest)
 
 
 def search_keys(
@@ -481,6 +500,7 @@ def _status_conditions(now: datetime) -> dict[str, ColumnElement[bool]]:
     """SQL for each status filter, from the model's own state rules (``ApiKey`` hybrids)."""
     not_revoked = ApiKey.status != KeyStatus.REVOKED
     dead = ApiKey.is_past_cutover(now)
+    latest = max_expiry(now)
     return {
         "all": not_revoked,
         "working": and_(not_revoked, ~dead),
@@ -490,4 +510,5 @@ def _status_conditions(now: datetime) -> dict[str, ColumnElement[bool]]:
         "expiring": and_(ApiKey.is_working(now), ApiKey.expires_at <= now + EXPIRING_SOON),
         "inactive": ApiKey.status == KeyStatus.INACTIVE,
         "revoked": ApiKey.status == KeyStatus.REVOKED,
+        "over_lifetime": ApiKey.is_over_lifetime(now, latest) if latest is not None else false(),
     }

@@ -183,6 +183,28 @@ class ApiKey(db.Model):
             or_(cls.successor_id.is_(None), and_(cls.sunset_at.is_not(None), cls.sunset_at > now)),
         )
 
+    @hybrid_method
+    def is_over_lifetime(self, now: datetime, latest: datetime) -> bool:
+        """Over a lifetime policy whose latest allowed expiry at ``now`` is ``latest``: a working key,
+        not in a roll's grace period (its cutover ends it soon anyway), that expires later or never.
+
+        Judged against now, as a new expiry is (``app.keys.inputs.lifetime_error``): a key whose
+        expiry would be accepted today is never flagged, one that would be refused is."""
+        return (
+            self.is_working(now)
+            and not self.is_rolling(now)
+            and (self.expires_at is None or self.expires_at > latest)
+        )
+
+    @is_over_lifetime.inplace.expression
+    @classmethod
+    def _is_over_lifetime_sql(cls, now: datetime, latest: datetime) -> ColumnElement[bool]:
+        return and_(
+            cls.is_working(now),
+            ~cls.is_rolling(now),
+            or_(cls.expires_at.is_(None), cls.expires_at > latest),
+        )
+
     def state(self, now: datetime | None = None) -> KeyState:
         """What the key is at ``now``, in the order the API refuses a key: revoked, inactive,
         rolled (past its cutover), expired; else rolling (in its grace period) or active."""

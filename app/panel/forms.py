@@ -47,6 +47,8 @@ from app.keys.inputs import (
     KeyEditSchema,
     default_expiry_preset,
     expiry_from_preset,
+    max_expiry,
+    max_lifetime_days,
     offered_expiry_presets,
 )
 from app.models.api_keys import (
@@ -236,6 +238,7 @@ class KeyFieldsMixin:
         self.expiry.choices = [(p.value, p.label) for p in self.expiry_presets]
         if self.expiry.data is None:
             self.expiry.data = self._preset_not_sent()
+        self.apply_lifetime_policy()
 
     def _preset_not_sent(self) -> str:
         if not self.is_submitted():  # type: ignore[attr-defined]
@@ -246,6 +249,18 @@ class KeyFieldsMixin:
     def initial_expiry(self) -> str:
         """The preset chosen when the form opens: the policy's default (90 days)."""
         return default_expiry_preset(self.expiry_presets)
+
+    def apply_lifetime_policy(self) -> None:
+        """Under ``KEY_MAX_LIFETIME_DAYS`` the expiry offers no "Never" and nothing later than the
+        maximum: the field says so and the browser's picker stops there (the schema refuses the rest)."""
+        latest = max_expiry(utcnow())
+        if latest is None:
+            return
+        shown = to_local_input(latest)
+        self.expires_at.description = (  # type: ignore[attr-defined]
+            f"Keys may live at most {max_lifetime_days()} days, so at the latest {shown:%Y-%m-%d %H:%M} UTC."
+        )
+        self.expires_at.render_kw = {"max": f"{shown:%Y-%m-%dT%H:%M}"}  # type: ignore[attr-defined]
 
     def expiry_changed(self) -> bool:
         """True when the chosen expiry differs from the stored one (a date to the minute)."""

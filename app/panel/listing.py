@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from sqlalchemy import ColumnElement
 
 from app.extensions import db
+from app.keys.inputs import max_lifetime_days
 from app.keys.service import STATUS_FILTERS, search_keys
 from app.models.api_keys import ApiKey
 from app.models.users import User
@@ -57,8 +58,18 @@ STATUS_OPTIONS = {
     "rolled": "Rolled (replaced)",
     "all": "All (not revoked)",
     "revoked": "Revoked",
+    "over_lifetime": "Over the lifetime policy",
 }
 DEFAULT_STATUS = next(iter(STATUS_OPTIONS))
+
+
+def status_options() -> dict[str, str]:
+    """The status filter's options; "Over the lifetime policy" only when KEY_MAX_LIFETIME_DAYS is set."""
+    if max_lifetime_days() is not None:
+        return STATUS_OPTIONS
+    return {value: label for value, label in STATUS_OPTIONS.items() if value != "over_lifetime"}
+
+
 DEFAULT_SORT = "created_at"
 DEFAULT_DIRECTION = "desc"
 DIRECTIONS = ("asc", "desc")

@@ -18,7 +18,7 @@ from app.extensions import db
 from app.models.users import EMAIL_MAX_LENGTH, User
 from app.panel import guards, session_lifetime
 from app.panel.forms import DeactivateUserForm, UserCreateForm, apply_service_errors
-from app.panel.htmx import htmx, message_response, no_store, vary_on_htmx
+from app.panel.htmx import htmx, no_store, vary_on_htmx
 
 bp = Blueprint("users", __name__, url_prefix="/settings/users")
 # The session's age first: an expired session must not pass as signed in.
@@ -122,7 +122,7 @@ def deactivate_form(user_id: int) -> Response:
     """The offboarding confirmation: the user's working keys, and where they should go."""
     user = _user_or_404(user_id)
     if not user.is_active:
-        return message_response(f"{user.email} is already deactivated.", 409)
+        return guards.error_response(f"{user.email} is already deactivated.", 409)
     form = _deactivate_form(user, formdata=None)
     return _render("panel/users/_deactivate.html", user=user, keys=users.working_keys(user), form=form)
 
@@ -145,7 +145,7 @@ def deactivate(user_id: int) -> Response:
                 actor=_actor(),
             )
         except Conflict as exc:
-            return message_response(f"Not deactivated: {exc.message}.", 409)
+            return guards.error_response(f"Not deactivated: {exc.message}.", 409)
         except InvalidInput as exc:
             errors = {
                 ("new_owner" if name == "move_keys_to" else "fate"): messages
@@ -155,7 +155,7 @@ def deactivate(user_id: int) -> Response:
                 errors = {"new_owner": ["Choose the active owner the keys move to."]}
             apply_service_errors(form, errors, exc.message)
         except NotFound as exc:
-            return message_response(exc.message, 404)
+            return guards.error_response(exc.message, 404)
         else:
             # Both rows change: the leaver's status and count, and the new owner's count.
             rows = [_account(u) for u in (done.user, done.new_owner) if u is not None]
@@ -170,5 +170,5 @@ def reactivate(user_id: int) -> Response:
     try:
         user = users.reactivate_user(user.email, actor=_actor())
     except Conflict as exc:
-        return message_response(f"{exc.message}.", 409)
+        return guards.error_response(f"{exc.message}.", 409)
     return _render("panel/users/_row.html", account=_account(user))

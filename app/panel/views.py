@@ -47,7 +47,7 @@ from app.panel.forms import (
 from app.panel.guards import error_response
 from app.panel.htmx import client_refresh, htmx, no_store, vary_on_htmx
 from app.panel.key_page import load as load_key_page
-from app.panel.listing import COLUMNS, STATUS_OPTIONS, ListParams, empty_page, list_keys
+from app.panel.listing import COLUMNS, ListParams, empty_page, list_keys, status_options
 from app.usage import least_privilege
 
 bp = Blueprint("panel", __name__, url_prefix="/settings")
@@ -62,13 +62,13 @@ bp.register_error_handler(404, guards.not_found)
 bp.register_error_handler(500, guards.server_error)
 # Template globals: a row is rendered by several views (the table, a created key, an edit).
 bp.add_app_template_global(COLUMNS, "key_columns")
-bp.add_app_template_global(STATUS_OPTIONS, "key_status_options")
+bp.add_app_template_global(status_options, "key_status_options")
 
 
 @bp.context_processor
 def _key_actions() -> dict[str, object]:
     # The buttons a key's row and page offer are the actions the key service allows it.
-    return {"key_actions": service.allowed_actions}
+    return {"key_actions": service.allowed_actions, "key_over_lifetime": service.over_lifetime}
 
 
 def _owners() -> list[User]:

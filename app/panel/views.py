@@ -211,7 +211,7 @@ def _created_response(
 
 @bp.get("/api-keys/closed")
 def closed() -> Response:
-    """Nothing: Cancel and Done swap it in place of the form or the new key they close."""
+    """Nothing: Cancel and Done swap it in place of the form, the new key or the new user they close."""
     return make_response("", 200)
 
 

@@ -15,7 +15,7 @@ from tests.api.api_helpers import assert_error
 PUBLIC_ENDPOINTS = frozenset({"static", "health.healthz", "health.readyz", "auth.login", "auth.index"})
 PUBLIC_PREFIXES = ("docs.",)
 # Blueprints of the admin panel: every route must demand a signed-in admin.
-PANEL_PREFIXES = ("panel.", "auth.", "audit_log.")
+PANEL_PREFIXES = ("panel.", "auth.", "audit_log.", "users.")
 
 
 @pytest.fixture

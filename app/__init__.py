@@ -7,9 +7,10 @@ from typing import Any
 from flask import Flask
 from flask_orjson import OrjsonProvider
 
-from app import cli, extensions, hosts, routing
+from app import cli, extensions
 from app.config import load_config
 from app.keys import search, verification
+from app.web import hosts, routing
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -30,7 +31,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
-    from app import accounts, db, sessions
+    from app import accounts, db
+    from app.web import sessions
 
     extensions.db.init_app(app)
     search.register_ddl()  # the key search's DDL that no model can declare (FTS5, pg_trgm)
@@ -46,8 +48,9 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app import api, docs, panel, security
+    from app import api, docs, panel
     from app.health import bp as health_bp
+    from app.web import security
 
     app.register_blueprint(health_bp)
     api.init_app(app)

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from app import untrusted
 from app.db.engine import engine_options
+from app.validation import untrusted
 
 
 class ConfigError(RuntimeError):

@@ -3,7 +3,7 @@
 import pytest
 
 from app import accounts
-from app.errors import Conflict, InvalidInput
+from app.validation.errors import Conflict, InvalidInput
 
 # Both databases: unique emails and user lookups.
 pytestmark = pytest.mark.both_databases

@@ -11,9 +11,9 @@ import pytest
 from flask import Flask
 
 from app import audit
-from app.errors import Conflict, InvalidInput
 from app.extensions import db
 from app.keys import service
+from app.validation.errors import Conflict, InvalidInput
 from tests.audit_helpers import event_count, stored_events
 
 # Both databases: audit queries: newest first, limits, filters.

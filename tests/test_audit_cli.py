@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app import audit, audit_export
-from app.audit_display import COLUMNS
+from app import audit
+from app.audit import export as audit_export
+from app.audit.display import COLUMNS
 from app.extensions import db
-from app.untrusted import NOT_AN_INSTANT
+from app.validation.untrusted import NOT_AN_INSTANT
 from tests.audit_helpers import event_count
 
 

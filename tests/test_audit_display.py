@@ -1,10 +1,10 @@
-"""How an audit event's details read for people (app.audit_display), whatever page shows them."""
+"""How an audit event's details read for people (app.audit.display), whatever page shows them."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from app.audit_display import MINUS, describe, label
+from app.audit.display import MINUS, describe, label
 
 
 def test_a_list_change_reads_as_added_and_removed_in_list_order() -> None:

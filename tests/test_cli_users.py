@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app import accounts, users
-from app.errors import Conflict, InvalidInput
+from app import accounts
+from app.accounts import people as users
 from app.extensions import db
 from app.keys import rolling
 from app.keys import service as keys_service
@@ -16,6 +16,7 @@ from app.models.api_keys import ApiKey, KeyStatus
 from app.models.audit import AuditEvent
 from app.models.types import utcnow
 from app.models.users import User
+from app.validation.errors import Conflict, InvalidInput
 from tests.test_cli import _one_line_error
 
 

@@ -31,9 +31,10 @@ from dataclasses import dataclass, field, replace
 from flask import Blueprint, Response, g, request
 from werkzeug.http import http_date
 
-from app import security_events, usage
+from app import usage
 from app.api import ratelimit
 from app.api.errors import REQUEST_ID_HEADER, ApiError, bearer_challenge, request_id
+from app.audit import security_log
 from app.catalogue import ENDPOINT_ABILITIES, KEY_ONLY_ENDPOINTS
 from app.keys import allowed_ips, rolling, verification
 from app.keys.format import PREFIX_PATTERN, parse_key
@@ -257,7 +258,7 @@ def _shown_prefix(presented: str | None) -> str | None:
 
 def _throttled(window: ratelimit.Window, presented: str | None) -> Auth:
     headers = window.headers()
-    security_events.record(
+    security_log.record(
         "api.throttled",
         reason="failed_attempt_budget",
         address=request.remote_addr,
@@ -277,7 +278,7 @@ def _throttled(window: ratelimit.Window, presented: str | None) -> Auth:
 
 def _busy(window: ratelimit.Window | None, presented: str | None) -> Auth:
     headers = window.headers() if window is not None else {}
-    security_events.record(
+    security_log.record(
         "api.throttled",
         reason="bcrypt_concurrency",
         address=request.remote_addr,

@@ -11,7 +11,7 @@ document exactly its fields. Decisions:
   escaped), at most ``MAX_Q_LENGTH`` characters; a blank ``q`` means no search.
 * ``updated_since`` is ISO 8601 (``Z`` or an offset; a naive value is taken as UTC) whose
   UTC instant lies in years 1-9999 (``0001-01-01T00:00:00+01:00`` is a 400, not an overflow).
-* Hostile input is a 400 naming the parameter (``app.untrusted``): a control character in any
+* Hostile input is a 400 naming the parameter (``app.validation.untrusted``): a control character in any
   value (PostgreSQL refuses NUL), and numbers written other than in ASCII digits (``1_0``,
   `` 5``, Arabic-Indic or fullwidth digits), which Python's ``int()`` would accept.
 * Unknown parameters and parameters given twice are a 400 naming them: a typo such as
@@ -32,12 +32,12 @@ from functools import cache
 from flask import request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from app import untrusted
 from app.api import cursors
 from app.api.errors import ApiError
 from app.catalogue import Module
-from app.errors import flatten_errors
 from app.schemas.input_fields import UtcDateTime, WholeNumber
+from app.validation import untrusted
+from app.validation.errors import flatten_errors
 
 DEFAULT_PER_PAGE = 25
 MAX_PER_PAGE = 100
@@ -140,7 +140,7 @@ def list_args_schema(module: Module) -> Schema:
             metadata={
                 "description": f"Case-insensitive text search in: {', '.join(module.searchable)} "
                 f"(at most {MAX_Q_LENGTH} characters, no control characters).",
-                # What ``parse_list_args`` enforces (``app.untrusted``): documented, so clients
+                # What ``parse_list_args`` enforces (``app.validation.untrusted``): documented, so clients
                 # and fuzzers know a control character is a 400.
                 "pattern": "^[^\\x00-\\x1f\\x7f]*$",
             },

@@ -52,7 +52,7 @@ from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, RateLimitItemPerMinute, parse
 
 from app.extensions import limiter
-from app.untrusted import address_bucket
+from app.validation.untrusted import address_bucket
 
 PER_KEY_SCOPE = "api"
 FAILURE_SCOPE = "api-auth-failures"

@@ -19,7 +19,7 @@ no-cache`` (a client may keep the answer but revalidates it; no shared cache kee
 answer ``If-None-Match`` with a bodiless 304 through werkzeug's ``make_conditional``. The
 guard has already counted the request against the key's limit, so a 304 costs one request.
 
-The URL map merges no slashes and reads ids as ASCII digits only (``app.routing``), so
+The URL map merges no slashes and reads ids as ASCII digits only (``app.web.routing``), so
 ``/api/v1//products`` gets the API's JSON 404, not Werkzeug's HTML redirect.
 """
 
@@ -31,13 +31,13 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
 
-from app import untrusted
 from app.api import listing
 from app.api.errors import ApiError
 from app.api.params import ListArgs, parse_list_args
 from app.catalogue import MODULES, Module
-from app.hosts import public_url
 from app.keys.format import PREFIX_PATTERN
+from app.validation import untrusted
+from app.web.hosts import public_url
 
 # Clients may keep an answer but must revalidate it (If-None-Match) before reuse; ``private``
 # keeps it out of shared caches, since every answer depends on the key's abilities.

@@ -38,7 +38,7 @@ from app.api.params import INVALID_PARAMETERS_MESSAGE, list_args_schema
 from app.api.views import MAX_ID, NO_RECORD_MESSAGE
 from app.catalogue import MODULES, Module
 from app.docs.examples import EXAMPLE_KEY, example_record
-from app.errors import flatten_errors
+from app.validation.errors import flatten_errors
 
 OPENAPI_VERSION = "3.0.3"
 API_VERSION = "1.0.0"

@@ -9,7 +9,7 @@ unchanged document costs a 304 without a render. A per-address limit (``DOCS_RAT
 keeps the unauthenticated endpoints from being used to burn CPU: every answer carries its
 ``X-RateLimit-*`` headers, and only a 429 carries ``Retry-After`` (``limit_headers``; Flask-Limiter's
 own headers are off, as they put ``Retry-After`` on every 200). The page is served under the
-app-wide security headers (``app.security``: one Content-Security-Policy for every page).
+app-wide security headers (``app.web.security``: one Content-Security-Policy for every page).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from flask import Blueprint, Flask, Response, current_app, render_template, requ
 from flask_limiter.errors import RateLimitExceeded
 from werkzeug.http import generate_etag
 
-from app import security_events
 from app.api.errors import REQUEST_ID_HEADER, api_error, request_id
+from app.audit import security_log
 from app.docs import page, spec
 from app.docs.cli import openapi_cli
 from app.extensions import compress, limiter
@@ -112,7 +112,7 @@ def docs() -> Response:
 def rate_limited(error: RateLimitExceeded) -> Response:
     """429 as the API's JSON error; ``limit_headers`` adds ``Retry-After`` and ``X-RateLimit-*``."""
     limit = error.limit.limit
-    security_events.record("docs.throttled", address=request.remote_addr, path=request.path, limit=str(limit))
+    security_log.record("docs.throttled", address=request.remote_addr, path=request.path, limit=str(limit))
     return api_error(
         429,
         "rate_limited",

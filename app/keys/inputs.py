@@ -32,7 +32,6 @@ from marshmallow import (
     validates_schema,
 )
 
-from app import untrusted
 from app.catalogue import ABILITY_SET
 from app.keys import allowed_ips
 from app.models.api_keys import (
@@ -44,6 +43,7 @@ from app.models.api_keys import (
 )
 from app.models.types import iso_utc, utcnow
 from app.schemas.input_fields import Text, UtcDateTime, WholeNumber
+from app.validation import untrusted
 
 NAME_REQUIRED = "Name is required."
 NAME_TOO_LONG = f"Name must be at most {NAME_MAX_LENGTH} characters."

@@ -23,7 +23,6 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 
 from app import audit
-from app.errors import Conflict, InvalidInput
 from app.extensions import db
 from app.keys import service
 from app.keys.inputs import max_expiry, max_lifetime_days
@@ -32,6 +31,7 @@ from app.models.api_keys import ApiKey
 from app.models.types import iso_utc, utcnow
 from app.models.users import User
 from app.schemas.input_fields import UtcDateTime
+from app.validation.errors import Conflict, InvalidInput
 
 # The grace periods offered by name (CLI ``--grace`` and the panel's radio buttons).
 GRACE_PERIODS: dict[str, timedelta] = {

@@ -23,7 +23,6 @@ from sqlalchemy.orm import contains_eager
 
 from app import audit
 from app.db import dialect
-from app.errors import Conflict, InvalidInput, NotFound, flatten_errors, summarise
 from app.extensions import db
 from app.keys import search
 from app.keys.format import build_key, generate_key_id, is_prefix, prefix_of
@@ -32,6 +31,7 @@ from app.keys.inputs import KeyCreateSchema, KeyEditSchema, max_expiry
 from app.models.api_keys import ApiKey, KeyStatus
 from app.models.types import iso_utc, utcnow
 from app.models.users import User
+from app.validation.errors import Conflict, InvalidInput, NotFound, flatten_errors, summarise
 
 # A 47-bit key id collides almost never; retry a few times rather than fail the user.
 _PREFIX_ATTEMPTS = 5
@@ -82,7 +82,7 @@ def inactive_owner(user: User) -> str:
 def lock_owner(owner_id: int) -> User:
     """The key owner's row, read fresh and share-locked until the transaction ends.
 
-    A deactivation (``app.users``) locks the user's row for update: a new or re-activated key
+    A deactivation (``app.accounts.people``) locks the user's row for update: a new or re-activated key
     waits for it to commit and then sees the owner deactivated, instead of slipping a working
     key past it. On SQLite the caller's earlier write already holds the database's write lock.
     """

@@ -30,8 +30,10 @@ from flask import (
 )
 from flask_wtf.csrf import CSRFError
 
-from app import audit, audit_display, audit_export
-from app.audit_display import COLUMNS
+from app import audit
+from app.audit import display as audit_display
+from app.audit import export as audit_export
+from app.audit.display import COLUMNS
 from app.models.audit import ACTIONS
 from app.models.types import utcnow
 from app.panel import guards, session_lifetime
@@ -80,7 +82,7 @@ class LogParams(ListQuery):
 
 
 def _render(template: str, status: int, page: audit.EventPage, **context: Any) -> Response:
-    # Each event as people read it (app.audit_display), under the log's columns.
+    # Each event as people read it (app.audit.display), under the log's columns.
     events = [audit_display.shown(event) for event in page.events]
     html = render_template(template, page=page, events=events, columns=COLUMNS, actions=ACTIONS, **context)
     return make_response(html, status)

@@ -19,7 +19,8 @@ from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from limits.errors import StorageError
 
-from app import accounts, audit, security_events
+from app import accounts, audit
+from app.audit import security_log
 from app.keys.hashing import BCRYPT_MAX_BYTES
 from app.panel import guards, session_lifetime, throttle
 from app.panel.forms import LoginForm
@@ -78,7 +79,7 @@ def login() -> Response | str | tuple[str, int]:
     if user is None:
         # Only a user's email is kept: a password typed into the Email field is not stored.
         typed = accounts.loggable_email(email)
-        security_events.record("session.sign_in_failed", email=typed, address=address)
+        security_log.record("session.sign_in_failed", email=typed, address=address)
         audit.record_now("session.sign_in_failed", actor=typed)
         form.form_errors.append(BAD_CREDENTIALS)
         return render_template("auth/login.html", form=form), 401
@@ -87,7 +88,7 @@ def login() -> Response | str | tuple[str, int]:
     session.clear()
     login_user(user)
     session_lifetime.start()
-    security_events.record("session.signed_in", email=user.email, address=address)
+    security_log.record("session.signed_in", email=user.email, address=address)
     accounts.record_sign_in(user)
     return redirect(safe_next(form.next.data) or url_for("panel.api_keys"))
 
@@ -98,7 +99,7 @@ def logout() -> Response:
     user = guards.signed_in_user()
     if user is not None:
         accounts.sign_out(user)
-        security_events.record("session.signed_out", email=user.email, address=_client_address())
+        security_log.record("session.signed_out", email=user.email, address=_client_address())
     logout_user()
     session.clear()
     flash("You are signed out.", "info")

@@ -5,7 +5,7 @@ service's own marshmallow schema on it (``app.keys.inputs``, which owns the rule
 messages), putting each message next to its field. The service loads the same schema again.
 
 Every form derives from ``PanelForm``, which refuses a control character in any submitted
-field before the field's own validators run (``app.untrusted``); numbers and dates take
+field before the field's own validators run (``app.validation.untrusted``); numbers and dates take
 ASCII digits only.
 """
 
@@ -34,9 +34,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional, StopValidation, ValidationError
 
-from app import untrusted
 from app.catalogue import ABILITY_SET, ALL_ABILITIES
-from app.errors import flatten_errors
 from app.keys import allowed_ips
 from app.keys.inputs import (
     EXPIRY_NEVER,
@@ -59,6 +57,8 @@ from app.models.api_keys import (
 )
 from app.models.types import utcnow
 from app.models.users import User
+from app.validation import untrusted
+from app.validation.errors import flatten_errors
 
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from app import accounts, audit, audit_display
-from app.audit_display import ShownEvent
+from app import accounts, audit
+from app.audit import display as audit_display
+from app.audit.display import ShownEvent
 from app.extensions import db
 from app.keys import service
 from app.models.api_keys import ApiKey

@@ -26,8 +26,8 @@ from typing import Any, ClassVar, Self
 
 from marshmallow import ValidationError
 
-from app import untrusted
 from app.schemas.input_fields import UtcDateTime
+from app.validation import untrusted
 
 # Highest page a list opens (a larger number reads as this one).
 MAX_PAGE = 10_000

@@ -18,7 +18,7 @@ import time
 from flask import current_app, flash, request, session
 from flask_login import logout_user
 
-from app import security_events
+from app.audit import security_log
 
 SIGNED_IN_AT = "signed_in_at"
 SEEN_AT = "seen_at"
@@ -62,7 +62,7 @@ def check_session() -> None:
             session[SEEN_AT] = at
         return
     user_id = str(session["_user_id"]).partition(":")[0]
-    security_events.record(
+    security_log.record(
         "session.expired",
         user_id=int(user_id) if user_id.isdigit() else None,
         reason=reason,

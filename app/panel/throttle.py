@@ -47,10 +47,11 @@ from functools import lru_cache
 from flask import current_app
 from limits import RateLimitItem, parse
 
-from app import accounts, audit, security_events
+from app import accounts, audit
+from app.audit import security_log
 from app.extensions import limiter
 from app.models.types import utcnow
-from app.untrusted import address_bucket
+from app.validation.untrusted import address_bucket
 
 ADDRESS_SCOPE = "sign-in-address"
 EMAIL_ADDRESS_SCOPE = "sign-in-email-address"
@@ -152,7 +153,7 @@ def before_password_check(email: str, address: str) -> Refusal | None:
         if backoff and not signed_in_from(email, address):
             refusal = Refusal("email", backoff)
     if refusal is not None:
-        security_events.record(
+        security_log.record(
             "session.sign_in_throttled",
             email=accounts.loggable_email(email),
             address=address,

@@ -1,6 +1,6 @@
 """Settings -> Users (SPEC §15): every account, "Add user", offboarding and reactivation.
 
-Views are thin: parse, call ``app.users`` (the service ``flask users`` calls too), render one
+Views are thin: parse, call ``app.accounts.people`` (the service ``flask users`` calls too), render one
 fragment template. A new account's generated password is shown once, like a new key: in a
 fragment kept out of htmx's history (``hx-history="false"``) and every cache (``no-store``,
 as every panel page here), and never logged.
@@ -12,13 +12,13 @@ from flask import Blueprint, Response, make_response, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import NotFound as PageNotFound
 
-from app import users
-from app.errors import Conflict, InvalidInput, NotFound, ServiceError
+from app.accounts import people as users
 from app.extensions import db
 from app.models.users import EMAIL_MAX_LENGTH, User
 from app.panel import guards, session_lifetime
 from app.panel.forms import DeactivateUserForm, UserCreateForm, apply_service_errors
 from app.panel.htmx import htmx, no_store, vary_on_htmx
+from app.validation.errors import Conflict, InvalidInput, NotFound, ServiceError
 
 bp = Blueprint("users", __name__, url_prefix="/settings/users")
 # The session's age first: an expired session must not pass as signed in.

@@ -27,7 +27,6 @@ from app.catalogue import MODULES
 from app.docs import page as docs_page
 from app.docs import spec
 from app.docs.page import KEY_VARIABLE, SERVER_VARIABLE
-from app.errors import Conflict, InvalidInput, NotFound, ServiceError
 from app.extensions import db
 from app.keys import rolling, service
 from app.keys.format import is_prefix
@@ -49,6 +48,7 @@ from app.panel.htmx import client_refresh, htmx, no_store, vary_on_htmx
 from app.panel.key_page import load as load_key_page
 from app.panel.listing import COLUMNS, ListParams, empty_page, list_keys, status_options
 from app.usage import least_privilege
+from app.validation.errors import Conflict, InvalidInput, NotFound, ServiceError
 
 bp = Blueprint("panel", __name__, url_prefix="/settings")
 # The session's age first: an expired session must not pass as signed in.

@@ -1,4 +1,4 @@
-"""Marshmallow fields for input that apply ``app.untrusted``'s rules (the API's query and the key service).
+"""Marshmallow fields for input that apply ``app.validation.untrusted``'s rules (API query, key service).
 
 Subclasses of marshmallow's own fields, so apispec documents them as their parents
 (integer, string, date-time) and error messages come through ``error_messages`` as usual.
@@ -11,7 +11,7 @@ from typing import Any
 
 from marshmallow import fields
 
-from app import untrusted
+from app.validation import untrusted
 
 
 class Text(fields.String):

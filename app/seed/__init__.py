@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.db import dialect
-from app.errors import InvalidInput
 from app.extensions import db
 from app.models.orders import (
     Customer,
@@ -36,6 +35,7 @@ from app.seed.orders import write_orders
 from app.seed.organisation import write_organisation
 from app.seed.plan import DEFAULT_SCALE, LEDGER_ENTRIES_PER_PRODUCT, MAX_SCALE, SeedPlan, plan_for
 from app.seed.products import write_catalog
+from app.validation.errors import InvalidInput
 
 # Every back-office table, parents before children.
 DOMAIN_MODELS: tuple[type[Any], ...] = (

@@ -16,12 +16,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from app.catalogue import ABILITY_SET, ALL_ABILITIES
-from app.errors import Conflict, InvalidInput
 from app.keys import service
 from app.keys.inputs import UNKNOWN_ABILITY
 from app.keys.service import KeyAction
 from app.models.api_keys import ApiKey
 from app.usage import reports
+from app.validation.errors import Conflict, InvalidInput
 
 REMOVE_REASON = "Removed unused abilities (no request in the last {days} days)"
 GRANT_REASON = "Granted an ability the key was refused"

@@ -7,10 +7,10 @@ from html.parser import HTMLParser
 
 import pytest
 
-from app import security
 from app.catalogue import ALL_ABILITIES, MODULES
 from app.docs.page import prose
 from app.keys.format import KEY_PATTERN
+from app.web import security
 from tests.docs.docs_helpers import OPERATION_COUNT
 
 

@@ -8,10 +8,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from app.errors import InvalidInput
 from app.extensions import db
 from app.keys import allowed_ips, service
 from app.models.api_keys import ApiKey
+from app.validation.errors import InvalidInput
 
 
 def _count(app: Flask) -> int:

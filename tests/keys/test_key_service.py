@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy import func, select, update
 
 from app.catalogue import ALL_ABILITIES
-from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.keys import rolling, service
 from app.keys.hashing import check_secret
@@ -15,6 +14,7 @@ from app.models.api_keys import ApiKey, KeyStatus
 from app.models.audit import AuditEvent
 from app.models.types import utcnow
 from app.usage import least_privilege
+from app.validation.errors import Conflict, InvalidInput, NotFound
 
 # Both databases: the key service's writes, constraints and lookups.
 pytestmark = pytest.mark.both_databases

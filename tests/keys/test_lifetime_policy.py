@@ -10,13 +10,13 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from app.errors import InvalidInput
 from app.extensions import db
 from app.keys import rolling, service
 from app.keys.inputs import max_expiry
 from app.models.api_keys import ApiKey
 from app.models.audit import AuditEvent
 from app.models.types import iso_utc, utcnow
+from app.validation.errors import InvalidInput
 
 MAX_DAYS = 90
 

@@ -7,7 +7,6 @@ import pytest
 from sqlalchemy import func, select
 
 from app import audit
-from app.errors import Conflict, InvalidInput, NotFound
 from app.extensions import db
 from app.keys import rolling, service
 from app.keys.hashing import check_secret
@@ -15,6 +14,7 @@ from app.keys.verification import KEY_ROLLED, verify
 from app.models.api_keys import ApiKey
 from app.models.audit import AuditEvent
 from app.models.types import utcnow
+from app.validation.errors import Conflict, InvalidInput, NotFound
 
 # Both databases: rolling's conditional updates and chain queries.
 pytestmark = pytest.mark.both_databases

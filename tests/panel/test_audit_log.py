@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import audit
-from app.audit_display import MINUS
+from app.audit.display import MINUS
 from app.extensions import db
 from app.keys import rolling, service
 from app.models.types import utcnow

@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import audit
-from app.audit_display import COLUMNS
+from app.audit.display import COLUMNS
 from app.extensions import db
 from app.models.audit import ACTIONS
 from tests.audit_helpers import event_count

@@ -14,12 +14,12 @@ from flask import Flask
 from sqlalchemy import select, text
 
 from app.catalogue import ALL_ABILITIES
-from app.errors import InvalidInput
 from app.extensions import db
 from app.keys import service
 from app.models.api_keys import ApiKey
 from app.models.types import utcnow
 from app.models.users import User
+from app.validation.errors import InvalidInput
 from tests.panel.conftest import PanelClient
 from tests.panel.refusals import assert_refused
 

@@ -11,8 +11,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import delete, select, update
 
-from app import audit, audit_display
-from app.audit_display import MINUS
+from app import audit
+from app.audit import display as audit_display
+from app.audit.display import MINUS
 from app.catalogue import MODULES
 from app.extensions import db
 from app.keys import service

@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from app import users
+from app.accounts import people as users
 from app.extensions import db
 from app.models.api_keys import ApiKey, KeyStatus
 from app.models.audit import AuditEvent

@@ -144,7 +144,7 @@ def test_plan_reaches_a_million_ledger_entries_at_scale_100k() -> None:
 
 @pytest.mark.parametrize("scale", [0, -1, "abc", "", "1.5", seed.MAX_SCALE + 1, 10**30, True])
 def test_bad_scale_is_refused_by_the_service(scale: Any) -> None:
-    from app.errors import InvalidInput
+    from app.validation.errors import InvalidInput
 
     with pytest.raises(InvalidInput):
         seed.validate_scale(scale)

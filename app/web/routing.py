@@ -4,7 +4,7 @@ Werkzeug's ``int`` converter matches ``\\d+``, which takes any Unicode decimal d
 ``/api/v1/products/`` followed by Arabic-Indic (U+0661 U+0662) or fullwidth
 (U+FF11 U+FF12) digits would show product 12. No client
 means that; one resource should have one URL. Replacing ``int`` app-wide keeps every route,
-present and future, on the same rule (see ``app.untrusted``).
+present and future, on the same rule (see ``app.validation.untrusted``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Click parameter types for every CLI option and argument, applying ``app.untrusted``'s rules.
+"""Click parameter types for every CLI option and argument, applying ``app.validation.untrusted``'s rules.
 
 A refused value is click's usage error, which ``app.cli.OneLineCommand`` prints as one line
 naming the option, e.g. ``Error: flask keys create: Invalid value for '--name': Contains a
@@ -13,8 +13,8 @@ from typing import Any
 import click
 from marshmallow import ValidationError
 
-from app import untrusted
 from app.schemas.input_fields import UtcDateTime
+from app.validation import untrusted
 
 
 class SafeText(click.ParamType):

@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from app.audit_display import COLUMNS
+from app.audit.display import COLUMNS
 from app.models.types import iso_utc
 
 # The file's columns, as the Audit Log page heads them.

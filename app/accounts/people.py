@@ -25,12 +25,12 @@ from sqlalchemy import and_, func, or_, select, update
 
 from app import accounts, audit
 from app.db import dialect
-from app.errors import Conflict, InvalidInput, NotFound, summarise
 from app.extensions import db
 from app.keys import service as keys_service
 from app.models.api_keys import ApiKey
 from app.models.types import utcnow
 from app.models.users import User
+from app.validation.errors import Conflict, InvalidInput, NotFound, summarise
 
 # What "Add user" creates: value -> label (the form's choices read this).
 KINDS = {"person": "Person", "admin": "Admin", "system": "System account"}

@@ -24,10 +24,10 @@ from typing import Any
 from flask import has_request_context, request
 from sqlalchemy import Row, Select, func, or_, select
 
+from app.audit.security_log import redact
 from app.extensions import db
 from app.models.audit import ACTIONS, ACTOR_MAX_LENGTH, AuditEvent
-from app.security_events import redact
-from app.untrusted import visible
+from app.validation.untrusted import visible
 
 CLI_ACTOR = "cli"
 INVALID_ADDRESS = "invalid address"
@@ -197,7 +197,7 @@ def stream_events(limit: int | None = None, **filters: Any) -> Iterator[Row[Any]
     """The events matching ``filters`` (those of ``event_query``), newest first, read in batches of
     ``EXPORT_BATCH`` rows (``yield_per``), so an export of any size holds one batch at a time.
 
-    Rows of the exported columns (``app.audit_export.COLUMNS``), not ORM objects: nothing enters
+    Rows of the exported columns (``app.audit.export.COLUMNS``), not ORM objects: nothing enters
     the session's identity map.
     """
     stmt = event_query(**filters).with_only_columns(

@@ -13,11 +13,11 @@ from marshmallow import Schema, ValidationError, fields, pre_load, validate
 from sqlalchemy import func, select
 
 from app import audit
-from app.errors import Conflict, InvalidInput, flatten_errors, summarise
 from app.extensions import db
 from app.keys.hashing import BCRYPT_MAX_BYTES, check_secret, hash_secret
 from app.models.types import utcnow
 from app.models.users import EMAIL_MAX_LENGTH, User
+from app.validation.errors import Conflict, InvalidInput, flatten_errors, summarise
 
 PASSWORD_MIN_LENGTH = 8
 UNKNOWN_EMAIL = "unknown email"

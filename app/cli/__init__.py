@@ -3,7 +3,7 @@
 
 Every error is one line on stderr and a non-zero exit; services validate before they
 write, so a refused command leaves nothing behind. Every option and argument goes through a
-type of ``app.cli_types``: no control characters, numbers in ASCII digits only.
+type of ``app.cli.types``: no control characters, numbers in ASCII digits only.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from app import accounts, audit, audit_export, seed, untrusted, usage, users
+from app import accounts, audit, seed, usage
+from app.accounts import people as users
+from app.audit import export as audit_export
 from app.catalogue import ALL_ABILITIES
-from app.cli_types import INSTANT, SAFE_TEXT, WHOLE_NUMBER
-from app.errors import ServiceError
+from app.cli.types import INSTANT, SAFE_TEXT, WHOLE_NUMBER
 from app.extensions import db
 from app.keys import rolling
 from app.keys import service as keys_service
@@ -32,6 +33,8 @@ from app.models.api_keys import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, ApiKey
 from app.models.audit import ACTIONS
 from app.models.types import iso_utc
 from app.usage import history, reports, unused
+from app.validation import untrusted
+from app.validation.errors import ServiceError
 
 DEMO_ADMIN_EMAIL = "admin@stockgate.local"
 # How to get back in when an admin exists but its password is lost (the one place

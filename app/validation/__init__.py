@@ -1,0 +1,1 @@
+"""Rules for outside input (``untrusted``) and the errors services raise (``errors``)."""

@@ -1,0 +1,1 @@
+"""The app's HTTP plumbing: URL rules, the untrusted Host header, cookie sessions, security headers."""

@@ -99,7 +99,15 @@ def _seed(app: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server_env() -> dict[str, str]:
+    """More environment for a module's served panel (a module overrides it, e.g. with a policy)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, live_server_env: dict[str, str]
+) -> Iterator[LiveServer]:
     """The panel on 127.0.0.1 (a free port), seeded with demo keys, served by waitress as shipped."""
     database = tmp_path_factory.mktemp("live") / "panel.db"
     app = create_app(
@@ -124,6 +132,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "PASSWORD_BCRYPT_ROUNDS": "4",
         "RATELIMIT_STORAGE_URI": "memory://",
         "STOCKGATE_ENV": "development",
+        **live_server_env,
     }
     with Server(environment, kind=WAITRESS) as server:  # what `make run` starts
         yield LiveServer(url=server.url, app=app)

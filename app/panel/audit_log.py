@@ -20,7 +20,6 @@ from datetime import datetime, time
 from typing import Any
 
 from flask import (
-    Blueprint,
     Response,
     make_response,
     render_template,
@@ -28,7 +27,6 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask_wtf.csrf import CSRFError
 
 from app import audit
 from app.audit import display as audit_display
@@ -36,17 +34,11 @@ from app.audit import export as audit_export
 from app.audit.display import COLUMNS
 from app.models.audit import ACTIONS
 from app.models.types import utcnow
-from app.panel import guards, session_lifetime
-from app.panel.htmx import htmx, no_store, vary_on_htmx
+from app.panel import guards
+from app.panel.htmx import htmx, vary_on_htmx
 from app.panel.list_params import ListQuery, param
 
-bp = Blueprint("audit_log", __name__, url_prefix="/settings/audit-log")
-# The session's age first: an expired session must not pass as signed in.
-bp.before_request(session_lifetime.check_session)
-bp.before_request(guards.require_admin)
-bp.after_request(no_store)
-bp.register_error_handler(CSRFError, guards.csrf_failed)
-bp.register_error_handler(403, guards.forbidden)
+bp = guards.admin_blueprint("audit_log", __name__, url_prefix="/settings/audit-log")
 
 PER_PAGE = 50
 _DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

@@ -39,6 +39,7 @@ from app.keys import allowed_ips
 from app.keys.inputs import (
     EXPIRY_NEVER,
     EXPIRY_ON_DATE,
+    NAME_REQUIRED,
     UNKNOWN_ABILITY,
     ExpiryPreset,
     KeyCreateSchema,
@@ -459,7 +460,7 @@ class UserCreateForm(PanelForm):
     """ "Add user": name, email and kind. The users service checks them (``accounts.UserSchema``
     owns the rules: email at most 254 characters, ...), and the view puts its messages here."""
 
-    name = StringField("Name", filters=[_strip], validators=[DataRequired("Name is required.")])
+    name = StringField("Name", filters=[_strip], validators=[DataRequired(NAME_REQUIRED)])
     email = EmailField("Email", filters=[_strip], validators=[DataRequired("Email is required.")])
     kind = RadioField(
         "Kind",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import Forbidden, InternalServerError, NotFound
@@ -11,7 +11,8 @@ from werkzeug.http import HTTP_STATUS_CODES
 from app import accounts
 from app.extensions import login_manager
 from app.models.users import User
-from app.panel.htmx import htmx, htmx_redirect, reswap, retarget
+from app.panel import session_lifetime
+from app.panel.htmx import htmx, htmx_redirect, no_store, reswap, retarget
 
 SESSION_EXPIRED = "Your session has expired or the page is out of date. Reload the page and try again."
 
@@ -68,3 +69,18 @@ def not_found(error: NotFound) -> Response:
 def server_error(error: InternalServerError) -> Response:
     """An unexpected failure: a line in the alert area, never a whole error page inside a row."""
     return error_response("Something went wrong on the server. Try again.", 500)
+
+
+def admin_blueprint(name: str, import_name: str, url_prefix: str) -> Blueprint:
+    """A blueprint of signed-in admin pages: the session's age checked first (an expired session
+    must not pass as signed in), then the admin; no cache keeps its answers; CSRF failures, 403,
+    404 and 500 answered as the panel answers them."""
+    bp = Blueprint(name, import_name, url_prefix=url_prefix)
+    bp.before_request(session_lifetime.check_session)
+    bp.before_request(require_admin)
+    bp.after_request(no_store)
+    bp.register_error_handler(CSRFError, csrf_failed)
+    bp.register_error_handler(403, forbidden)
+    bp.register_error_handler(404, not_found)
+    bp.register_error_handler(500, server_error)
+    return bp

@@ -8,26 +8,18 @@ as every panel page here), and never logged.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, make_response, render_template
-from flask_wtf.csrf import CSRFError
+from flask import Response, make_response, render_template
 from werkzeug.exceptions import NotFound as PageNotFound
 
 from app.accounts import people as users
 from app.extensions import db
 from app.models.users import EMAIL_MAX_LENGTH, User
-from app.panel import guards, session_lifetime
+from app.panel import guards
 from app.panel.forms import DeactivateUserForm, UserCreateForm, apply_service_errors
-from app.panel.htmx import htmx, no_store, vary_on_htmx
+from app.panel.htmx import htmx, vary_on_htmx
 from app.validation.errors import Conflict, InvalidInput, NotFound, ServiceError
 
-bp = Blueprint("users", __name__, url_prefix="/settings/users")
-# The session's age first: an expired session must not pass as signed in.
-bp.before_request(session_lifetime.check_session)
-bp.before_request(guards.require_admin)
-bp.after_request(no_store)
-bp.register_error_handler(CSRFError, guards.csrf_failed)
-bp.register_error_handler(403, guards.forbidden)
-bp.register_error_handler(404, guards.not_found)
+bp = guards.admin_blueprint("users", __name__, url_prefix="/settings/users")
 
 # The table's columns: key -> header (and each cell's label on a narrow screen).
 COLUMNS = {

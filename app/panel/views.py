@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import (
-    Blueprint,
     Response,
     current_app,
     flash,
@@ -19,7 +18,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from werkzeug.exceptions import NotFound as PageNotFound
 
@@ -32,7 +30,7 @@ from app.keys import rolling, service
 from app.keys.format import is_prefix
 from app.models.api_keys import ApiKey, KeyStatus
 from app.models.users import User
-from app.panel import access_preview, guards, session_lifetime
+from app.panel import access_preview, guards
 from app.panel.forms import (
     AccessPreviewForm,
     GrantAbilityForm,
@@ -50,16 +48,7 @@ from app.panel.listing import COLUMNS, ListParams, empty_page, list_keys, status
 from app.usage import least_privilege
 from app.validation.errors import Conflict, InvalidInput, NotFound, ServiceError
 
-bp = Blueprint("panel", __name__, url_prefix="/settings")
-# The session's age first: an expired session must not pass as signed in.
-bp.before_request(session_lifetime.check_session)
-bp.before_request(guards.require_admin)
-# Signed-in pages and fragments hold the admin's data: no browser or proxy cache may keep them.
-bp.after_request(no_store)
-bp.register_error_handler(CSRFError, guards.csrf_failed)
-bp.register_error_handler(403, guards.forbidden)
-bp.register_error_handler(404, guards.not_found)
-bp.register_error_handler(500, guards.server_error)
+bp = guards.admin_blueprint("panel", __name__, url_prefix="/settings")
 # Template globals: a row is rendered by several views (the table, a created key, an edit).
 bp.add_app_template_global(COLUMNS, "key_columns")
 bp.add_app_template_global(status_options, "key_status_options")

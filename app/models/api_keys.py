@@ -103,6 +103,11 @@ class ApiKey(db.Model):
     description: Mapped[str | None] = mapped_column(String(DESCRIPTION_MAX_LENGTH), nullable=True)
     # CIDR ranges in canonical form ("203.0.113.0/24", "2001:db8::/32"); empty: any address.
     allowed_ips: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # Data scope (SPEC §16); empty lists narrow nothing. Warehouse codes, Amazon marketplaces
+    # ("Amazon.ca") and the catalogue's field groups the key may not see ("costs", ...).
+    warehouses: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    marketplaces: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    hidden_fields: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     # Rolling (SPEC §12): the old key points at its successor and stops working at sunset_at.
     successor_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True, index=True)
     sunset_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1,40 +1,19 @@
-"""The API's two rate-limit buckets, counted by Flask-Limiter's configured strategy and storage.
+"""The API's rate-limit buckets, counted through Flask-Limiter's strategy and storage.
 
-* **Per key** (``hit_key``): ``"<rate_limit> per 1 minute"`` from the key's own row, read fresh
-  on every request; the bucket is named by the key's public prefix (``sgk_`` + key id), never
-  by its secret, and shared by every endpoint. Changing a key's limit starts a new bucket (the
-  amount is part of the bucket's name).
-* **Failed attempts per client address** (``count_failure``, ``BcryptGate``):
-  ``API_AUTH_FAILURE_LIMIT`` (default ``20/minute``). The client is its IPv4 address, or its
-  IPv6 /64 (``client_address``): one IPv6 host usually holds a whole /64, so counting single
-  IPv6 addresses would give it 2**64 budgets. Every refused request counts, and so does every
-  bcrypt check, *before* bcrypt runs: the hit is the check, so N concurrent requests cannot
-  all pass a "budget left?" test and then all run bcrypt.
-* **Concurrent bcrypt checks per process** (``BcryptGate``): at most ``API_BCRYPT_CONCURRENCY``
-  at once (a ``threading.BoundedSemaphore`` in ``app.extensions``, taken without waiting);
-  beyond it the answer is 503 with ``Retry-After``, never a queue. Many addresses at once can
-  then cost at most that many cores, and proven keys (no bcrypt) are never held up.
+* **Per key** (``hit_key``): the key's own requests per minute, in a bucket named by its public
+  prefix (never its secret), one per roll chain.
+* **Failed attempts per client address** (``count_failure``, ``BcryptGate``): every refusal and
+  every bcrypt check, counted *before* bcrypt runs, so concurrent requests cannot overshoot.
+  An address is its IPv4, or its IPv6 /64 (``validation.untrusted.address_bucket``).
+* **Refusals of a proven key per client address** (``count_refusal``): its state or its address
+  refused; apart from the failure budget and from every key's bucket (issue 24).
+* **Concurrent bcrypt checks per process** (``BcryptGate``): beyond ``API_BCRYPT_CONCURRENCY``,
+  503 at once, never a queue.
 
-Both use ``limiter.limiter``: the strategy object Flask-Limiter builds from
-``RATELIMIT_STRATEGY`` over the storage of ``RATELIMIT_STORAGE_URI`` (``limiter.reset()``,
-``/readyz`` and the storage options all apply). The guard calls it after authenticating rather
-than through a ``limiter.limit(...)`` decorator, so the order is explicit (authenticate, then
-count against the key) and the decorator's per-request resolution of limits is not paid.
-
-**Strategy: moving window** (``RATELIMIT_STRATEGY``, set in ``app.config``): exact, a key
-limited to N/minute never gets more than N requests in any 60 seconds, also across the minute
-boundary, where fixed-window lets up to 2N through. The price is memory: the bucket keeps one
-timestamp per request in the window (at most the key's limit). See
-``docs/decisions/002-rate-limit-strategy.md`` for the measurements.
-
-**Redis down: fail closed.** Storage errors surface as ``limits.errors.StorageError``
-(``wrap_exceptions``) and the API answers 503 ``service_unavailable`` with ``Retry-After``;
-``/readyz`` reports 503 too, so a load balancer drains the instance. We do not fall back to
-per-process memory: that would silently multiply every key's limit by the number of workers
-and weaken the failed-attempt cap that protects bcrypt. ``RATELIMIT_STORAGE_OPTIONS`` sets
-0.5 s socket timeouts, so a request never hangs on a dead Redis.
-
-With ``RATELIMIT_ENABLED = False`` nothing is counted (and no headers are sent).
+The guard calls ``limiter.limiter`` after authenticating, not a ``limiter.limit`` decorator, so
+the order is explicit. The strategy is the moving window (exact across a minute's edge;
+decision 002). Redis down fails closed: 503 with ``Retry-After`` and ``/readyz`` 503, never a
+per-process fallback that would multiply every limit by the workers.
 """
 
 from __future__ import annotations

@@ -1,38 +1,10 @@
-"""Sign-in throttling: hard limits per address and per (email, address), and per email a
-refusal that spares the addresses its user signs in from. Nothing here ever waits.
+"""Sign-in throttling: hard limits per address and per (email, address), and per email a 429
+that spares the addresses its user signs in from. Nothing here ever waits: a sleeping request
+held a worker, and 60 failed sign-ins froze the whole app (docs/decisions/012-sign-in-throttling.md).
 
-**Decision** (issue 15, item 1; revised in issue 24, item 1). Refusing sign-ins per email,
-whatever the address, lets anyone lock the real admin out by typing her email with wrong
-passwords; slowing them down on the server instead (issue 15) held a worker thread per waiting
-request: 60 failed sign-ins from 12 addresses froze the whole app, API included, for 80 s. So:
-
-* **Per address** (``SIGN_IN_LIMIT_PER_ADDRESS``, default 30 per 10 minutes) and **per email
-  and address** (``SIGN_IN_LIMIT_PER_EMAIL_ADDRESS``, default 5 per 10 minutes) are hard: beyond
-  them the sign-in page answers 429 with ``Retry-After`` (when the window lets the next attempt
-  through), without checking the password. IPv6 addresses count per /64, the block one
-  subscriber usually holds.
-* **Per email across addresses** (``SIGN_IN_LIMIT_PER_EMAIL``, default 5 per 10 minutes): beyond
-  it, an attempt for that email is refused too — 429, the password not checked — with
-  ``Retry-After`` the back-off step: ``SIGN_IN_BACKOFF_STEP_SECONDS`` (1 s) doubling with each
-  further attempt (1, 2, 4, ... s), capped at ``SIGN_IN_BACKOFF_MAX_SECONDS`` (60 s). **Except**
-  from a client address (IPv6 /64) from which that user has signed in successfully in the last
-  ``KNOWN_ADDRESS_DAYS`` (90) days, as the audit log's ``session.signed_in`` events tell: there
-  the password is checked as usual. That lookup runs only past the threshold, so an ordinary
-  sign-in costs no query. A botnet guessing one admin's password is refused after a few guesses
-  per window, and the admin at her usual address still signs in; only from a new address,
-  while her email is under attack, must she wait.
-* **Never a sleep.** A refusal answers at once; a client that ignores ``Retry-After`` is refused
-  again (and pushes the back-off further), at the cost of a few storage round trips.
-
-Every attempt is counted **before** the password is checked, through ``limiter.limiter.hit``
-(the limits strategy and storage Flask-Limiter built; atomic in Redis and in memory), so
-concurrent attempts never get more than the limit through. A successful sign-in clears its
-email's count and its (email, address) count; the per-address count stays, so signing in to
-one's own account does not buy more guesses at another. (Clearing the email's count gives a
-botnet a few more guesses each time the admin signs in: a handful against the five per window
-it gets anyway.) A form that does not validate costs nothing: no password is checked. With the
-storage down, ``hit`` raises ``limits.errors.StorageError`` and the sign-in page answers 503
-(fail closed, like the API).
+Every attempt is counted before the password is checked (``limiter.limiter.hit``, atomic in
+Redis and in memory); the known-address lookup (the audit log's ``session.signed_in`` events of
+the last ``KNOWN_ADDRESS_DAYS``) runs only past the per-email threshold. Storage down: 503.
 """
 
 from __future__ import annotations

@@ -13,18 +13,7 @@ from app.extensions import db
 from app.keys import rolling, service
 from app.models.api_keys import ApiKey
 from app.models.audit import AuditEvent
-from app.models.products import Warehouse, WarehouseKind
 from app.validation.errors import InvalidInput
-
-
-def add_warehouses(app: Flask, *codes: str) -> None:
-    """Warehouses with these codes, for a scope to name."""
-    with app.app_context():
-        for code in codes:
-            db.session.add(
-                Warehouse(code=code, name=f"Hall {code}", kind=WarehouseKind.OWN, city="Newark", country="US")
-            )
-        db.session.commit()
 
 
 def _count(app: Flask) -> int:
@@ -33,8 +22,9 @@ def _count(app: Flask) -> int:
 
 
 @pytest.mark.both_databases
-def test_a_scope_is_stored_sorted_without_repeats(app: Flask, make_key: Any) -> None:
-    add_warehouses(app, "PHX7", "WH-NJ1")
+def test_a_scope_is_stored_sorted_without_repeats(app: Flask, make_key: Any, make_warehouse: Any) -> None:
+    make_warehouse("PHX7")
+    make_warehouse("WH-NJ1")
     created = make_key(
         warehouses=["WH-NJ1", "PHX7", "WH-NJ1"],
         marketplaces=["amazon.com.mx", "Amazon.ca", "Amazon.CA"],
@@ -65,10 +55,10 @@ def test_a_new_key_has_no_scope(make_key: Any) -> None:
     ],
 )
 def test_an_unknown_scope_value_is_refused_naming_it_and_nothing_is_written(
-    app: Flask, make_key: Any, changes: dict[str, Any], field: str, needle: str
+    app: Flask, make_key: Any, make_warehouse: Any, changes: dict[str, Any], field: str, needle: str
 ) -> None:
     """Create and edit both refuse it; no row is added, the existing key is unchanged."""
-    add_warehouses(app, "PHX7")
+    make_warehouse("PHX7")
     existing = make_key(warehouses=["PHX7"])
     with app.app_context():
         with pytest.raises(InvalidInput) as created:
@@ -86,15 +76,16 @@ def test_an_unknown_scope_value_is_refused_naming_it_and_nothing_is_written(
         assert (stored.name, stored.warehouses) == ("Test key", ["PHX7"])
 
 
-def test_a_scope_that_leaves_no_record_is_allowed(app: Flask, make_key: Any) -> None:
+def test_a_scope_that_leaves_no_record_is_allowed(app: Flask, make_key: Any, make_warehouse: Any) -> None:
     """A warehouse with no stock and a marketplace with no orders: the key reads nothing, by choice."""
-    add_warehouses(app, "EMPTY1")
+    make_warehouse("EMPTY1")
     created = make_key(warehouses=["EMPTY1"], marketplaces=["Amazon.co.jp"])
     assert created.key.warehouses == ["EMPTY1"]
 
 
-def test_an_edit_of_the_scope_is_audited_old_to_new(app: Flask, make_key: Any) -> None:
-    add_warehouses(app, "PHX7", "WH-NJ1")
+def test_an_edit_of_the_scope_is_audited_old_to_new(app: Flask, make_key: Any, make_warehouse: Any) -> None:
+    make_warehouse("PHX7")
+    make_warehouse("WH-NJ1")
     key = make_key(warehouses=["PHX7"]).key
     with app.app_context():
         service.edit_key(
@@ -115,8 +106,8 @@ def test_a_new_key_records_its_scope_in_the_created_event(app: Flask, make_key: 
         assert event.details["warehouses"] == []
 
 
-def test_a_roll_copies_the_scope(app: Flask, make_key: Any) -> None:
-    add_warehouses(app, "PHX7")
+def test_a_roll_copies_the_scope(app: Flask, make_key: Any, make_warehouse: Any) -> None:
+    make_warehouse("PHX7")
     old = make_key(warehouses=["PHX7"], marketplaces=["Amazon.ca"], hidden_fields=["contact-details"]).key
     with app.app_context():
         new = rolling.roll_key(old.prefix, grace="1h", actor="tests").key

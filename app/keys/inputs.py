@@ -266,6 +266,14 @@ class ScopeList(fields.List):
         return sorted({entry.strip() for entry in entries if entry.strip()})
 
 
+def warehouse_choices() -> list[tuple[str, str]]:
+    """Every warehouse as (code, name), by code: what a key's scope may name."""
+    return [
+        (code, name)
+        for code, name in db.session.execute(select(Warehouse.code, Warehouse.name).order_by(Warehouse.code))
+    ]
+
+
 def unknown_warehouses(codes: list[str]) -> list[str]:
     """The codes in ``codes`` that no warehouse has (``warehouses.code``, matched exactly)."""
     if not codes:

@@ -368,6 +368,21 @@ def make_key(app: Flask, make_user: Any) -> Any:
 
 
 @pytest.fixture
+def make_warehouse(app: Flask) -> Any:
+    """Factory: ``make_warehouse(code, name=...)`` adds a warehouse (for a key's scope to name)."""
+    from app.models.products import Warehouse, WarehouseKind
+
+    def factory(code: str, name: str | None = None) -> str:
+        with app.app_context():
+            where = {"city": "Reno", "country": "US"}
+            db.session.add(Warehouse(code=code, name=name or f"Hall {code}", kind=WarehouseKind.OWN, **where))
+            db.session.commit()
+        return code
+
+    return factory
+
+
+@pytest.fixture
 def in_parallel(app: Flask) -> Any:
     """``in_parallel(*calls)``: run each call in a thread of its own, each with its own app
     context (so its own session and connection), all released at once; return what each call

@@ -400,3 +400,45 @@ def test_usage_prune_reports_a_database_failure_in_one_line(app, runner):
 
 def test_usage_prune_takes_no_arguments(runner):
     assert "unexpected extra argument" in _one_line_error(runner.invoke(args=["usage", "prune", "now"]))
+
+
+@pytest.mark.both_databases
+def test_keys_create_with_a_scope_and_keys_list_shows_it(app, runner, owner, make_warehouse):
+    """--warehouse, --marketplace and --hide (each repeatable) are stored sorted, once each."""
+    make_warehouse("RNO4")
+    result = runner.invoke(
+        args=[
+            "keys", "create", "--name", "3PL feed", "--owner", owner, "--ability", "inventory:list",
+            "--warehouse", "RNO4", "--warehouse", "RNO4", "--marketplace", "Amazon.ca",
+            "--hide", "costs", "--hide", "buyer-details",
+        ]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    prefix = result.stdout.strip().splitlines()[-1][:12]
+    with app.app_context():
+        key = db.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+        assert (key.warehouses, key.marketplaces, key.hidden_fields) == (
+            ["RNO4"],
+            ["Amazon.ca"],
+            ["buyer-details", "costs"],
+        )
+    listing = runner.invoke(args=["keys", "list"])
+    assert "SCOPE" in listing.stdout.splitlines()[0]
+    assert "warehouses=RNO4 marketplaces=Amazon.ca hide=buyer-details,costs" in listing.stdout
+
+
+@pytest.mark.parametrize(
+    "extra,needle",
+    [
+        (["--warehouse", "NOPE", "--warehouse", "ZZZ9"], "Unknown warehouse code: NOPE, ZZZ9."),
+        (["--marketplace", "Amazon.moon"], "Unknown marketplace: Amazon.moon."),
+        (["--hide", "prices"], "group: prices. Hide any of: costs, buyer-details, contact-details."),
+        (["--warehouse"], "--warehouse"),
+    ],
+)
+def test_an_unknown_scope_value_is_a_one_line_error_and_writes_nothing(app, runner, owner, extra, needle):
+    result = runner.invoke(
+        args=["keys", "create", "--name", "Feed", "--owner", owner, "--ability", "brands:list", *extra]
+    )
+    assert needle in _one_line_error(result)
+    assert _count(app, ApiKey) == 0

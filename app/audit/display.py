@@ -46,6 +46,9 @@ LABELS = {
     "expires_at": "Expires At",
     "allowed_ips": "Allowed IPs",
     "description": "Description",
+    "warehouses": "Warehouses",
+    "marketplaces": "Marketplaces",
+    "hidden_fields": "Hidden Fields",
     "status": "Status",
     "email": "Email",
     "kind": "Kind",
@@ -60,7 +63,13 @@ EMPTY = "—"
 # What a removed item of a list is marked with (the typographic minus, not a hyphen).
 MINUS = "\N{MINUS SIGN}"
 # Where "nothing" has a meaning of its own, it is said in words.
-EMPTY_WORDS = {"expires_at": "Never", "allowed_ips": "Any address"}
+EMPTY_WORDS = {
+    "expires_at": "Never",
+    "allowed_ips": "Any address",
+    "warehouses": "All",
+    "marketplaces": "All",
+    "hidden_fields": "None",
+}
 
 
 def label(name: str) -> str:

@@ -29,6 +29,7 @@ from app.extensions import db
 from app.keys import rolling
 from app.keys import service as keys_service
 from app.keys.format import is_prefix
+from app.keys.inputs import SCOPE_FIELD_GROUPS
 from app.models.api_keys import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, ApiKey
 from app.models.audit import ACTIONS
 from app.models.types import iso_utc
@@ -250,6 +251,31 @@ def reset_password(email: str, password_stdin: bool) -> None:
     help="Notes for other admins: who runs it, where the key is kept, whom to ask before revoking it "
     f"(optional, up to {DESCRIPTION_MAX_LENGTH} characters).",
 )
+@click.option(
+    "--warehouse",
+    "warehouses",
+    type=SAFE_TEXT,
+    multiple=True,
+    metavar="CODE",
+    help="Only show records of this warehouse, e.g. PHX7; repeat. Default: every warehouse.",
+)
+@click.option(
+    "--marketplace",
+    "marketplaces",
+    type=SAFE_TEXT,
+    multiple=True,
+    metavar="NAME",
+    help="Only show sales and return orders of this Amazon marketplace, e.g. Amazon.ca; repeat. "
+    "Default: every marketplace.",
+)
+@click.option(
+    "--hide",
+    "hidden_fields",
+    type=SAFE_TEXT,
+    multiple=True,
+    metavar="GROUP",
+    help=f"Leave this field group out of every record: {'|'.join(SCOPE_FIELD_GROUPS)}; repeat.",
+)
 def create_key(
     name: str,
     owner: str,
@@ -259,6 +285,9 @@ def create_key(
     expires_at: str | None,
     allowed_ips: tuple[str, ...],
     description: str | None,
+    warehouses: tuple[str, ...],
+    marketplaces: tuple[str, ...],
+    hidden_fields: tuple[str, ...],
 ) -> None:
     """Create a key and print it alone on the last line; it is never shown again."""
     if all_abilities and abilities:
@@ -274,6 +303,9 @@ def create_key(
             expires_at=expires_at,
             allowed_ips=list(allowed_ips),
             description=description,
+            warehouses=list(warehouses),
+            marketplaces=list(marketplaces),
+            hidden_fields=list(hidden_fields),
             actor=audit.CLI_ACTOR,
         )
     except ServiceError as exc:
@@ -286,6 +318,12 @@ def create_key(
 
 def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+
+
+def _scope(key: ApiKey) -> str:
+    """The key's data scope in one cell (``warehouses=PHX7,WH-NJ1 hide=costs``); ``-``: none."""
+    parts = {"warehouses": key.warehouses, "marketplaces": key.marketplaces, "hide": key.hidden_fields}
+    return " ".join(f"{name}={','.join(values)}" for name, values in parts.items() if values) or "-"
 
 
 @keys_cli.command("list")
@@ -311,10 +349,11 @@ def list_keys(search: str, status: str) -> None:
             f"{k.rate_limit}/min",
             _when(k.expires_at),
             _when(k.last_used_at),
+            _scope(k),
         )
         for k in db.session.scalars(stmt)
     ]
-    header = ("KEY PREFIX", "NAME", "OWNER", "STATUS", "RATE LIMIT", "EXPIRES AT", "LAST USED AT")
+    header = ("KEY PREFIX", "NAME", "OWNER", "STATUS", "RATE LIMIT", "EXPIRES AT", "LAST USED AT", "SCOPE")
     _print_table(header, rows)
     click.echo(f"{len(rows)} key(s).", err=True)
 

@@ -31,8 +31,10 @@ from marshmallow import (
     validates,
     validates_schema,
 )
+from sqlalchemy import select
 
 from app.catalogue import ABILITY_SET
+from app.extensions import db
 from app.keys import allowed_ips
 from app.models.api_keys import (
     DESCRIPTION_MAX_LENGTH,
@@ -41,6 +43,7 @@ from app.models.api_keys import (
     RATE_LIMIT_MAX,
     RATE_LIMIT_MIN,
 )
+from app.models.products import Warehouse
 from app.models.types import iso_utc, utcnow
 from app.schemas.input_fields import Text, UtcDateTime, WholeNumber
 from app.validation import untrusted
@@ -57,6 +60,51 @@ DESCRIPTION_TOO_LONG = f"Description must be at most {DESCRIPTION_MAX_LENGTH} ch
 EXPIRY_DATE_REQUIRED = "Choose the date and time the key expires."
 # ``.format(choices)``: the offered presets, as words.
 EXPIRY_CHOICE_UNKNOWN = "Choose when the key expires: {}."
+
+# Data scope (SPEC §16). The field groups a key may hide, slug -> label. The catalogue will own
+# them (``app.catalogue.FIELD_GROUPS``, with the fields each group covers); until it does, this
+# is the one list the key service validates against: switching is a one-line change here.
+SCOPE_FIELD_GROUPS: dict[str, str] = {
+    "costs": "Costs",
+    "buyer-details": "Buyer details",
+    "contact-details": "Contact details",
+}
+# Decision: marketplaces are validated against this constant list of Amazon's storefronts, not
+# the distinct values of the sales orders table, so a key can be scoped before any order of that
+# marketplace exists (an empty or freshly seeded database) and the check costs no query. Spelled
+# as the orders store them; input is matched without regard to case and stored in this spelling.
+AMAZON_MARKETPLACES: tuple[str, ...] = (
+    "Amazon.com",
+    "Amazon.ca",
+    "Amazon.com.mx",
+    "Amazon.com.br",
+    "Amazon.co.uk",
+    "Amazon.de",
+    "Amazon.fr",
+    "Amazon.it",
+    "Amazon.es",
+    "Amazon.nl",
+    "Amazon.se",
+    "Amazon.pl",
+    "Amazon.com.be",
+    "Amazon.com.tr",
+    "Amazon.ae",
+    "Amazon.sa",
+    "Amazon.eg",
+    "Amazon.in",
+    "Amazon.co.jp",
+    "Amazon.sg",
+    "Amazon.com.au",
+)
+_MARKETPLACE_SPELLING = {m.lower(): m for m in AMAZON_MARKETPLACES}
+# ``.format(values)``: the refused values, comma-separated (each cut to SCOPE_ECHO_LENGTH).
+UNKNOWN_WAREHOUSE = "Unknown warehouse code: {}."
+UNKNOWN_MARKETPLACE = "Unknown marketplace: {}. Use an Amazon marketplace such as Amazon.com or Amazon.ca."
+UNKNOWN_FIELD_GROUP = "Unknown field group: {}. Hide any of: " + ", ".join(SCOPE_FIELD_GROUPS) + "."
+# A refused value is echoed, cut to this many characters (it is outside text).
+SCOPE_ECHO_LENGTH = 40
+# More names than this in one part of a scope is no scope anyone means (and an IN list to bound).
+SCOPE_MAX_ENTRIES = 100
 
 # The panel's Expires At choices besides a number of days (SPEC §7).
 EXPIRY_ON_DATE = "date"
@@ -194,9 +242,49 @@ class AllowedIps(fields.List):
             raise self.make_error("bad_entry", message=str(exc)) from None
 
 
+def _named(values: list[str]) -> str:
+    """Refused values for a message: sorted, each cut to ``SCOPE_ECHO_LENGTH`` characters."""
+    cut = SCOPE_ECHO_LENGTH
+    return ", ".join(v if len(v) <= cut else v[:cut] + "…" for v in sorted(values))
+
+
+class ScopeList(fields.List):
+    """One part of a key's data scope: a list of names, loaded without repeats and sorted
+    (empty: no narrowing). Which names exist is the schema's check (``known_*``)."""
+
+    def __init__(self, label: str, what: str, **kwargs: Any) -> None:
+        too_many = f"At most {SCOPE_MAX_ENTRIES} {what}."
+        super().__init__(
+            Text(),
+            validate=validate.Length(max=SCOPE_MAX_ENTRIES, error=too_many),
+            error_messages={"invalid": f"{label} must be a list of {what}."},
+            **kwargs,
+        )
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
+        entries = super()._deserialize(value, attr, data, **kwargs)
+        return sorted({entry.strip() for entry in entries if entry.strip()})
+
+
+def warehouse_choices() -> list[tuple[str, str]]:
+    """Every warehouse as (code, name), by code: what a key's scope may name."""
+    return [
+        (code, name)
+        for code, name in db.session.execute(select(Warehouse.code, Warehouse.name).order_by(Warehouse.code))
+    ]
+
+
+def unknown_warehouses(codes: list[str]) -> list[str]:
+    """The codes in ``codes`` that no warehouse has (``warehouses.code``, matched exactly)."""
+    if not codes:
+        return []
+    known = set(db.session.scalars(select(Warehouse.code).where(Warehouse.code.in_(codes))))
+    return [code for code in codes if code not in known]
+
+
 class KeyEditSchema(Schema):
     """What can change on an existing key: name, abilities, rate limit, expiry, allowed IPs,
-    description."""
+    description, data scope (warehouses, marketplaces, hidden field groups)."""
 
     # A new key is judged by the lifetime policy even when no expiry is given (it would be Never).
     new_key: ClassVar[bool] = False
@@ -222,10 +310,42 @@ class KeyEditSchema(Schema):
         validate=validate.Length(max=DESCRIPTION_MAX_LENGTH, error=DESCRIPTION_TOO_LONG),
     )
 
+    warehouses = ScopeList("Warehouses", "warehouses")
+    marketplaces = ScopeList("Marketplaces", "marketplaces")
+    hidden_fields = ScopeList("Hide fields", "field groups")
+
     @pre_load
     def strip(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         """Trim surrounding whitespace from the name and the description."""
         return _strip_name(data)
+
+    @post_load
+    def marketplace_spelling(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """Store each marketplace as the orders spell it (``amazon.ca`` -> ``Amazon.ca``)."""
+        if "marketplaces" in data:
+            data["marketplaces"] = sorted({_MARKETPLACE_SPELLING[m.lower()] for m in data["marketplaces"]})
+        return data
+
+    @validates("warehouses")
+    def known_warehouses(self, value: list[str], **_: Any) -> None:
+        """Every code must be a warehouse's code, or the error names each unknown one."""
+        unknown = unknown_warehouses(value)
+        if unknown:
+            raise ValidationError(UNKNOWN_WAREHOUSE.format(_named(unknown)))
+
+    @validates("marketplaces")
+    def known_marketplaces(self, value: list[str], **_: Any) -> None:
+        """Every marketplace must be an Amazon marketplace (``AMAZON_MARKETPLACES``)."""
+        unknown = [m for m in value if m.lower() not in _MARKETPLACE_SPELLING]
+        if unknown:
+            raise ValidationError(UNKNOWN_MARKETPLACE.format(_named(unknown)))
+
+    @validates("hidden_fields")
+    def known_field_groups(self, value: list[str], **_: Any) -> None:
+        """Every group must be one the catalogue names (``SCOPE_FIELD_GROUPS``)."""
+        unknown = [g for g in value if g not in SCOPE_FIELD_GROUPS]
+        if unknown:
+            raise ValidationError(UNKNOWN_FIELD_GROUP.format(_named(unknown)))
 
     @post_load
     def blank_description(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -269,9 +389,12 @@ class KeyCreateSchema(KeyEditSchema):
 
     @post_load
     def defaults(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        """Fill the default rate limit, expiry, allowed IPs (any address) and description."""
+        """Fill the default rate limit, expiry, allowed IPs (any address), description and scope
+        (none: every record, every field)."""
         data.setdefault("rate_limit", RATE_LIMIT_DEFAULT)
         data.setdefault("expires_at", None)
         data.setdefault("allowed_ips", [])
         data.setdefault("description", None)
+        for name in ("warehouses", "marketplaces", "hidden_fields"):
+            data.setdefault(name, [])
         return data

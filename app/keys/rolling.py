@@ -48,8 +48,20 @@ GRACE_HELP = (
     "Grace must be 0, 30m, 1h, 24h or 7d, or an ISO 8601 time within "
     f"{MAX_GRACE.days} days (e.g. 2026-01-31T12:00Z)."
 )
-# What a roll's new key copies from the old one (SPEC §12); it gets the old key's bucket too.
-COPIED_FIELDS = ("name", "owner_id", "abilities", "rate_limit", "expires_at", "description", "allowed_ips")
+# What a roll's new key copies from the old one (SPEC §12, and its data scope, §16); it gets the
+# old key's bucket too.
+COPIED_FIELDS = (
+    "name",
+    "owner_id",
+    "abilities",
+    "rate_limit",
+    "expires_at",
+    "description",
+    "allowed_ips",
+    "warehouses",
+    "marketplaces",
+    "hidden_fields",
+)
 _grace_time = UtcDateTime()
 
 

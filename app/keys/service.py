@@ -38,7 +38,18 @@ _PREFIX_ATTEMPTS = 5
 
 # The fields a ``key.updated`` event compares, old -> new (only those that changed are kept).
 # The owner changes only when a user is offboarded (``hand_over``); it is audited as an email.
-AUDITED_FIELDS = ("name", "owner", "abilities", "rate_limit", "expires_at", "allowed_ips", "description")
+AUDITED_FIELDS = (
+    "name",
+    "owner",
+    "abilities",
+    "rate_limit",
+    "expires_at",
+    "allowed_ips",
+    "description",
+    "warehouses",
+    "marketplaces",
+    "hidden_fields",
+)
 
 
 @dataclass(frozen=True)
@@ -112,13 +123,18 @@ def create_key(
     expires_at: Any = None,
     allowed_ips: Any = None,
     description: Any = None,
+    warehouses: Any = None,
+    marketplaces: Any = None,
+    hidden_fields: Any = None,
     created_by: User | None = None,
     actor: str,
 ) -> CreatedKey:
     """Validate and store a new key; return it with the full key, shown once.
 
     ``allowed_ips``: addresses or CIDR ranges (None or empty: any address); ``description``:
-    optional text up to 500 characters.
+    optional text up to 500 characters; ``warehouses``, ``marketplaces``, ``hidden_fields``:
+    the data scope (SPEC §16; None or empty: no narrowing). A scope that leaves the key no
+    readable record is allowed (the access preview shows the zeros).
     """
     raw_input: dict[str, Any] = {"name": name, "abilities": abilities}
     optional = {
@@ -126,6 +142,9 @@ def create_key(
         "expires_at": expires_at,
         "allowed_ips": allowed_ips,
         "description": description,
+        "warehouses": warehouses,
+        "marketplaces": marketplaces,
+        "hidden_fields": hidden_fields,
     }
     raw_input.update({field: value for field, value in optional.items() if value is not None})
     data = _load(KeyCreateSchema(), raw_input)
@@ -380,8 +399,8 @@ CHAIN_LIMIT_REASON = "The keys of a roll chain share one rate limit: set on {pre
 
 
 def edit_key(prefix: str, *, actor: str, reason: str | None = None, **changes: Any) -> ApiKey:
-    """Change name, abilities, rate limit, expiry, allowed IPs or description; the next request
-    sees the change. See ``update_key``."""
+    """Change name, abilities, rate limit, expiry, allowed IPs, description or data scope; the
+    next request sees the change. See ``update_key``."""
     with change(prefix, KeyAction.EDIT) as key:
         return update_key(key, actor=actor, reason=reason, **changes)
 

@@ -37,9 +37,11 @@ from wtforms.validators import DataRequired, InputRequired, Optional, StopValida
 from app.catalogue import ABILITY_SET, ALL_ABILITIES
 from app.keys import allowed_ips
 from app.keys.inputs import (
+    AMAZON_MARKETPLACES,
     EXPIRY_NEVER,
     EXPIRY_ON_DATE,
     NAME_REQUIRED,
+    SCOPE_FIELD_GROUPS,
     UNKNOWN_ABILITY,
     ExpiryPreset,
     KeyCreateSchema,
@@ -49,6 +51,7 @@ from app.keys.inputs import (
     max_expiry,
     max_lifetime_days,
     offered_expiry_presets,
+    warehouse_choices,
 )
 from app.models.api_keys import (
     DESCRIPTION_MAX_LENGTH,
@@ -182,6 +185,23 @@ def _only_on_date(form: KeyFieldsMixin, field: Field) -> None:
         raise StopValidation()
 
 
+# A scope's "All" or "Chosen ones" (SPEC §16): All sends an empty list, whatever is ticked.
+SCOPE_ALL = "all"
+SCOPE_CHOSEN = "chosen"
+# ``.format(what)``: the form's own rule (the service takes an empty list as All).
+SCOPE_NONE_TICKED = "Tick at least one {}, or choose All."
+# The scope's parts with an All/Chosen choice: list field -> (its mode field, one item in words).
+SCOPE_MODES = {
+    "warehouses": ("warehouses_mode", "warehouse"),
+    "marketplaces": ("marketplaces_mode", "marketplace"),
+}
+
+
+def _scope_mode(label: str) -> RadioField:
+    choices = [SelectChoice(SCOPE_ALL, "All"), SelectChoice(SCOPE_CHOSEN, "Chosen ones")]
+    return RadioField(label, choices=choices, default=SCOPE_ALL)
+
+
 class KeyFieldsMixin:
     """Fields shared by the create and edit forms, checked by the key service's schema.
 
@@ -231,9 +251,31 @@ class KeyFieldsMixin:
         filters=[_strip],
         description=f"Optional. What the key is for, up to {DESCRIPTION_MAX_LENGTH} characters.",
     )
+    # Data scope (SPEC §16), rendered by hand (``scope_fields``): the values are checked by the
+    # key service's schema (unknown ones named there), not by WTForms' choices.
+    warehouses_mode = _scope_mode("Warehouses")
+    warehouses = SelectMultipleField(
+        "Warehouses",
+        validate_choice=False,
+        description="The key sees only these warehouses' records (inventory, orders, plans).",
+    )
+    marketplaces_mode = _scope_mode("Marketplaces")
+    marketplaces = SelectMultipleField(
+        "Marketplaces",
+        validate_choice=False,
+        choices=[SelectChoice(m, m) for m in AMAZON_MARKETPLACES],
+        description="The key sees only these marketplaces' sales and return orders.",
+    )
+    hidden_fields = SelectMultipleField(
+        "Hide fields",
+        validate_choice=False,
+        choices=[SelectChoice(slug, label) for slug, label in SCOPE_FIELD_GROUPS.items()],
+        description="Ticked groups are left out of every record the key reads.",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.warehouses.choices = [SelectChoice(code, name) for code, name in warehouse_choices()]
         # KEY_MAX_LIFETIME_DAYS (SPEC §15), when configured, takes Never and longer presets away.
         self.expiry_presets = offered_expiry_presets(current_app.config.get("KEY_MAX_LIFETIME_DAYS"))
         self.expiry.choices = [(p.value, p.label) for p in self.expiry_presets]
@@ -271,6 +313,22 @@ class KeyFieldsMixin:
             return self.expires_at.data != self.original_expires_at
         return self.chosen_expires_at is not None or self.original_expires_at is not None
 
+    def scope_input(self) -> dict[str, list[str]]:
+        """The data scope submitted: a part left on All is an empty list (no narrowing)."""
+        data = {"hidden_fields": list(self.hidden_fields.data or [])}
+        for name, (mode, _) in SCOPE_MODES.items():
+            chosen = self[mode].data == SCOPE_CHOSEN  # type: ignore[index]
+            data[name] = list(self[name].data or []) if chosen else []  # type: ignore[index]
+        return data
+
+    def _scope_errors(self) -> dict[str, list[str]]:
+        """ "Chosen ones" with nothing ticked is no choice (All would be an empty list too)."""
+        return {
+            name: [SCOPE_NONE_TICKED.format(what)]
+            for name, (mode, what) in SCOPE_MODES.items()
+            if self[mode].data == SCOPE_CHOSEN and not self[name].data  # type: ignore[index]
+        }
+
     def service_input(self) -> dict[str, Any]:
         """What was submitted, as the key service's schema takes it (the rate limit as sent)."""
         data: dict[str, Any] = {
@@ -278,6 +336,7 @@ class KeyFieldsMixin:
             "abilities": self.abilities.data or [],
             "allowed_ips": self.allowed_ips.data or [],
             "description": self.description.data,
+            **self.scope_input(),
         }
         if self.rate_limit.raw_data and self.rate_limit.raw_data[0]:
             data["rate_limit"] = self.rate_limit.raw_data[0]
@@ -302,7 +361,7 @@ class KeyFieldsMixin:
         valid = super().validate(extra_validators)  # type: ignore[misc]
         if any(control_character_error(field) for field in self):  # type: ignore[attr-defined]
             return False  # hostile input reaches no rule (PanelForm)
-        errors = self._choose_expiry()
+        errors = self._choose_expiry() | self._scope_errors()
         errors |= flatten_errors(self.schema().validate(self.service_input()))
         for name, messages in errors.items():
             field = self[name]  # type: ignore[index]
@@ -356,7 +415,18 @@ class KeyCreateForm(KeyFieldsMixin, PanelForm):
 
     schema = KeyCreateSchema
     # Owner is declared after the shared fields but shown second, beside Name.
-    shown_order = ("name", "owner", "abilities", "expires_at", "rate_limit", "allowed_ips", "description")
+    shown_order = (
+        "name",
+        "owner",
+        "abilities",
+        "expires_at",
+        "rate_limit",
+        "allowed_ips",
+        "description",
+        "warehouses",
+        "marketplaces",
+        "hidden_fields",
+    )
 
     owner = SelectField("Owner", validate_choice=False, validators=[DataRequired("Choose an owner.")])
 
@@ -374,7 +444,8 @@ class KeyCreateForm(KeyFieldsMixin, PanelForm):
 
 
 class KeyEditForm(KeyFieldsMixin, PanelForm):
-    """Changes to an existing key: name, abilities, rate limit, expiry, allowed IPs, description."""
+    """Changes to an existing key: name, abilities, rate limit, expiry, allowed IPs, description,
+    data scope."""
 
     schema = KeyEditSchema
 

@@ -28,10 +28,13 @@ from app.docs.page import KEY_VARIABLE, SERVER_VARIABLE
 from app.extensions import db
 from app.keys import rolling, service
 from app.keys.format import is_prefix
+from app.keys.inputs import SCOPE_FIELD_GROUPS
 from app.models.api_keys import ApiKey, KeyStatus
 from app.models.users import User
 from app.panel import access_preview, guards
 from app.panel.forms import (
+    SCOPE_ALL,
+    SCOPE_CHOSEN,
     AccessPreviewForm,
     GrantAbilityForm,
     KeyCreateForm,
@@ -52,6 +55,8 @@ bp = guards.admin_blueprint("panel", __name__, url_prefix="/settings")
 # Template globals: a row is rendered by several views (the table, a created key, an edit).
 bp.add_app_template_global(COLUMNS, "key_columns")
 bp.add_app_template_global(status_options, "key_status_options")
+# The key's page names its hidden field groups by label (slug -> label).
+bp.add_app_template_global(SCOPE_FIELD_GROUPS, "scope_field_groups")
 
 
 @bp.context_processor
@@ -166,6 +171,7 @@ def create_key() -> Response:
                 expires_at=form.chosen_expires_at,
                 allowed_ips=form.allowed_ips.data,
                 description=form.description.data,
+                **form.scope_input(),
                 created_by=guards.signed_in_user(),
                 actor=_actor(),
             )
@@ -250,6 +256,11 @@ def edit_key_form(prefix: str) -> Response:
             "expires_at": to_local_input(key.expires_at),
             "allowed_ips": list(key.allowed_ips or []),
             "description": key.description or "",
+            "warehouses_mode": SCOPE_CHOSEN if key.warehouses else SCOPE_ALL,
+            "warehouses": list(key.warehouses),
+            "marketplaces_mode": SCOPE_CHOSEN if key.marketplaces else SCOPE_ALL,
+            "marketplaces": list(key.marketplaces),
+            "hidden_fields": list(key.hidden_fields),
         },
     )
     return _render("panel/api_keys/_edit.html", key=key, form=form, preview=_preview(form))
@@ -269,6 +280,7 @@ def edit_key(prefix: str) -> Response:
             "rate_limit": form.rate_limit.data,
             "allowed_ips": form.allowed_ips.data,
             "description": form.description.data,
+            **form.scope_input(),
         }
         if form.expiry_changed():
             changes["expires_at"] = form.chosen_expires_at

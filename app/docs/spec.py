@@ -559,6 +559,7 @@ KEY_EXAMPLE = {
         "status": "active",
         "sunset_at": None,
         "allowed_ips": ["203.0.113.0/24"],
+        "scope": {"warehouses": ["TOR1"], "marketplaces": ["Amazon.ca"], "hidden_fields": ["costs"]},
     }
 }
 

@@ -220,9 +220,14 @@ def test_introspection_is_documented_with_its_schema(document):
             "status",
             "sunset_at",
             "allowed_ips",
+            "scope",
         }
     )
     assert info["properties"]["status"]["enum"] == ["active", "rolling"]
+    scope = schemas[info["properties"]["scope"]["$ref"].rsplit("/", 1)[-1]]
+    assert (
+        set(scope["properties"]) == set(scope["required"]) == {"warehouses", "marketplaces", "hidden_fields"}
+    )
     assert info["properties"]["sunset_at"]["nullable"] is True
 
 

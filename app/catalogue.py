@@ -19,6 +19,15 @@ from app.schemas import products as product_schemas
 from app.schemas import stock as stock_schemas
 
 ACTIONS: tuple[str, ...] = ("list", "show")
+# The field groups a key may hide (SPEC §16), slug -> label: ``ApiKey.hidden_fields`` holds slugs.
+# Which fields each group holds is declared per module (``Module.field_groups``).
+FIELD_GROUPS: dict[str, str] = {
+    "costs": "Costs",
+    "buyer-details": "Buyer details",
+    "contact-details": "Contact details",
+}
+# Where a module's marketplace scope lies in another module (``Module.marketplace_via``).
+MARKETPLACE_COLUMN = "marketplace"
 # The API blueprint's name: endpoints are "api.<slug>_<action>" (``Module.endpoint``).
 API_BLUEPRINT = "api"
 
@@ -40,6 +49,17 @@ class Module:
     query_options: tuple[Any, ...] = field(default=())
     # Order of a list when no ``sort`` is given; ``-field`` means descending.
     default_sort: str = "id"
+    # Data scope (SPEC §16). ``warehouse_column``: the column holding the warehouse id a record
+    # belongs to (``id`` for Warehouses itself); a key limited to warehouses sees only theirs.
+    warehouse_column: str | None = None
+    # ``marketplace_column``: the column holding the Amazon marketplace, or, with
+    # ``marketplace_via`` (a module slug), a reference to that module's records, whose own
+    # marketplace scope applies (a return is in the scope of the sales order it returns).
+    marketplace_column: str | None = None
+    marketplace_via: str | None = None
+    # ``field_groups``: (group slug of FIELD_GROUPS, schema fields it holds) pairs; a nested
+    # line's field is ``lines.unit_cost``. A key hiding the group never sees those fields.
+    field_groups: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
 
     def ability(self, action: str) -> str:
         """Return the ability string for ``action`` on this module, e.g. ``products:list``."""
@@ -55,6 +75,10 @@ class Module:
     def endpoint(self, action: str) -> str:
         """The endpoint name of ``action`` within the API blueprint, e.g. ``products_list``."""
         return f"{self.slug}_{action}"
+
+    def hidden_fields(self, groups: frozenset[str]) -> frozenset[str]:
+        """The schema fields (``lines.x`` for a nested line's) that hiding ``groups`` leaves out."""
+        return frozenset(name for group, names in self.field_groups if group in groups for name in names)
 
 
 MODULES: tuple[Module, ...] = (
@@ -75,6 +99,7 @@ MODULES: tuple[Module, ...] = (
             "category_id",
             "updated_at",
         ),
+        field_groups=(("costs", ("cost",)),),
     ),
     Module(
         "Inventory",
@@ -83,6 +108,7 @@ MODULES: tuple[Module, ...] = (
         schema=stock_schemas.InventoryLevelSchema,
         searchable=("sku",),
         sortable=("id", "sku", "product_id", "warehouse_id", "on_hand", "inbound", "available", "updated_at"),
+        warehouse_column="warehouse_id",
     ),
     Module(
         "Purchase Orders",
@@ -103,6 +129,9 @@ MODULES: tuple[Module, ...] = (
         ),
         query_options=(selectinload(orders.PurchaseOrder.lines),),
         default_sort="-order_date",
+        warehouse_column="warehouse_id",
+        # A line total is quantity times unit cost: shown, it would give the hidden cost back.
+        field_groups=(("costs", ("total", "lines.unit_cost", "lines.line_total")),),
     ),
     Module(
         "Sales Orders",
@@ -113,6 +142,8 @@ MODULES: tuple[Module, ...] = (
         sortable=("id", "amazon_order_id", "customer_id", "status", "purchased_at", "total", "updated_at"),
         query_options=(selectinload(orders.SalesOrder.lines),),
         default_sort="-purchased_at",
+        warehouse_column="warehouse_id",
+        marketplace_column=MARKETPLACE_COLUMN,
     ),
     Module(
         "Customers",
@@ -121,6 +152,7 @@ MODULES: tuple[Module, ...] = (
         schema=order_schemas.CustomerSchema,
         searchable=("name", "email", "city"),
         sortable=("id", "name", "email", "city", "country", "updated_at"),
+        field_groups=(("buyer-details", ("name", "email", "city", "region", "postal_code")),),
     ),
     Module(
         "Suppliers",
@@ -129,6 +161,7 @@ MODULES: tuple[Module, ...] = (
         schema=product_schemas.SupplierSchema,
         searchable=("code", "name", "contact_name", "email"),
         sortable=("id", "code", "name", "country", "lead_time_days", "updated_at"),
+        field_groups=(("contact-details", ("contact_name", "email", "phone")),),
     ),
     Module(
         "Warehouses",
@@ -137,6 +170,7 @@ MODULES: tuple[Module, ...] = (
         schema=product_schemas.WarehouseSchema,
         searchable=("code", "name", "city"),
         sortable=("id", "code", "name", "kind", "updated_at"),
+        warehouse_column="id",
     ),
     Module(
         "Return Orders",
@@ -147,6 +181,10 @@ MODULES: tuple[Module, ...] = (
         sortable=("id", "rma_number", "status", "reason", "requested_at", "refund_amount", "updated_at"),
         query_options=(selectinload(orders.ReturnOrder.lines),),
         default_sort="-requested_at",
+        warehouse_column="warehouse_id",
+        marketplace_column="sales_order_id",
+        marketplace_via="sales-orders",
+        field_groups=(("buyer-details", ("customer_comments",)),),
     ),
     Module(
         "Categories",
@@ -182,6 +220,7 @@ MODULES: tuple[Module, ...] = (
             "status",
             "updated_at",
         ),
+        warehouse_column="warehouse_id",
     ),
     Module(
         "Amazon Ledger",
@@ -225,6 +264,7 @@ MODULES: tuple[Module, ...] = (
             "hired_on",
             "updated_at",
         ),
+        field_groups=(("contact-details", ("email",)),),
     ),
 )
 

@@ -78,3 +78,39 @@ def test_no_module_slug_collides_with_the_introspection_path() -> None:
 
     assert "key" not in MODULES_BY_SLUG
     assert {"api.key"} == KEY_ONLY_ENDPOINTS
+
+
+def test_scope_declarations_name_real_columns_groups_and_schema_fields() -> None:
+    """SPEC §16: each module's warehouse and marketplace columns exist, its field groups are
+    the catalogue's, and every field a group hides is one its schema (or its lines') dumps."""
+    from app.catalogue import FIELD_GROUPS, MODULES_BY_SLUG
+
+    for module in MODULES:
+        columns = module.model.__table__.c
+        if module.warehouse_column is not None:
+            assert module.warehouse_column in columns, module.slug
+        if module.marketplace_column is not None:
+            assert module.marketplace_column in columns, module.slug
+        if module.marketplace_via is not None:
+            assert MODULES_BY_SLUG[module.marketplace_via].marketplace_via is None
+        for group, names in module.field_groups:
+            assert group in FIELD_GROUPS
+            for name in names:
+                schema_fields = module.schema().dump_fields
+                if "." in name:
+                    outer, inner = name.split(".")
+                    schema_fields = schema_fields[outer].inner.schema.dump_fields
+                    name = inner
+                assert name in schema_fields, (module.slug, name)
+    scoped = {m.slug for m in MODULES if m.warehouse_column}
+    assert scoped == {
+        "inventory",
+        "purchase-orders",
+        "sales-orders",
+        "return-orders",
+        "replenishment-plans",
+        "warehouses",
+    }
+    assert {m.slug for m in MODULES if m.marketplace_column} == {"sales-orders", "return-orders"}
+    hidden = {(m.slug, g) for m in MODULES for g, _ in m.field_groups}
+    assert {g for _, g in hidden} == set(FIELD_GROUPS)

@@ -17,7 +17,7 @@ from marshmallow import Schema, fields
 
 from app.api import ratelimit
 from app.api.guard import current_call
-from app.catalogue import ALL_ABILITIES
+from app.catalogue import ALL_ABILITIES, FIELD_GROUPS
 from app.extensions import db
 from app.models.api_keys import RATE_LIMIT_MAX, RATE_LIMIT_MIN, ApiKey
 from app.models.types import utcnow
@@ -69,8 +69,39 @@ class RateLimitSchema(Schema):
     )
 
 
+class ScopeSchema(Schema):
+    """The key's data scope (SPEC §16): which records and fields it may read; empty lists narrow nothing."""
+
+    warehouses = fields.List(
+        fields.String(),
+        required=True,
+        metadata={
+            "description": "Codes of the warehouses whose records this key sees in Inventory, Purchase "
+            "Orders, Sales Orders, Return Orders, Replenishment Plan and Warehouses; empty: all.",
+            "example": ["TOR1"],
+        },
+    )
+    marketplaces = fields.List(
+        fields.String(),
+        required=True,
+        metadata={
+            "description": "Amazon marketplaces whose Sales and Return Orders this key sees; empty: all.",
+            "example": ["Amazon.ca"],
+        },
+    )
+    hidden_fields = fields.List(
+        fields.String(metadata={"enum": list(FIELD_GROUPS)}),
+        required=True,
+        metadata={
+            "description": "Field groups left out of every record this key reads (nested lines "
+            "included): `costs`, `buyer-details`, `contact-details`; empty: none.",
+            "example": ["costs"],
+        },
+    )
+
+
 class KeyInfoSchema(Schema):
-    """The calling key: identity, owner, abilities, limit, expiry, status and allowed IPs."""
+    """The calling key: identity, owner, abilities, limit, expiry, status, allowed IPs and scope."""
 
     prefix = doc_fields.text(
         "The key's public prefix (`sgk_` + key id); never the secret.",
@@ -122,6 +153,7 @@ class KeyInfoSchema(Schema):
             "example": ["203.0.113.0/24"],
         },
     )
+    scope = fields.Nested(ScopeSchema, required=True)
 
 
 class KeyInfoEnvelopeSchema(Schema):
@@ -150,11 +182,16 @@ def key_info(key: ApiKey, window: ratelimit.Window | None, now: datetime) -> dic
         "status": ROLLING if rolling else ACTIVE,
         "sunset_at": key.sunset_at if rolling else None,
         "allowed_ips": list(key.allowed_ips or []),
+        "scope": {
+            "warehouses": list(key.warehouses or []),
+            "marketplaces": list(key.marketplaces or []),
+            "hidden_fields": list(key.hidden_fields or []),
+        },
     }
 
 
 def show_key() -> Response:
-    """Describe the calling key: prefix, name, owner, abilities, limit, expiry, status, allowed IPs."""
+    """Describe the calling key: prefix, name, owner, abilities, limit, expiry, status, allowed IPs, scope."""
     call = current_call()
     key = db.session.get(ApiKey, call.key.id if call.key is not None else None)
     assert key is not None  # the guard has just read it

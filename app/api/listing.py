@@ -16,6 +16,12 @@ cursor's (sort value, id) in the same order page mode uses, ``per_page + 1`` of 
 whether a next page exists, and no count. A nullable sort column orders its NULLs as if larger
 than any value (last ascending, first descending) on every database, so the keyset condition
 can say exactly where NULLs lie.
+
+Data scope (SPEC §16, ``app.api.scope``) is part of every statement: its conditions join the
+filters (so lists, totals, cursors and ETags cover only the scoped records, and a show of any
+other record finds nothing, the 404 of a missing id), a list of plain rows selects only the
+visible columns, and the dump leaves hidden fields out, nested lines included. The statements
+stay cached per shape, the key's values bound at call time.
 """
 
 from __future__ import annotations
@@ -26,8 +32,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, String, and_, bindparam, func, or_, select
 
-from app.api import cursors
+from app.api import cursors, scope
 from app.api.params import ListArgs
+from app.api.scope import UNSCOPED, Scope, Shape
 from app.catalogue import Module
 from app.extensions import db
 from app.schemas.fast_dump import compile_dumper
@@ -48,11 +55,14 @@ class Page:
     has_next: bool
 
 
-def fetch_page(module: Module, args: ListArgs) -> Page:
-    """Read the page ``args`` asks for, with its total up to ``TOTAL_CAP``."""
-    statements = _statements(module, args.sort, args.q is not None, args.updated_since is not None)
+def fetch_page(module: Module, args: ListArgs, within: Scope = UNSCOPED) -> Page:
+    """Read the page ``args`` asks for within the key's scope, with its total up to ``TOTAL_CAP``."""
+    shape = within.shape(module)
+    statements = _statements(
+        module, args.sort, _searched(module, args, shape), args.updated_since is not None, shape
+    )
     # Read at call time (not baked into the cached statements), so the cap is one constant.
-    params = {**_filter_params(args), "count_limit": TOTAL_CAP + 1}
+    params = {**_filter_params(args), **within.params(shape), "count_limit": TOTAL_CAP + 1}
     # One row more than the page: its presence says a next page exists, whatever the total.
     limit, offset = args.per_page + 1, (args.page - 1) * args.per_page
     rows = _execute(module, statements.page, {**params, "limit": limit, "offset": offset}).all()
@@ -79,13 +89,14 @@ class CursorPage:
     next_cursor: str | None
 
 
-def fetch_cursor_page(module: Module, args: ListArgs) -> CursorPage:
-    """Read the page after ``args.after`` (the first page when None), without counting."""
+def fetch_cursor_page(module: Module, args: ListArgs, within: Scope = UNSCOPED) -> CursorPage:
+    """Read the page after ``args.after`` (the first page when None) within the scope, uncounted."""
     after = args.after
-    shape = None if after is None else ("null" if after.value is None else "value")
-    searching, since = args.q is not None, args.updated_since is not None
-    statement = _cursor_statement(module, args.sort, searching, since, shape)
-    params = _filter_params(args)
+    position = None if after is None else ("null" if after.value is None else "value")
+    shape = within.shape(module)
+    searched, since = _searched(module, args, shape), args.updated_since is not None
+    statement = _cursor_statement(module, args.sort, searched, since, position, shape)
+    params = {**_filter_params(args), **within.params(shape)}
     if after is not None:
         params["after_id"] = after.id
         if after.value is not None:
@@ -104,13 +115,20 @@ def nests_records(module: Module) -> bool:
     return bool(module.query_options)
 
 
-def _selected(module: Module) -> list[Any]:
+def _searched(module: Module, args: ListArgs, shape: Shape) -> tuple[str, ...] | None:
+    """The fields ``q`` matches: the searchable ones the key can see; None when not searching."""
+    if args.q is None:
+        return None
+    return tuple(name for name in module.searchable if name not in shape.hidden)
+
+
+def _selected(module: Module, shape: Shape) -> list[Any]:
     """What a list selects per record: the ORM entity when its records nest others, else the
-    table's columns as a plain row, which dumps the same (attributes are named as columns) and
-    skips the ORM's per-object bookkeeping (identity map, instance state)."""
+    table's visible columns as a plain row, which dumps the same (attributes are named as
+    columns) and skips the ORM's per-object bookkeeping (identity map, instance state)."""
     if nests_records(module):
         return [module.model]
-    return list(module.model.__table__.columns)
+    return [column for column in module.model.__table__.columns if column.name not in shape.hidden]
 
 
 def _execute(module: Module, statement: Select[Any], params: dict[str, Any]) -> Any:
@@ -130,14 +148,28 @@ def _filter_params(args: ListArgs) -> dict[str, Any]:
     return params
 
 
-def fetch_one(module: Module, record_id: int) -> Any:
-    """The record with this id, or None."""
-    return db.session.get(module.model, record_id, options=list(module.query_options))
+def fetch_one(module: Module, record_id: int, within: Scope = UNSCOPED) -> Any:
+    """The record with this id within the key's scope, or None (out of scope is not found)."""
+    shape = within.shape(module)
+    if not shape.narrows:
+        return db.session.get(module.model, record_id, options=list(module.query_options))
+    params = {**within.params(shape), "record_id": record_id}
+    return db.session.scalars(_show_statement(module, shape), params).first()
 
 
-def dump(module: Module, records: list[Any]) -> list[dict[str, Any]]:
-    """The records as the module's schema dumps them (``app.schemas.fast_dump``)."""
-    dump_one = compile_dumper(module.schema)
+@cache
+def _show_statement(module: Module, shape: Shape) -> Select[Any]:
+    """The show of one record within a narrowing scope, built once per shape."""
+    model = module.model
+    statement = select(model).where(
+        model.id == bindparam("record_id", type_=Integer), *scope.conditions(module, shape)
+    )
+    return statement.options(*module.query_options) if module.query_options else statement
+
+
+def dump(module: Module, records: list[Any], within: Scope = UNSCOPED) -> list[dict[str, Any]]:
+    """The records as the module's schema dumps them, without the fields the scope hides."""
+    dump_one = compile_dumper(module.schema, module.hidden_fields(within.hidden_groups))
     return [dump_one(record) for record in records]
 
 
@@ -159,15 +191,15 @@ class _Statements:
     count: Select[Any]
 
 
-def _conditions(module: Module, searching: bool, since: bool) -> list[ColumnElement[bool]]:
-    """The WHERE conditions of the ``q`` and ``updated_since`` filters, as bound parameters."""
+def _conditions(
+    module: Module, searched: tuple[str, ...] | None, since: bool, shape: Shape
+) -> list[ColumnElement[bool]]:
+    """The WHERE conditions of the scope and the ``q`` and ``updated_since`` filters, as bound parameters."""
     model = module.model
-    conditions: list[ColumnElement[bool]] = []
-    if searching and module.searchable:
+    conditions: list[ColumnElement[bool]] = scope.conditions(module, shape)
+    if searched:
         search = bindparam("search", type_=String)
-        conditions.append(
-            or_(*(getattr(model, name).ilike(search, escape=LIKE_ESCAPE) for name in module.searchable))
-        )
+        conditions.append(or_(*(getattr(model, name).ilike(search, escape=LIKE_ESCAPE) for name in searched)))
     if since:
         conditions.append(model.updated_at >= bindparam("since"))
     return conditions
@@ -191,15 +223,19 @@ def _order_by(module: Module, sort: str) -> list[Any]:
 
 
 @cache
-def _statements(module: Module, sort: str, searching: bool, since: bool) -> _Statements:
+def _statements(
+    module: Module, sort: str, searched: tuple[str, ...] | None, since: bool, shape: Shape
+) -> _Statements:
     """Build the statements of one list shape once: building a Select costs more than running
     it (docs/decisions/008-speed-code.md)."""
     model = module.model
-    conditions = _conditions(module, searching, since)
+    conditions = _conditions(module, searched, since, shape)
     # Count the ids of at most ``count_limit`` matching rows: the scan stops there.
     matching = select(model.id).where(*conditions).limit(bindparam("count_limit", type_=Integer))
     count = select(func.count()).select_from(matching.subquery())
-    page = select(*_selected(module), count.scalar_subquery().label("matching_total")).where(*conditions)
+    page = select(*_selected(module, shape), count.scalar_subquery().label("matching_total")).where(
+        *conditions
+    )
     if module.query_options:
         page = page.options(*module.query_options)
     page = (
@@ -212,17 +248,17 @@ def _statements(module: Module, sort: str, searching: bool, since: bool) -> _Sta
 
 @cache
 def _cursor_statement(
-    module: Module, sort: str, searching: bool, since: bool, after: str | None
+    module: Module, sort: str, searched: tuple[str, ...] | None, since: bool, after: str | None, shape: Shape
 ) -> Select[Any]:
     """Build the keyset statement of one cursor-mode shape once.
 
     ``after`` is None on the first page, ``"value"`` after a row with a sort value, ``"null"``
     after a row whose (nullable) sort value is NULL.
     """
-    conditions = _conditions(module, searching, since)
+    conditions = _conditions(module, searched, since, shape)
     if after is not None:
         conditions.append(_after(module, sort, after == "null"))
-    statement = select(*_selected(module)).where(*conditions)
+    statement = select(*_selected(module, shape)).where(*conditions)
     if module.query_options:
         statement = statement.options(*module.query_options)
     return statement.order_by(*_order_by(module, sort)).limit(bindparam("limit", type_=Integer))

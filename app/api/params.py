@@ -50,6 +50,9 @@ MAX_RAW_LENGTH = 200
 # signature, so it gets more room than the other parameters.
 MAX_CURSOR_LENGTH = 2048
 INVALID_PARAMETERS_MESSAGE = "Invalid query parameters; see details."
+# SPEC §16: a key's scope hides these; ``.format(field=...)``.
+HIDDEN_SORT_MESSAGE = "This key cannot sort by {field}: its scope hides that field."
+HIDDEN_SEARCH_MESSAGE = "This key's scope hides every field q searches here."
 
 
 @dataclass(frozen=True)
@@ -149,8 +152,13 @@ def list_args_schema(module: Module) -> Schema:
     return ListArgsSchema.from_dict(extra, name=name)()
 
 
-def parse_list_args(module: Module) -> ListArgs:
-    """Validate the current request's query string for ``module``; 400 with per-field details."""
+def parse_list_args(module: Module, hidden: frozenset[str] = frozenset()) -> ListArgs:
+    """Validate the current request's query string for ``module``; 400 with per-field details.
+
+    ``hidden``: the fields the key's scope hides (SPEC §16). Sorting by one is refused, naming
+    it, and ``q`` is refused when every searchable field is hidden: neither the order nor the
+    matches may reveal a hidden value.
+    """
     schema = list_args_schema(module)
     errors: dict[str, list[str]] = {}
     for name in request.args:
@@ -169,6 +177,10 @@ def parse_list_args(module: Module) -> ListArgs:
     except ValidationError as error:
         errors.update(flatten_errors(error.normalized_messages()))
         loaded = None
+    if loaded is not None and (sort_field := loaded["sort"].removeprefix("-")) in hidden:
+        errors["sort"] = [HIDDEN_SORT_MESSAGE.format(field=sort_field)]
+    if loaded is not None and loaded.get("q") and all(name in hidden for name in module.searchable):
+        errors["q"] = [HIDDEN_SEARCH_MESSAGE]
     cursor, after = None, None
     if loaded is not None and loaded["cursor"] is not None:
         cursor = loaded["cursor"]

@@ -31,8 +31,9 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
 
-from app.api import listing
+from app.api import listing, scope
 from app.api.errors import ApiError
+from app.api.guard import current_call
 from app.api.params import ListArgs, parse_list_args
 from app.catalogue import MODULES, Module
 from app.keys.format import PREFIX_PATTERN
@@ -75,17 +76,18 @@ def register_views(bp: Blueprint) -> None:
 def _list_view(module: Module) -> Callable[[], Response]:
     def list_records() -> Response:
         """List the module's records: paginated, sorted, searchable, incremental."""
-        args = parse_list_args(module)
+        within = scope.of_key(current_call().key)
+        args = parse_list_args(module, module.hidden_fields(within.hidden_groups))
         if args.cursor is not None:
-            return _cursor_list(module, args)
-        page = listing.fetch_page(module, args)
+            return _cursor_list(module, args, within)
+        page = listing.fetch_page(module, args, within)
         # Past the total cap (SPEC §6) neither the total nor the number of pages is known.
         pages = None if page.total is None else math.ceil(page.total / args.per_page)
         # Past the end, prev points at the last page when it is known.
         prev = args.page - 1 if pages is None else min(args.page - 1, max(pages, 1))
         return conditional(
             jsonify(
-                data=listing.dump(module, page.records),
+                data=listing.dump(module, page.records, within),
                 meta={"page": args.page, "per_page": args.per_page, "total": page.total, "pages": pages},
                 links={
                     "self": _page_url(args.page),
@@ -106,11 +108,13 @@ def _show_view(module: Module) -> Callable[[int | str], Response]:
         """Show one record of the module by id."""
         if isinstance(record_id, str) or not 1 <= record_id <= MAX_ID:
             raise not_an_id(module, str(record_id))
-        record = listing.fetch_one(module, record_id)
+        within = scope.of_key(current_call().key)
+        # Out of the key's scope reads as missing: never a 403 that confirms it exists (SPEC §16).
+        record = listing.fetch_one(module, record_id, within)
         if record is None:
             message = NO_RECORD_MESSAGE.format(id=record_id, module=module.name)
             raise ApiError(404, "not_found", message, {"id": record_id})
-        return conditional(jsonify(data=listing.dump(module, [record])[0]))
+        return conditional(jsonify(data=listing.dump(module, [record], within)[0]))
 
     show_record.__doc__ = f"Show one of the {module.name} by id."
     return show_record
@@ -133,12 +137,12 @@ def not_an_id(module: Module, segment: str) -> ApiError:
     return ApiError(404, "not_found", message, {"id": shown})
 
 
-def _cursor_list(module: Module, args: ListArgs) -> Response:
+def _cursor_list(module: Module, args: ListArgs, within: scope.Scope) -> Response:
     """A list in cursor mode: ``meta`` holds ``per_page`` and ``next_cursor``, nothing counted."""
-    page = listing.fetch_cursor_page(module, args)
+    page = listing.fetch_cursor_page(module, args, within)
     return conditional(
         jsonify(
-            data=listing.dump(module, page.records),
+            data=listing.dump(module, page.records, within),
             meta={"per_page": args.per_page, "next_cursor": page.next_cursor},
             links={
                 "self": _list_url({}),

@@ -559,6 +559,7 @@ KEY_EXAMPLE = {
         "status": "active",
         "sunset_at": None,
         "allowed_ips": ["203.0.113.0/24"],
+        "scope": {"warehouses": ["TOR1"], "marketplaces": ["Amazon.ca"], "hidden_fields": ["costs"]},
     }
 }
 
@@ -609,7 +610,11 @@ DESCRIPTION = (
     "Timestamps are UTC ISO 8601 with `Z`; money is a decimal string with a "
     "currency. Lists page by number or, for syncing, by cursor (`cursor`, `next_cursor`); list "
     "and show answers carry an `ETag` for `If-None-Match` (304), and JSON over 1 KB is "
-    "gzip-encoded for clients that send `Accept-Encoding: gzip`."
+    "gzip-encoded for clients that send `Accept-Encoding: gzip`. A key may also carry a data "
+    "scope (`scope` in `GET /api/v1/key`): limited to warehouses or Amazon marketplaces, it sees "
+    "only their records (lists, totals, cursors; any other record is a 404 as if missing), and "
+    "the field groups it hides (properties marked `x-hidden-by-scope`) are absent from every "
+    "record, cannot be sorted by, and are not searched by `q`."
 )
 
 
@@ -649,7 +654,25 @@ def _finish(document: dict[str, Any]) -> dict[str, Any]:
                 schema.pop("nullable", None)
             if parameter.get("name") == "sort" and "enum" not in schema:
                 schema["enum"] = _sort_enum(module)
+    _mark_hideable(document["components"]["schemas"])
     return document
+
+
+# SPEC §16: the extension that names the field group a key's scope may hide a property by.
+HIDDEN_BY_SCOPE = "x-hidden-by-scope"
+
+
+def _mark_hideable(schemas: dict[str, Any]) -> None:
+    """Mark each property a scope can hide with ``x-hidden-by-scope: <group>`` (the catalogue's
+    ``field_groups``; ``lines.unit_cost`` on the line schema the ``lines`` items refer to)."""
+    for module in MODULES:
+        for group, names in module.field_groups:
+            for name in names:
+                schema = schemas[schema_name(module)]
+                if "." in name:
+                    outer, name = name.split(".", 1)
+                    schema = schemas[schema["properties"][outer]["items"]["$ref"].rsplit("/", 1)[-1]]
+                schema["properties"][name][HIDDEN_BY_SCOPE] = group
 
 
 def cached_document(app: Flask) -> dict[str, Any]:

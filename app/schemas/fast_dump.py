@@ -31,10 +31,18 @@ PASS_THROUGH = (fields.String, fields.Integer, fields.Boolean)
 
 
 @cache
-def compile_dumper(schema_class: type[Schema]) -> Dumper:
-    """Return ``dump(obj) -> dict``, equal to ``schema_class().dump(obj)``."""
+def compile_dumper(schema_class: type[Schema], exclude: frozenset[str] = frozenset()) -> Dumper:
+    """Return ``dump(obj) -> dict``, equal to ``schema_class(exclude=...).dump(obj)``.
+
+    ``exclude`` names fields left out (a key's hidden fields, SPEC §16); ``lines.unit_cost``
+    leaves ``unit_cost`` out of each nested line. One dumper is compiled per (schema, exclude).
+    """
     schema = schema_class()
-    plan = [(field.data_key or name, _reader(field, name)) for name, field in schema.dump_fields.items()]
+    plan = [
+        (field.data_key or name, _reader(field, name, _nested_exclude(exclude, name)))
+        for name, field in schema.dump_fields.items()
+        if name not in exclude
+    ]
 
     def dump(obj: Any) -> dict[str, Any]:
         return {key: read(obj) for key, read in plan}
@@ -42,12 +50,18 @@ def compile_dumper(schema_class: type[Schema]) -> Dumper:
     return dump
 
 
-def _reader(field: fields.Field, name: str) -> Callable[[Any], Any]:
-    """How to read and dump one field of a record."""
+def _nested_exclude(exclude: frozenset[str], name: str) -> frozenset[str]:
+    """The part of ``exclude`` that applies inside the nested field ``name``."""
+    prefix = f"{name}."
+    return frozenset(path.removeprefix(prefix) for path in exclude if path.startswith(prefix))
+
+
+def _reader(field: fields.Field, name: str, exclude: frozenset[str] = frozenset()) -> Callable[[Any], Any]:
+    """How to read and dump one field of a record (``exclude``: fields left out of a nested one)."""
     attribute = field.attribute or name
     get = operator.attrgetter(attribute)
     if isinstance(field, fields.List) and isinstance(field.inner, fields.Nested):
-        inner = compile_dumper(type(field.inner.schema))
+        inner = compile_dumper(type(field.inner.schema), exclude)
         return lambda obj: None if (value := get(obj)) is None else [inner(item) for item in value]
     if type(field) in PASS_THROUGH and not getattr(field, "as_string", False):
         return get

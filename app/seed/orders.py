@@ -31,6 +31,12 @@ from app.seed.context import (
 
 Row = dict[str, Any]
 
+# SPEC §16: sales orders spread over one region's marketplaces, so a marketplace scope shows.
+# Six slots: 4 of 6 orders on Amazon.com, 1 on Amazon.ca, 1 on Amazon.com.mx; the stride (prime
+# to six) spreads consecutive ids over them.
+MARKETPLACES = ("Amazon.com", "Amazon.ca", "Amazon.com", "Amazon.com.mx", "Amazon.com", "Amazon.com")
+MARKETPLACE_STRIDE = 5
+
 _PO_NOTES = (
     "Cartons of 24, labelled with FNSKU.",
     "Ship to FBA; prep by supplier.",
@@ -249,7 +255,7 @@ def sales_order(
         "amazon_order_id": amazon_order_id,
         "customer_id": customer_id,
         "warehouse_id": warehouse_id,
-        "marketplace": "Amazon.com",
+        "marketplace": marketplace_for(order_id),
         "fulfillment_channel": "AFN" if afn else "MFN",
         "status": status,
         "purchased_at": purchased,
@@ -260,6 +266,11 @@ def sales_order(
         "updated_at": min(ANCHOR, (shipped or purchased) + timedelta(days=rng.randint(0, 4))),
     }
     return order, lines
+
+
+def marketplace_for(order_id: int) -> str:
+    """The marketplace of a sales order, from its id alone (so no other seeded value shifts)."""
+    return MARKETPLACES[(order_id * MARKETPLACE_STRIDE) % len(MARKETPLACES)]
 
 
 def write_return_orders(ctx: SeedContext) -> None:

@@ -37,6 +37,7 @@ def test_any_valid_key_describes_itself_with_no_ability_needed(call, make_key, m
         "status",
         "sunset_at",
         "allowed_ips",
+        "scope",
     }
     assert data["prefix"] == created.key.prefix
     assert data["name"] == "Nightly sync"
@@ -46,6 +47,7 @@ def test_any_valid_key_describes_itself_with_no_ability_needed(call, make_key, m
     assert data["status"] == "active"
     assert data["sunset_at"] is None
     assert data["allowed_ips"] == ["127.0.0.0/8"]
+    assert data["scope"] == {"warehouses": [], "marketplaces": [], "hidden_fields": []}
     limit = data["rate_limit"]
     assert limit["limit"] == 30
     assert limit["remaining"] == 29  # this request counted

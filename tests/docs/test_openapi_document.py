@@ -220,9 +220,14 @@ def test_introspection_is_documented_with_its_schema(document):
             "status",
             "sunset_at",
             "allowed_ips",
+            "scope",
         }
     )
     assert info["properties"]["status"]["enum"] == ["active", "rolling"]
+    scope = schemas[info["properties"]["scope"]["$ref"].rsplit("/", 1)[-1]]
+    assert (
+        set(scope["properties"]) == set(scope["required"]) == {"warehouses", "marketplaces", "hidden_fields"}
+    )
     assert info["properties"]["sunset_at"]["nullable"] is True
 
 
@@ -335,3 +340,22 @@ def test_every_response_documents_its_request_id(document):
             assert "X-Request-Id" in response.get("headers", {}), (path, status)
     body = document["components"]["schemas"]["ErrorBody"]
     assert "request_id" in body["properties"] and "request_id" in body["required"]
+
+
+def test_fields_a_scope_can_hide_are_marked_with_their_group(document):
+    """SPEC §16: ``x-hidden-by-scope`` names the group on exactly the catalogue's hideable fields."""
+    schemas = document["components"]["schemas"]
+    marked = {
+        (name, prop, spec["x-hidden-by-scope"])
+        for name, schema in schemas.items()
+        for prop, spec in schema.get("properties", {}).items()
+        if "x-hidden-by-scope" in spec
+    }
+    assert ("Product", "cost", "costs") in marked
+    assert ("PurchaseOrderLine", "unit_cost", "costs") in marked
+    assert ("Customer", "email", "buyer-details") in marked
+    assert ("ReturnOrder", "customer_comments", "buyer-details") in marked
+    assert ("Supplier", "phone", "contact-details") in marked
+    assert ("Employee", "email", "contact-details") in marked
+    assert not any(prop == "id" for _, prop, _ in marked)
+    assert "x-hidden-by-scope" in document["info"]["description"]

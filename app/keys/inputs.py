@@ -33,7 +33,7 @@ from marshmallow import (
 )
 from sqlalchemy import select
 
-from app.catalogue import ABILITY_SET
+from app.catalogue import ABILITY_SET, FIELD_GROUPS
 from app.extensions import db
 from app.keys import allowed_ips
 from app.models.api_keys import (
@@ -61,14 +61,9 @@ EXPIRY_DATE_REQUIRED = "Choose the date and time the key expires."
 # ``.format(choices)``: the offered presets, as words.
 EXPIRY_CHOICE_UNKNOWN = "Choose when the key expires: {}."
 
-# Data scope (SPEC §16). The field groups a key may hide, slug -> label. The catalogue will own
-# them (``app.catalogue.FIELD_GROUPS``, with the fields each group covers); until it does, this
-# is the one list the key service validates against: switching is a one-line change here.
-SCOPE_FIELD_GROUPS: dict[str, str] = {
-    "costs": "Costs",
-    "buyer-details": "Buyer details",
-    "contact-details": "Contact details",
-}
+# Data scope (SPEC §16). The field groups a key may hide, slug -> label: the catalogue's, which
+# also says which fields of which module each group covers.
+SCOPE_FIELD_GROUPS = FIELD_GROUPS
 # Decision: marketplaces are validated against this constant list of Amazon's storefronts, not
 # the distinct values of the sales orders table, so a key can be scoped before any order of that
 # marketplace exists (an empty or freshly seeded database) and the check costs no query. Spelled

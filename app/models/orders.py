@@ -143,7 +143,8 @@ class SalesOrder(DomainRecord, db.Model):
     amazon_order_id: Mapped[str] = mapped_column(String(19), unique=True, index=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"), index=True)
-    marketplace: Mapped[str] = mapped_column(String(40))
+    # Indexed: a key scoped to marketplaces (SPEC §16) filters on it.
+    marketplace: Mapped[str] = mapped_column(String(40), index=True)
     fulfillment_channel: Mapped[FulfillmentChannel] = mapped_column(str_enum(FulfillmentChannel, 3))
     status: Mapped[SalesOrderStatus] = mapped_column(str_enum(SalesOrderStatus, 16), index=True)
     purchased_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

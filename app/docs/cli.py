@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from flask import current_app
 
-from app.cli import OneLineGroup
+from app.cli.base import OneLineGroup
 from app.docs import spec
 
 # Where ``make run`` serves the app: the useful default for a file written on a developer's machine.

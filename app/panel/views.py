@@ -82,8 +82,10 @@ def _render(template: str, status: int = 200, **context: object) -> Response:
 
 
 def _preview(form: KeyCreateForm | KeyEditForm | AccessPreviewForm) -> access_preview.Preview:
-    """The access preview of the abilities ticked in ``form`` (unknown ones are the form's error)."""
-    return access_preview.build(form.abilities.data or [])
+    """The access preview of the abilities ticked in ``form`` within its data scope (unknown
+    ones are the form's error)."""
+    scope = form.valid_scope if isinstance(form, AccessPreviewForm) else form.scope()
+    return access_preview.build(form.abilities.data or [], scope)
 
 
 def _no_such_key(prefix: str) -> PageNotFound:

@@ -6,6 +6,7 @@ developer reads is exactly what ``/api/openapi.json`` promises.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Iterable
@@ -16,7 +17,7 @@ from urllib.parse import urlencode
 from markupsafe import Markup, escape
 
 from app.docs.examples import EXAMPLE_KEY, placeholder_key
-from app.docs.spec import KEY_HEADERS
+from app.docs.spec import HIDDEN_BY_SCOPE, KEY_HEADERS
 
 # Curl lines start with this shell variable when the document names no absolute server: the
 # page is the same for every request, so it cannot know the host the reader used.
@@ -74,6 +75,8 @@ class Field:
     description: str
     # The values the document allows (its ``enum``), see ``_choices``.
     choices: list[str] = field(default_factory=list)
+    # The field group a key's data scope may hide it by (``x-hidden-by-scope``), in words.
+    hidden_by: str = ""
 
 
 @dataclass
@@ -189,6 +192,7 @@ def _fields(
                 nullable=bool(prop.get("nullable")),
                 description=prop.get("description", ""),
                 choices=_choices(prop),
+                hidden_by=group_label(prop.get(HIDDEN_BY_SCOPE, "")),
             )
         )
         if depth >= 3:
@@ -198,6 +202,22 @@ def _fields(
         elif "properties" in prop:
             rows += _fields(document, prop, f"{label}.", depth + 1)
     return rows
+
+
+def group_label(group: str) -> str:
+    """A field group's name in words (``buyer-details`` -> "Buyer details"), read from its slug:
+    the page reads only the document, which names groups by slug."""
+    return group.replace("-", " ").capitalize()
+
+
+def _hideable(document: dict[str, Any]) -> dict[str, list[str]]:
+    """Each field group a scope may hide, in words, with the fields it holds (``Schema.field``)."""
+    groups: dict[str, list[str]] = {}
+    for schema_name, schema in document["components"].get("schemas", {}).items():
+        for name, prop in schema.get("properties", {}).items():
+            if HIDDEN_BY_SCOPE in prop:
+                groups.setdefault(group_label(prop[HIDDEN_BY_SCOPE]), []).append(f"{schema_name}.{name}")
+    return groups
 
 
 def curl_example(server: str, path: str, query: dict[str, Any] | None = None) -> str:
@@ -305,6 +325,8 @@ def build(document: dict[str, Any], example_key: str | None = None) -> dict[str,
             name: header for name, header in components.get("headers", {}).items() if name in KEY_HEADERS
         },
         "security": components.get("securitySchemes", {}),
+        # SPEC §16: the field groups a key's data scope may hide, with their fields.
+        "hideable": _hideable(document),
         "example_key": example_key or EXAMPLE_KEY,
         "curl_key": KEY_VARIABLE,
         "first_list": first_list,
@@ -339,7 +361,93 @@ def for_abilities(document: dict[str, Any], abilities: Iterable[str]) -> dict[st
     return {**document, "paths": paths, "tags": tags}
 
 
-def build_for_key(document: dict[str, Any], prefix: str, abilities: Iterable[str]) -> dict[str, Any]:
-    """One key's page: the operations it may call; its prefix and a placeholder secret where the
-    key is shown, and ``$STOCKGATE_API_KEY`` in every curl line."""
-    return build(for_abilities(document, abilities), example_key=placeholder_key(prefix))
+def _hidden(schema: dict[str, Any], groups: frozenset[str]) -> set[str]:
+    """The properties of ``schema`` that hiding ``groups`` leaves out (``x-hidden-by-scope``)."""
+    properties = schema.get("properties", {})
+    return {name for name, prop in properties.items() if prop.get(HIDDEN_BY_SCOPE) in groups}
+
+
+def _prune_example(
+    document: dict[str, Any], schema: dict[str, Any], example: Any, groups: frozenset[str]
+) -> Any:
+    """``example`` without the values of hidden properties, read along ``schema`` (the original's)."""
+    schema = _resolve(document, schema)
+    if isinstance(example, list) and "items" in schema:
+        return [_prune_example(document, schema["items"], item, groups) for item in example]
+    if not isinstance(example, dict) or "properties" not in schema:
+        return example
+    hidden = _hidden(schema, groups)
+    properties = schema["properties"]
+    return {
+        name: _prune_example(document, properties[name], value, groups) if name in properties else value
+        for name, value in example.items()
+        if name not in hidden
+    }
+
+
+# The list parameter ``q`` names its fields as "...search in: a, b, c (..." (``app.docs.spec``).
+_SEARCHED = re.compile(r"(search in: )([^(]*?)( \()")
+
+
+def _scoped_parameters(parameters: list[dict[str, Any]], hidden: set[str]) -> list[dict[str, Any]]:
+    """A list's parameters for a key that cannot see ``hidden``: no sort by them, ``q`` naming
+    only visible fields (and gone when none is: the API refuses ``q`` then)."""
+    kept = []
+    for parameter in parameters:
+        schema = parameter.get("schema", {})
+        if parameter.get("name") == "sort" and "enum" in schema:
+            choices = [c for c in schema["enum"] if str(c).lstrip("-") not in hidden]
+            parameter = {**parameter, "schema": {**schema, "enum": choices}}
+        elif parameter.get("name") == "q" and (found := _SEARCHED.search(parameter.get("description", ""))):
+            visible = [f for f in found.group(2).split(", ") if f not in hidden]
+            if not visible:
+                continue
+            text = parameter["description"]
+            text = text[: found.start(2)] + ", ".join(visible) + text[found.end(2) :]
+            parameter = {**parameter, "description": text}
+        kept.append(parameter)
+    return kept
+
+
+def without_hidden(document: dict[str, Any], groups: Iterable[str]) -> dict[str, Any]:
+    """A copy of ``document`` as a key hiding the field ``groups`` (SPEC §16) sees the API: the
+    properties marked ``x-hidden-by-scope`` with one of them are gone from the schemas and the
+    examples, and from lists' ``sort`` choices and ``q`` fields. The shared document is unchanged."""
+    hiding = frozenset(groups)
+    if not hiding:
+        return document
+    pruned = copy.deepcopy(document)
+    for path, item in pruned["paths"].items():
+        for method, op in item.items():
+            original = document["paths"][path][method]
+            ok = _resolve(document, original["responses"]["200"])
+            media = ok["content"]["application/json"]
+            envelope = _resolve(document, media["schema"])
+            record = _resolve(document, envelope.get("properties", {}).get("data", {}))
+            record = _resolve(document, record.get("items", record))
+            if "parameters" in op:
+                op["parameters"] = _scoped_parameters(op["parameters"], _hidden(record, hiding))
+            if "example" in media:
+                pruned_ok = _resolve(pruned, op["responses"]["200"])
+                if "$ref" in op["responses"]["200"]:
+                    # A shared response: give this operation its own copy to prune.
+                    pruned_ok = op["responses"]["200"] = copy.deepcopy(pruned_ok)
+                example = _prune_example(document, media["schema"], media["example"], hiding)
+                pruned_ok["content"]["application/json"]["example"] = example
+    for schema in pruned["components"]["schemas"].values():
+        hidden = _hidden(schema, hiding)
+        for name in hidden:
+            del schema["properties"][name]
+        if hidden and "required" in schema:
+            schema["required"] = [name for name in schema["required"] if name not in hidden]
+    return pruned
+
+
+def build_for_key(
+    document: dict[str, Any], prefix: str, abilities: Iterable[str], hidden_groups: Iterable[str] = ()
+) -> dict[str, Any]:
+    """One key's page: the operations it may call, without the fields its scope hides; its
+    prefix and a placeholder secret where the key is shown, and ``$STOCKGATE_API_KEY`` in every
+    curl line."""
+    document = without_hidden(for_abilities(document, abilities), hidden_groups)
+    return build(document, example_key=placeholder_key(prefix))

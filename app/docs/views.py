@@ -34,6 +34,7 @@ bp = Blueprint("docs", __name__, url_prefix="/api", cli_group=None)
 bp.cli.add_command(openapi_cli)
 
 bp.add_app_template_filter(page.prose, "docs_prose")
+bp.add_app_template_filter(page.group_label, "docs_group")
 # The OpenAPI document is JSON over 1 KB: gzip for clients that ask (the HTML page is not).
 bp.after_request(compress.after_request)
 

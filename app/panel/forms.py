@@ -34,6 +34,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional, StopValidation, ValidationError
 
+from app.api.scope import UNSCOPED, Scope
 from app.catalogue import ABILITY_SET, ALL_ABILITIES
 from app.keys import allowed_ips
 from app.keys.inputs import (
@@ -61,6 +62,7 @@ from app.models.api_keys import (
 )
 from app.models.types import utcnow
 from app.models.users import User
+from app.panel.access_preview import scope_of
 from app.validation import untrusted
 from app.validation.errors import flatten_errors
 
@@ -313,6 +315,11 @@ class KeyFieldsMixin:
             return self.expires_at.data != self.original_expires_at
         return self.chosen_expires_at is not None or self.original_expires_at is not None
 
+    def scope(self) -> Scope:
+        """The data scope as the form holds it now, for the access preview (a name no record
+        has simply counts none, as the API would)."""
+        return scope_of(self.scope_input())
+
     def scope_input(self) -> dict[str, list[str]]:
         """The data scope submitted: a part left on All is an empty list (no narrowing)."""
         data = {"hidden_fields": list(self.hidden_fields.data or [])}
@@ -392,6 +399,29 @@ class AccessPreviewForm(PanelForm):
         csrf = False
 
     abilities = SelectMultipleField("Abilities", validate_choice=False)
+    # The key form's own scope fields (SPEC §16: the counts are taken within the scope), read
+    # as the key form reads them; their values are checked by the key service's schema.
+    warehouses_mode = KeyFieldsMixin.warehouses_mode
+    warehouses = KeyFieldsMixin.warehouses
+    marketplaces_mode = KeyFieldsMixin.marketplaces_mode
+    marketplaces = KeyFieldsMixin.marketplaces
+    hidden_fields = KeyFieldsMixin.hidden_fields
+    scope_input = KeyFieldsMixin.scope_input
+    # The scope as the key service would store it (names normalized), set by ``validate``.
+    valid_scope: Scope = UNSCOPED
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """The abilities' checks, then the scope's by the key service's schema (unknown names
+        refused as the key form refuses them); a valid scope is kept in ``scope``."""
+        valid = super().validate(extra_validators)
+        try:
+            loaded = KeyEditSchema().load(self.scope_input())
+        except RuleError as exc:
+            for name, messages in flatten_errors(exc.normalized_messages()).items():
+                self[name].errors = list(messages)
+            return False
+        self.valid_scope = scope_of(loaded)
+        return valid
 
     def validate_abilities(self, field: Field) -> None:
         """At most one value per catalogue ability, each from the catalogue."""

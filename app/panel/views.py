@@ -82,8 +82,10 @@ def _render(template: str, status: int = 200, **context: object) -> Response:
 
 
 def _preview(form: KeyCreateForm | KeyEditForm | AccessPreviewForm) -> access_preview.Preview:
-    """The access preview of the abilities ticked in ``form`` (unknown ones are the form's error)."""
-    return access_preview.build(form.abilities.data or [])
+    """The access preview of the abilities ticked in ``form`` within its data scope (unknown
+    ones are the form's error)."""
+    scope = form.valid_scope if isinstance(form, AccessPreviewForm) else form.scope()
+    return access_preview.build(form.abilities.data or [], scope)
 
 
 def _no_such_key(prefix: str) -> PageNotFound:
@@ -227,7 +229,8 @@ def key_docs(prefix: str) -> Response:
     if key.status is KeyStatus.REVOKED:
         raise PageNotFound(f"API key {key.prefix} is revoked: it can call nothing, so it has no docs.")
     # Rendered per request, never stored in the public page's cache (app.docs.views.rendered).
-    doc = docs_page.build_for_key(spec.document_for(current_app), key.prefix, key.abilities)
+    document = spec.document_for(current_app)
+    doc = docs_page.build_for_key(document, key.prefix, key.abilities, key.hidden_fields or ())
     response = _render("docs/key.html", doc=doc, key=key)
     # It names a key and its abilities: only this admin's browser may show it, and not keep it.
     response.headers["Cache-Control"] = "no-store, private"

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from app.catalogue import ALL_ABILITIES, MODULES
+from app.catalogue import ALL_ABILITIES, FIELD_GROUPS, MODULES
 from app.docs.page import prose
 from app.keys.format import KEY_PATTERN
 from app.web import security
@@ -187,3 +187,21 @@ def test_docs_page_has_a_syncing_section_with_shell_and_python_examples(page):
     assert "#!/bin/sh" in section and '--data-urlencode "cursor=$cursor"' in section
     assert "import requests" in section and 'params["cursor"] = body["meta"]["next_cursor"]' in section
     assert "https://stock.example.com/api/v1/" in section
+
+
+def test_docs_page_explains_data_scope_and_marks_the_fields_a_scope_can_hide(page):
+    html = page.text
+    section = html.split('<section id="data-scope"', 1)[1].split("</section>", 1)[0]
+    for words in ("Warehouses:", "Marketplaces:", "Hidden fields:", "404 not_found", "400"):
+        assert words in section.replace("<code>", "").replace("</code>", ""), words
+    assert 'href="#data-scope"' in html
+    # Each group of the catalogue, in the catalogue's words, with its fields.
+    for label in FIELD_GROUPS.values():
+        assert f'<tr data-group="{label}">' in section, label
+    assert "<code>Product.cost</code>" in section and "<code>PurchaseOrderLine.unit_cost</code>" in section
+    # The field tables say which scope hides a field.
+    products = html.split('<section id="module-products"', 1)[1].split("</section>", 1)[0]
+    cost_row = re.search(r"<code>data\[\]\.cost</code>.*?</tr>", products, re.S)
+    assert cost_row is not None and "Hidden by the Costs scope." in cost_row.group(0)
+    name_row = re.search(r"<code>data\[\]\.name</code>.*?</tr>", products, re.S)
+    assert name_row is not None and "Hidden by" not in name_row.group(0)

@@ -13,7 +13,7 @@ from sqlalchemy import event, func, select
 
 from app.catalogue import ALL_ABILITIES, MODULES, MODULES_BY_SLUG
 from app.extensions import db
-from app.models.products import Brand
+from app.models.products import Brand, Warehouse
 from app.models.users import User
 from tests.panel.conftest import PanelClient
 from tests.panel.refusals import assert_refused
@@ -173,14 +173,22 @@ def test_preview_is_never_cached(signed_in: PanelClient) -> None:
     assert ask(signed_in, ["products:list"]).headers["Cache-Control"] == "no-store"
 
 
-def test_create_form_asks_for_the_preview_on_every_change(signed_in: PanelClient) -> None:
+def test_create_form_asks_for_the_preview_on_every_change(
+    signed_in: PanelClient, make_warehouse: Any
+) -> None:
+    make_warehouse("RNO1")
     form = signed_in.get("/settings/api-keys/new", htmx=True).text
     fieldset = re.search(r'<fieldset class="field abilities"[^>]*>', form).group(0)
     assert f'hx-get="{PREVIEW}"' in fieldset
-    assert 'hx-trigger="change"' in fieldset
+    # A tick, or any change of the data scope, asks again, sending the scope's choices along.
+    assert 'hx-trigger="change, change from:#key-scope"' in fieldset
     # Its own target and swap: the form's hx-target="this" would otherwise be inherited.
     assert 'hx-target="find .access-preview"' in fieldset and 'hx-swap="innerHTML"' in fieldset
-    assert 'hx-include="this"' in fieldset
+    assert 'hx-include="this, #key-scope"' in fieldset
+    scope = re.search(r'<div class="form-grid form-grid--scope" id="key-scope">', form)
+    assert scope is not None
+    for name in ("warehouses_mode", "warehouses", "marketplaces_mode", "marketplaces", "hidden_fields"):
+        assert f'name="{name}"' in form[scope.end() :], name
     assert "tick abilities to see the endpoints" in form
     # Strict CSP: no inline handlers or trigger filters.
     assert "hx-on" not in form and "[" not in fieldset
@@ -206,3 +214,104 @@ def test_edit_form_previews_the_keys_current_abilities(signed_in: PanelClient, m
         "GET /api/v1/key",
     ]
     assert f'id="edit-{key.prefix}-abilities-preview"' in form
+
+
+def test_edit_form_sends_its_own_scope_with_the_preview(signed_in: PanelClient, make_key: Any) -> None:
+    key = make_key(abilities=["warehouses:list"]).key
+    form = signed_in.get(f"/settings/api-keys/{key.prefix}/edit", htmx=True).text
+    scope_id = f"edit-{key.prefix}-key-scope"
+    assert f'id="{scope_id}"' in form
+    assert f'hx-include="this, #{scope_id}"' in form
+    assert f"change from:#{scope_id}" in form
+
+
+def ask_scoped(client: PanelClient, abilities: list[str], **scope: Any) -> Any:
+    """GET the preview as the form sends it with a data scope: each part "chosen" when given."""
+    query: dict[str, Any] = {"abilities": abilities, "hidden_fields": scope.get("hidden_fields", [])}
+    for part in ("warehouses", "marketplaces"):
+        if part in scope:
+            query |= {f"{part}_mode": "chosen", part: scope[part]}
+    return client.client.get(PREVIEW, query_string=query, headers={"HX-Request": "true"})
+
+
+SCOPED_LISTS = [m.ability("list") for m in MODULES]
+
+
+@pytest.mark.both_databases
+@pytest.mark.parametrize(
+    "scope",
+    [
+        {"marketplaces": ["Amazon.ca"]},
+        {"warehouses": ["FIRST"]},
+        {"warehouses": ["FIRST"], "marketplaces": ["Amazon.com.mx"], "hidden_fields": ["costs"]},
+    ],
+    ids=["marketplace", "warehouse", "both-and-hidden"],
+)
+def test_counts_within_a_scope_are_the_totals_a_key_of_that_scope_gets(
+    app: Flask, signed_in: PanelClient, seeded: None, make_key: Any, scope: dict[str, list[str]]
+) -> None:
+    with app.app_context():
+        first = db.session.scalars(select(Warehouse.code).order_by(Warehouse.code)).first()
+    scope = {part: [first if v == "FIRST" else v for v in values] for part, values in scope.items()}
+    response = ask_scoped(signed_in, SCOPED_LISTS, **scope)
+    assert response.status_code == 200
+    counts = {a: c for a, c, _ in preview_items(response.text) if c is not None}
+    key = make_key(abilities=SCOPED_LISTS, rate_limit=1000, **scope)
+    api = app.test_client()
+    narrowed = 0
+    for module in MODULES:
+        body = api.get(f"/api/v1/{module.slug}", headers={"X-API-Key": key.raw_key}).get_json()
+        assert counts[module.ability("list")] == body["meta"]["total"], module.slug
+        narrowed += counts[module.ability("list")] < row_count(app, module.slug)
+    # The scope shows: some lists hold fewer records than the whole table.
+    assert narrowed > 0
+    assert "Counted within the scope:" in response.text
+
+
+@pytest.mark.both_databases
+def test_a_scope_that_leaves_no_record_shows_the_zeros(
+    app: Flask, signed_in: PanelClient, seeded: None, make_warehouse: Any
+) -> None:
+    empty = make_warehouse("EMPTY1")
+    ticked = ["inventory:list", "sales-orders:list", "products:list"]
+    response = ask_scoped(signed_in, ticked, warehouses=[empty])
+    items = preview_items(response.text)
+    assert [(a, c) for a, c, _ in items if c is not None] == [
+        ("products:list", row_count(app, "products")),
+        ("inventory:list", 0),
+        ("sales-orders:list", 0),
+    ]
+    assert "0 records now" in response.text
+
+
+def test_a_scope_left_on_all_counts_every_record(app: Flask, signed_in: PanelClient, seeded: None) -> None:
+    # "All" sends no narrowing, whatever boxes are still ticked under it.
+    query = {"abilities": ["sales-orders:list"], "marketplaces_mode": "all", "marketplaces": ["Amazon.ca"]}
+    response = signed_in.client.get(PREVIEW, query_string=query, headers={"HX-Request": "true"})
+    assert preview_items(response.text)[0][1] == row_count(app, "sales-orders")
+    assert "Counted within the scope" not in response.text
+
+
+def test_edit_form_previews_within_the_keys_scope(
+    app: Flask, signed_in: PanelClient, seeded: None, make_key: Any, make_warehouse: Any
+) -> None:
+    key = make_key(abilities=["inventory:list"], warehouses=[make_warehouse("EMPTY2")]).key
+    form = signed_in.get(f"/settings/api-keys/{key.prefix}/edit", htmx=True).text
+    assert preview_items(form)[0][:2] == ("inventory:list", 0)
+    assert row_count(app, "inventory") > 0
+
+
+@pytest.mark.parametrize(
+    ("scope", "message"),
+    [
+        ({"warehouses": ["NOPE9"]}, "NOPE9"),
+        ({"marketplaces": ["Ebay.fr"]}, "Ebay.fr"),
+        ({"hidden_fields": ["salaries"]}, "salaries"),
+    ],
+)
+def test_an_unknown_scope_name_is_a_clear_400(
+    signed_in: PanelClient, scope: dict[str, list[str]], message: str
+) -> None:
+    response = ask_scoped(signed_in, ["products:list"], **scope)
+    assert response.status_code == 400
+    assert message in response.text

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from html import unescape
 from typing import Any
 
 import pytest
@@ -170,3 +172,88 @@ def test_key_without_list_abilities_has_no_pagination_section(signed_in: PanelCl
     html = signed_in.get(docs_url(key.prefix)).text
     assert operations(html) == {"GET /api/v1/customers/{id}", "GET /api/v1/key"}
     assert 'id="lists"' not in html and 'href="#lists"' not in html
+
+
+def _scoped_key(app: Flask, make_key: Any, **scope: list[str]) -> service.CreatedKey:
+    """A key with every ability and the given data scope."""
+    from app.catalogue import ALL_ABILITIES
+
+    return make_key(name="Repricer", abilities=list(ALL_ABILITIES), **scope)
+
+
+def _field_tables(html: str) -> str:
+    """The page's response-field and parameter tables and its examples, joined."""
+    tables = r'<table class="fields">.*?</table>|<table>.*?</table>|<pre class="json">.*?</pre>'
+    return "\n".join(re.findall(tables, html, re.S))
+
+
+def test_key_docs_say_the_keys_scope(
+    app: Flask, signed_in: PanelClient, make_key: Any, make_warehouse: Any
+) -> None:
+    code = make_warehouse("TOR1")
+    scope = {"warehouses": [code], "marketplaces": ["Amazon.ca"], "hidden_fields": ["costs"]}
+    created = _scoped_key(app, make_key, **scope)
+    html = signed_in.get(docs_url(created.key.prefix)).text
+    paragraph = html.split('<p id="this-key-scope">', 1)[1].split("</p>", 1)[0]
+    assert "warehouse TOR1" in paragraph and "marketplace Amazon.ca" in paragraph
+    assert "none of the Costs fields" in paragraph and "404" in paragraph
+
+
+def test_key_docs_of_an_unscoped_key_say_it_sees_everything(
+    signed_in: PanelClient, sync_key: service.CreatedKey
+) -> None:
+    html = signed_in.get(docs_url(sync_key.key.prefix)).text
+    assert "none: it sees every record and every field" in html
+
+
+def _keys(value: Any) -> set[str]:
+    """Every key of a JSON value, at any depth."""
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in _keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in _keys(v)}
+    return set()
+
+
+def _mentions(part: str, name: str) -> bool:
+    """Whether a module's tables or examples name the record field ``name``: a field row
+    (``data[].lines[].unit_cost``), a sort choice (``cost``, ``-cost``) or a key of an example's
+    records (``data``; ``meta.total`` is the page's, not a record's)."""
+    row = re.search(rf"<code>data(?:\[\])?\.(?:lines\[\]\.)?{re.escape(name)}</code>", part)
+    choice = re.search(rf"<code>-?{re.escape(name)}</code>", part)
+    shown = re.findall(r'<pre class="json"><code>(.*?)</code>', part, re.S)
+    examples = [json.loads(unescape(e)) for e in shown]
+    in_example = any(name in _keys(e.get("data")) for e in examples if isinstance(e, dict))
+    return bool(row or choice or in_example)
+
+
+@pytest.mark.parametrize("group", ["costs", "buyer-details", "contact-details"])
+def test_key_docs_leak_no_field_of_a_hidden_group(
+    app: Flask, signed_in: PanelClient, make_key: Any, group: str
+) -> None:
+    from app.catalogue import MODULES
+
+    html = signed_in.get(docs_url(_scoped_key(app, make_key, hidden_fields=[group]).key.prefix)).text
+    hidden = [
+        (module, name.rsplit(".", 1)[-1])
+        for module in MODULES
+        for g, names in module.field_groups
+        if g == group
+        for name in names
+    ]
+    assert hidden
+    for module, name in hidden:
+        # Every operation of the module: no field row, sort choice or example key of the field.
+        section = html.split(f'<section id="module-{module.slug}"', 1)[1].split("</section>", 1)[0]
+        assert not _mentions(_field_tables(section), name), (module.slug, name)
+    assert f"Hidden by the {group.replace('-', ' ').capitalize()} scope." not in html
+
+
+def test_the_same_fields_show_for_a_key_hiding_nothing(
+    signed_in: PanelClient, app: Flask, make_key: Any
+) -> None:
+    # The leak check above can see a field: here, with nothing hidden, it does.
+    html = signed_in.get(docs_url(_scoped_key(app, make_key).key.prefix)).text
+    section = html.split('<section id="module-products"', 1)[1].split("</section>", 1)[0]
+    assert _mentions(_field_tables(section), "cost")
+    assert "Hidden by the Costs scope." in html

@@ -184,7 +184,7 @@ def test_create_form_asks_for_the_preview_on_every_change(
     assert 'hx-trigger="change, change from:#key-scope"' in fieldset
     # Its own target and swap: the form's hx-target="this" would otherwise be inherited.
     assert 'hx-target="find .access-preview"' in fieldset and 'hx-swap="innerHTML"' in fieldset
-    assert 'hx-include="this, #key-scope"' in fieldset
+    assert 'hx-include="closest form"' in fieldset  # the abilities and the scope travel
     scope = re.search(r'<div class="form-grid form-grid--scope" id="key-scope">', form)
     assert scope is not None
     for name in ("warehouses_mode", "warehouses", "marketplaces_mode", "marketplaces", "hidden_fields"):
@@ -221,7 +221,7 @@ def test_edit_form_sends_its_own_scope_with_the_preview(signed_in: PanelClient, 
     form = signed_in.get(f"/settings/api-keys/{key.prefix}/edit", htmx=True).text
     scope_id = f"edit-{key.prefix}-key-scope"
     assert f'id="{scope_id}"' in form
-    assert f'hx-include="this, #{scope_id}"' in form
+    assert 'hx-include="closest form"' in form
     assert f"change from:#{scope_id}" in form
 
 

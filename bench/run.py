@@ -435,6 +435,25 @@ def in_process_cost(env: dict[str, str], key: str) -> str:
     return guard + counting + f"whole list request (test client) {cost['request']:.2f} ms" + floor
 
 
+def paired_cost(env: dict[str, str], path: str, keys: dict[str, str], scoped: str) -> str:
+    """The unscoped and the scoped key's requests alternating in-process (bench/scope_cost.py)."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "scope_cost.py"), path, keys["unscoped"], keys[scoped]],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        return "failed: " + (result.stderr.strip().splitlines() or ["?"])[-1][:200]
+    ms = {name: float(value) for name, value in (line.split("=") for line in result.stdout.splitlines())}
+    return (
+        f"{ms['unscoped'] / ms['scoped']:.2f}x throughput; median wall ms/request "
+        f"{ms['scoped']:.2f} / {ms['unscoped']:.2f}"
+    )
+
+
 def each_round(runs: list[LoadResult], references: list[LoadResult]) -> str:
     """Each round's throughput over its reference's in the same round, sorted: the spread."""
     ratios = sorted(r.rps / b.rps for r, b in zip(runs, references, strict=True))
@@ -626,10 +645,15 @@ def measure_scope(table: Table, shape: Shape, size: str, env: dict[str, str], lo
             result = median_result(runs[(path, scoped)])
             table.load(f"GET {path}, {scoped}", result, base, SCOPE_TARGET, rss, ("unscoped", plain))
     for path, scoped in pairs:
+        plain, result = median_result(runs[(path, "unscoped")]), median_result(runs[(path, scoped)])
+        # Server CPU per request moves less than throughput with the neighbours' load.
         table.note(
-            f"{scoped} / unscoped: medians; each round",
-            f"{median_result(runs[(path, scoped)]).rps / median_result(runs[(path, 'unscoped')]).rps:.2f}x; "
-            + each_round(runs[(path, scoped)], runs[(path, "unscoped")]),
+            f"{scoped} / unscoped: req/s medians; each round; CPU ms/req",
+            f"{result.rps / plain.rps:.2f}x; {each_round(runs[(path, scoped)], runs[(path, 'unscoped')])}; "
+            f"{result.cpu_ms_per_request:.2f} / {plain.cpu_ms_per_request:.2f}",
+        )
+        table.note(
+            f"{scoped} / unscoped, in-process (bench/scope_cost.py)", paired_cost(env, path, keys, scoped)
         )
 
 

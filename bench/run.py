@@ -51,6 +51,8 @@ DEEP_CURSOR_TARGET = 1.5
 # page 1 at 100,000 products at least this fraction of page 1 at 10,000.
 FLOOR_TARGETS = {"production": 0.9}
 GROWTH_TARGETS = {"production": 0.8}
+# SPEC §11: a scoped or field-hidden list (§16) at least this fraction of the same list unscoped.
+SCOPE_TARGET = 0.95
 
 
 def log(message: str) -> None:
@@ -155,8 +157,9 @@ def sql(admin: Any, statement: str) -> None:
         conn.execute(text(statement))
 
 
-def create_key(env: dict[str, str], rate_limit: int = 100_000) -> str:
-    """Create the bench's system owner (once) and an all-abilities key; return the key."""
+def create_key(env: dict[str, str], rate_limit: int = 100_000, scope: tuple[str, ...] = ()) -> str:
+    """Create the bench's system owner (once) and an all-abilities key, with ``scope``'s options
+    (``--warehouse CODE`` and the like; none: unscoped); return the key."""
     try:
         flask(env, "users", "create", OWNER, "--name", "Bench sync", "--system")
     except RuntimeError as exc:
@@ -174,6 +177,7 @@ def create_key(env: dict[str, str], rate_limit: int = 100_000) -> str:
         "--all-abilities",
         "--rate-limit",
         str(rate_limit),
+        *scope,
     )
     return out.strip().splitlines()[-1]
 
@@ -431,6 +435,25 @@ def in_process_cost(env: dict[str, str], key: str) -> str:
     return guard + counting + f"whole list request (test client) {cost['request']:.2f} ms" + floor
 
 
+def paired_cost(env: dict[str, str], path: str, keys: dict[str, str], scoped: str) -> str:
+    """The unscoped and the scoped key's requests alternating in-process (bench/scope_cost.py)."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "scope_cost.py"), path, keys["unscoped"], keys[scoped]],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        return "failed: " + (result.stderr.strip().splitlines() or ["?"])[-1][:200]
+    ms = {name: float(value) for name, value in (line.split("=") for line in result.stdout.splitlines())}
+    return (
+        f"{ms['unscoped'] / ms['scoped']:.2f}x throughput; median wall ms/request "
+        f"{ms['scoped']:.2f} / {ms['unscoped']:.2f}"
+    )
+
+
 def each_round(runs: list[LoadResult], references: list[LoadResult]) -> str:
     """Each round's throughput over its reference's in the same round, sorted: the spread."""
     ratios = sorted(r.rps / b.rps for r, b in zip(runs, references, strict=True))
@@ -531,6 +554,109 @@ def measure_growth(
     table.note(f"{SYNC_SCALE:,} / {SMALL_SCALE:,} products, each round", spread)
 
 
+def busiest_warehouse(env: dict[str, str]) -> str:
+    """The code of the warehouse with the most inventory records in the seeded database."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(env["DATABASE_URL"])
+    with engine.connect() as conn:
+        code = conn.execute(
+            text(
+                "SELECT w.code FROM warehouses w JOIN inventory_levels i ON i.warehouse_id = w.id "
+                "GROUP BY w.code ORDER BY count(*) DESC, w.code LIMIT 1"
+            )
+        ).scalar_one()
+    engine.dispose()
+    return code
+
+
+def check_scoped(port: int, path: str, key: str, check: Callable[[dict[str, Any]], bool], what: str) -> None:
+    """Fail the run unless the scoped key's first page answers 200 and passes ``check``: a row
+    measured on a scope the app ignored would compare an unscoped list with itself."""
+    status, _, body = get(port, path, {"X-API-Key": key})
+    if status != 200 or not check(json.loads(body)):
+        raise RuntimeError(f"GET {path} with the {what} key: {status} {body[:300]!r}")
+
+
+def measure_scope(table: Table, shape: Shape, size: str, env: dict[str, str], load: dict[str, int]) -> None:
+    """SPEC §11/§16: a scoped or field-hidden list against the same list read by an unscoped key,
+    on one server, in alternating rounds (which of the pair goes first alternates too)."""
+    code = busiest_warehouse(env)
+    marketplace = "Amazon.ca"
+    keys = {
+        "unscoped": create_key(env),
+        f"warehouse {code}": create_key(env, scope=("--warehouse", code)),
+        "hide costs": create_key(env, scope=("--hide", "costs")),
+        f"marketplace {marketplace}": create_key(env, scope=("--marketplace", marketplace)),
+    }
+    pairs = [
+        ("/api/v1/inventory?per_page=25", f"warehouse {code}"),
+        (LIST_PATH, "hide costs"),
+        ("/api/v1/sales-orders?per_page=25", f"marketplace {marketplace}"),
+    ]
+    table.section(f"{shape.name}, {size}, data scope (SPEC §16): {shape.served}")
+    log(f"{shape.name}, {size}: scoped lists against unscoped ones")
+    timing = {"seconds": load["seconds"], "connections": load["connections"]}
+    with shape.server(env, BARE) as bare, shape.server(env, APP) as server:
+        for _ in range(20):  # prove every key (bcrypt) in every worker before loading
+            for key in keys.values():
+                timed_get(server.port, LIST_PATH, {"X-API-Key": key})
+        warehouse_ids = {
+            row["warehouse_id"]
+            for row in json.loads(get(server.port, pairs[0][0], {"X-API-Key": keys[pairs[0][1]]})[2])["data"]
+        }
+        check_scoped(
+            server.port, pairs[0][0], keys[pairs[0][1]], lambda _: len(warehouse_ids) == 1, "warehouse"
+        )
+        check_scoped(
+            server.port,
+            LIST_PATH,
+            keys["hide costs"],
+            lambda b: not any("cost" in r for r in b["data"]),
+            "hide",
+        )
+        check_scoped(
+            server.port,
+            pairs[2][0],
+            keys[pairs[2][1]],
+            lambda b: b["data"] and all(r["marketplace"] == marketplace for r in b["data"]),
+            "marketplace",
+        )
+        wrk(bare, "/healthz", seconds=1, connections=timing["connections"])  # warm up
+        for path, scoped in pairs:
+            for name in ("unscoped", scoped):
+                headers = {"X-API-Key": keys[name]}
+                wrk(server, path, seconds=1, connections=timing["connections"], headers=headers)
+        runs: dict[tuple[str, str], list[LoadResult]] = {}
+        bares: list[LoadResult] = []
+        for round_no in range(load["rounds"]):
+            bares.append(wrk(bare, "/healthz", **timing))
+            for path, scoped in pairs:
+                order = ("unscoped", scoped) if round_no % 2 == 0 else (scoped, "unscoped")
+                for name in order:
+                    headers = {"X-API-Key": keys[name]}
+                    runs.setdefault((path, name), []).append(wrk(server, path, headers=headers, **timing))
+        base = median_result(bares)
+        rss = server.peak_rss_mib()
+        table.load("bare Flask GET /healthz", base, base, None, bare.peak_rss_mib())
+        for path, scoped in pairs:
+            plain = median_result(runs[(path, "unscoped")])
+            table.load(f"GET {path}, unscoped key", plain, base, None, rss)
+            result = median_result(runs[(path, scoped)])
+            table.load(f"GET {path}, {scoped}", result, base, SCOPE_TARGET, rss, ("unscoped", plain))
+    for path, scoped in pairs:
+        plain, result = median_result(runs[(path, "unscoped")]), median_result(runs[(path, scoped)])
+        # Server CPU per request moves less than throughput with the neighbours' load.
+        table.note(
+            f"{scoped} / unscoped: req/s medians; each round; CPU ms/req",
+            f"{result.rps / plain.rps:.2f}x; {each_round(runs[(path, scoped)], runs[(path, 'unscoped')])}; "
+            f"{result.cpu_ms_per_request:.2f} / {plain.cpu_ms_per_request:.2f}",
+        )
+        table.note(
+            f"{scoped} / unscoped, in-process (bench/scope_cost.py)", paired_cost(env, path, keys, scoped)
+        )
+
+
 def embedded(
     table: Table, shape: Shape, work: Path, load: dict[str, int], large: bool, sync_only: bool = False
 ) -> None:
@@ -549,9 +675,11 @@ def embedded(
         measure_growth(table, shape, "", envs, load)
 
 
-def production(table: Table, load: dict[str, int], large: bool, sync_only: bool = False) -> None:
-    """PostgreSQL + Redis + two gunicorn sync workers, at 10,000 and 100,000 products (the sync
-    rows at 100,000), then page 1 at 100,000 against page 1 at 10,000."""
+def production(
+    table: Table, load: dict[str, int], large: bool, sync_only: bool = False, scope_only: bool = False
+) -> None:
+    """PostgreSQL + Redis + two gunicorn sync workers, at 10,000 and 100,000 products (the scope
+    rows at 10,000, the sync rows at 100,000), then page 1 at 100,000 against page 1 at 10,000."""
     import redis
     from sqlalchemy import create_engine
 
@@ -561,7 +689,8 @@ def production(table: Table, load: dict[str, int], large: bool, sync_only: bool 
     names: list[str] = []
     envs: dict[int, dict[str, str]] = {}
     try:
-        for scale in (SYNC_SCALE,) if sync_only else (SMALL_SCALE, SYNC_SCALE) if large else (SMALL_SCALE,):
+        scales = (SYNC_SCALE,) if sync_only else (SMALL_SCALE, SYNC_SCALE) if large else (SMALL_SCALE,)
+        for scale in (SMALL_SCALE,) if scope_only else scales:
             template = cached_postgres(admin, server_url, scale)
             name = f"stockgate_bench_{uuid.uuid4().hex[:8]}"
             sql(admin, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
@@ -576,8 +705,10 @@ def production(table: Table, load: dict[str, int], large: bool, sync_only: bool 
                 "SECRET_KEY": "bench-secret",
             }
             size = f"{scale:,} products, PostgreSQL + Redis"
-            if not sync_only:
+            if not (sync_only or scope_only):
                 measure_shape(table, PRODUCTION, size, env, load, first_request=scale == SMALL_SCALE)
+            if scale == SMALL_SCALE and not sync_only:
+                measure_scope(table, PRODUCTION, size, env, load)
             if scale == SYNC_SCALE:
                 measure_sync(table, PRODUCTION, size, env, load)
         if len(envs) == 2:
@@ -669,6 +800,11 @@ def main() -> int:
         "--admin-only", action="store_true", help="only the admin rows: the key search and a key's page"
     )
     parser.add_argument(
+        "--scope-only",
+        action="store_true",
+        help="only the SPEC §16 scope rows: scoped lists against unscoped ones (production, 10,000 products)",
+    )
+    parser.add_argument(
         "--embedded-server",
         choices=("waitress", "gunicorn-threads"),
         default="waitress",
@@ -685,14 +821,16 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="stockgate-bench-"))
     load = {"seconds": args.seconds, "connections": args.connections, "rounds": args.rounds}
     large = not args.skip_large
+    if args.scope_only and (args.sync_only or args.admin_only or args.skip_production):
+        parser.error("--scope-only measures the production shape alone: drop the other -only/skip options")
     if args.sync_only and args.skip_large:
         parser.error("--sync-only measures at 100,000 products: drop --skip-large")
     try:
-        if not (args.skip_embedded or args.admin_only):
+        if not (args.skip_embedded or args.admin_only or args.scope_only):
             embedded(table, embedded_shape(args.embedded_server), work, load, large, args.sync_only)
         if not (args.skip_production or args.admin_only):
-            production(table, load, large, args.sync_only)
-        if not args.serving_only:
+            production(table, load, large, args.sync_only, args.scope_only)
+        if not (args.serving_only or args.scope_only):
             admin(table, work, large, args.sync_only, postgres=not args.skip_production)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 from app.models.api_keys import ApiKey
 from app.models.users import User
 from tests.panel.conftest import PanelClient
+from tests.panel.form_helpers import create_form_data, error_for
 
 KEY_IN_PAGE = re.compile(r'id="new-key"[^>]*value="(sgk_[0-9A-Za-z]{8})', re.S)
 
@@ -22,21 +22,7 @@ def owner(make_user: Any) -> User:
 
 
 def _create_data(owner: User, **changes: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "name": "Partner feed",
-        "owner": str(owner.id),
-        "abilities": ["products:list"],
-        "rate_limit": "60",
-        "expires_at": "",
-    }
-    data.update(changes)
-    return data
-
-
-def _error_for(page: str, field_id: str) -> str:
-    match = re.search(rf'<p class="field__error" id="{field_id}-error">([^<]*)</p>', page)
-    assert match, f"no error shown next to {field_id}"
-    return html.unescape(match.group(1))
+    return create_form_data(owner, expires_at="", **changes)
 
 
 def test_create_form_offers_allowed_ips_and_description(signed_in: PanelClient, owner: User) -> None:
@@ -101,7 +87,7 @@ def test_create_with_a_bad_value_shows_the_error_next_to_the_field_and_saves_not
 ) -> None:
     response = signed_in.post("/settings/api-keys", _create_data(owner, **{field: value}))
     assert response.status_code == 422
-    assert message in _error_for(response.text, field)
+    assert message in error_for(response.text, field)
     assert count_keys() == 0
 
 
@@ -160,7 +146,7 @@ def test_every_bad_line_of_allowed_ips_is_named_at_once(
     lines = "203.0.113.7\nnot-an-ip\n10.0.0.0/8\n300.1.1.1\nfe80::1%eth0\nnot-an-ip"
     response = signed_in.post("/settings/api-keys", _create_data(owner, allowed_ips=lines))
     assert response.status_code == 422
-    assert _error_for(response.text, "allowed_ips") == (
+    assert error_for(response.text, "allowed_ips") == (
         "Not IP addresses or CIDR ranges: 'not-an-ip', '300.1.1.1', 'fe80::1%eth0' "
         "(e.g. 203.0.113.7, 203.0.113.0/24 or 2001:db8::/48)."
     )
@@ -181,7 +167,7 @@ def test_edit_with_a_bad_value_shows_the_error_and_changes_nothing(
         f"/settings/api-keys/{key.prefix}", _edit_data(name="Renamed", **{field: value})
     )
     assert response.status_code == 422
-    assert message in _error_for(response.text, f"edit-{key.prefix}-{field}")
+    assert message in error_for(response.text, f"edit-{key.prefix}-{field}")
     stored = load_key(key.prefix)
     assert stored.name == "Scanner"
     assert stored.allowed_ips == ["203.0.113.0/24"]

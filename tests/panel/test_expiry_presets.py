@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +20,7 @@ from app.models.api_keys import ApiKey
 from app.models.types import utcnow
 from app.models.users import User
 from tests.panel.conftest import PanelClient
+from tests.panel.form_helpers import create_form_data, error_for
 
 KEY_PREFIX_IN_PAGE = re.compile(r'id="new-key"[^>]*value="(sgk_[0-9A-Za-z]{8})', re.S)
 EXPIRY_RADIOS = re.compile(r'<input[^>]*name="expiry"[^>]*>')
@@ -33,20 +33,7 @@ def owner(make_user: Any) -> User:
 
 
 def _create_data(owner: User, **changes: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "name": "Partner feed",
-        "owner": str(owner.id),
-        "abilities": ["products:list"],
-        "rate_limit": "60",
-    }
-    data.update(changes)
-    return data
-
-
-def _error_for(page: str, field_id: str) -> str:
-    match = re.search(rf'<p class="field__error" id="{field_id}-error">([^<]*)</p>', page)
-    assert match, f"no error shown next to {field_id}"
-    return html.unescape(match.group(1))
+    return create_form_data(owner, **changes)
 
 
 def _radios(page: str) -> dict[str, bool]:
@@ -146,7 +133,7 @@ def test_a_bad_expiry_is_an_error_by_its_field_and_saves_nothing(
 ) -> None:
     response = signed_in.post("/settings/api-keys", _create_data(owner, **changes))
     assert response.status_code == 422
-    assert _error_for(response.text, field_id) == message
+    assert error_for(response.text, field_id) == message
     assert count_keys() == 0
     # The admin's choice is kept, so the date input is still there to fix.
     if changes["expiry"] == "date":
@@ -206,7 +193,7 @@ def test_the_form_follows_a_maximum_lifetime_when_one_is_configured(
     assert _radios(page) == {"7": False, "30": True, "date": False}
     response = signed_in.post("/settings/api-keys", _create_data(owner, expiry="never"))
     assert response.status_code == 422
-    assert _error_for(response.text, "expiry") == (
+    assert error_for(response.text, "expiry") == (
         "Choose when the key expires: in 7 days, in 30 days or on a date and time."
     )
     assert count_keys() == 0

@@ -15,6 +15,7 @@ from app.models.api_keys import ApiKey
 from app.models.audit import AuditEvent
 from app.models.users import User
 from tests.panel.conftest import PanelClient
+from tests.panel.form_helpers import create_form_data, error_for
 
 KEY_IN_PAGE = re.compile(r'id="new-key"[^>]*value="(sgk_[0-9A-Za-z]{8})', re.S)
 
@@ -28,21 +29,7 @@ def owner(make_user: Any, make_warehouse: Any) -> User:
 
 
 def _create_data(owner: User, **changes: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "name": "3PL feed",
-        "owner": str(owner.id),
-        "abilities": ["inventory:list"],
-        "rate_limit": "60",
-        "expiry": "30",
-    }
-    data.update(changes)
-    return data
-
-
-def _error_for(page: str, field_id: str) -> str:
-    match = re.search(rf'<p class="field__error" id="{field_id}-error">([^<]*)</p>', page)
-    assert match, f"no error shown next to {field_id}"
-    return html.unescape(match.group(1))
+    return create_form_data(owner, name="3PL feed", abilities=["inventory:list"], expiry="30", **changes)
 
 
 def test_create_form_offers_the_scope_fieldsets(signed_in: PanelClient, owner: User) -> None:
@@ -113,7 +100,7 @@ def test_a_bad_scope_is_an_error_next_to_its_field_and_saves_nothing(
 ) -> None:
     response = signed_in.post("/settings/api-keys", _create_data(owner, **changes))
     assert response.status_code == 422
-    assert message in _error_for(response.text, field)
+    assert message in error_for(response.text, field)
     assert count_keys() == 0
 
 
@@ -173,7 +160,7 @@ def test_edit_with_an_unknown_warehouse_shows_the_error_and_changes_nothing(
         f"/settings/api-keys/{key.prefix}", _edit_data(name="Renamed", warehouses=["RNO4", "NOPE"])
     )
     assert response.status_code == 422
-    assert "Unknown warehouse code: NOPE." in _error_for(response.text, f"edit-{key.prefix}-warehouses")
+    assert "Unknown warehouse code: NOPE." in error_for(response.text, f"edit-{key.prefix}-warehouses")
     stored = load_key(key.prefix)
     assert (stored.name, stored.warehouses) == ("Scanner", ["RNO4"])
 

@@ -416,10 +416,10 @@ def median_result(runs: list[LoadResult]) -> LoadResult:
     )
 
 
-def in_process_cost(env: dict[str, str], key: str) -> str:
-    """The guard's and a whole list request's CPU, in-process (bench/auth_cost.py)."""
+def run_script(script: str, env: dict[str, str], *args: str) -> dict[str, float] | str:
+    """Run ``bench/<script>`` with ``args``; its ``name=value`` lines, or ``failed: <last error line>``."""
     result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "auth_cost.py"), key],
+        [sys.executable, str(ROOT / "bench" / script), *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -428,7 +428,14 @@ def in_process_cost(env: dict[str, str], key: str) -> str:
     )
     if result.returncode != 0:
         return "failed: " + (result.stderr.strip().splitlines() or ["?"])[-1][:200]
-    cost = {name: float(value) for name, value in (line.split("=") for line in result.stdout.splitlines())}
+    return {name: float(value) for name, value in (line.split("=") for line in result.stdout.splitlines())}
+
+
+def in_process_cost(env: dict[str, str], key: str) -> str:
+    """The guard's and a whole list request's CPU, in-process (bench/auth_cost.py)."""
+    cost = run_script("auth_cost.py", env, key)
+    if isinstance(cost, str):
+        return cost
     guard = f"guard {cost['guard']:.2f} ms, " if "guard" in cost else "guard n/a (no app.api.guard.guard), "
     counting = f"usage count {cost['usage count']:.4f} ms, " if "usage count" in cost else ""
     floor = f", data floor request {cost['floor']:.2f} ms" if "floor" in cost else ""
@@ -437,17 +444,9 @@ def in_process_cost(env: dict[str, str], key: str) -> str:
 
 def paired_cost(env: dict[str, str], path: str, keys: dict[str, str], scoped: str) -> str:
     """The unscoped and the scoped key's requests alternating in-process (bench/scope_cost.py)."""
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "scope_cost.py"), path, keys["unscoped"], keys[scoped]],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        return "failed: " + (result.stderr.strip().splitlines() or ["?"])[-1][:200]
-    ms = {name: float(value) for name, value in (line.split("=") for line in result.stdout.splitlines())}
+    ms = run_script("scope_cost.py", env, path, keys["unscoped"], keys[scoped])
+    if isinstance(ms, str):
+        return ms
     return (
         f"{ms['unscoped'] / ms['scoped']:.2f}x throughput; median wall ms/request "
         f"{ms['scoped']:.2f} / {ms['unscoped']:.2f}"

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.keys import allowed_ips, service
 from app.models.api_keys import ApiKey
-from app.validation.errors import InvalidInput
+from tests.keys.key_helpers import assert_create_and_edit_refuse
 
 
 def _count(app: Flask) -> int:
@@ -55,16 +55,7 @@ def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(
 ) -> None:
     """Create and edit both refuse it; no row is added, the existing key is unchanged."""
     existing = make_key(allowed_ips=["192.0.2.0/24"], description="Kept")
-    with app.app_context():
-        with pytest.raises(InvalidInput) as created:
-            service.create_key(
-                name="New", owner="owner@example.com", abilities=["brands:list"], **changes, actor="tests"
-            )
-        assert needle in " ".join(created.value.errors[field])
-        with pytest.raises(InvalidInput) as edited:
-            service.edit_key(existing.key.prefix, name="Renamed", **changes, actor="tests")
-        assert needle in " ".join(edited.value.errors[field])
-        db.session.rollback()
+    assert_create_and_edit_refuse(app, existing.key.prefix, changes, field, needle)
     assert _count(app) == 1
     with app.app_context():
         stored = db.session.scalar(select(ApiKey))

@@ -13,7 +13,7 @@ from app.extensions import db
 from app.keys import rolling, service
 from app.models.api_keys import ApiKey
 from app.models.audit import AuditEvent
-from app.validation.errors import InvalidInput
+from tests.keys.key_helpers import assert_create_and_edit_refuse
 
 
 def _count(app: Flask) -> int:
@@ -60,16 +60,7 @@ def test_an_unknown_scope_value_is_refused_naming_it_and_nothing_is_written(
     """Create and edit both refuse it; no row is added, the existing key is unchanged."""
     make_warehouse("PHX7")
     existing = make_key(warehouses=["PHX7"])
-    with app.app_context():
-        with pytest.raises(InvalidInput) as created:
-            service.create_key(
-                name="New", owner="owner@example.com", abilities=["brands:list"], **changes, actor="tests"
-            )
-        assert needle in " ".join(created.value.errors[field])
-        with pytest.raises(InvalidInput) as edited:
-            service.edit_key(existing.key.prefix, name="Renamed", **changes, actor="tests")
-        assert needle in " ".join(edited.value.errors[field])
-        db.session.rollback()
+    assert_create_and_edit_refuse(app, existing.key.prefix, changes, field, needle)
     assert _count(app) == 1
     with app.app_context():
         stored = db.session.scalar(select(ApiKey))

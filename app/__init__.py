@@ -42,7 +42,7 @@ def _init_extensions(app: Flask) -> None:
     sessions.init_app(app)
     extensions.login_manager.init_app(app)
     extensions.login_manager.user_loader(accounts.load_session_user)
-    extensions.init_limiter(app)
+    extensions.limiter.init_app(app)
     extensions.compress.init_app(app)
     verification.init_app(app)
 

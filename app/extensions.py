@@ -4,9 +4,6 @@ Everything imports extensions from here, never from ``app``, so no module needs 
 application object at import time.
 """
 
-from functools import cache
-
-from flask import Flask, request
 from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -39,27 +36,7 @@ login_manager = LoginManager()
 # gzip of JSON answers over 1 KB; configured by the ``COMPRESS_*`` keys in ``app.config``. Hooked
 # by the blueprints that serve JSON (``bp.after_request(compress.after_request)``), not app-wide.
 compress = Compress()
-# Per-address by default. Only the docs declare limits through Flask-Limiter; the API
-# (app.api.ratelimit) and the sign-in form (app.panel.throttle) count their own buckets through
-# ``limiter.limiter`` and the same storage.
+# Per-address by default. Only the docs declare a limit through Flask-Limiter (a shared limit on
+# their blueprint); the API (app.api.ratelimit) and the sign-in form (app.panel.throttle) count
+# their own buckets through ``limiter.limiter`` and the same storage.
 limiter = Limiter(key_func=get_remote_address)
-# Blueprints whose views declare ``@limiter.limit``: add one here when it gets a limit.
-LIMITED_BLUEPRINTS = frozenset({"docs"})
-
-
-def init_limiter(app: Flask) -> None:
-    """Bind the limiter to ``app``, letting it skip every request outside ``LIMITED_BLUEPRINTS``."""
-    limiter.init_app(app)
-    _register_request_filter()
-
-
-@cache
-def _register_request_filter() -> None:
-    # Once per process: the limiter is shared by every app, and its filters are a plain list.
-    limiter.request_filter(_outside_limited_blueprints)
-
-
-def _outside_limited_blueprints() -> bool:
-    """Flask-Limiter's before_request resolves limits for every request, also where none applies
-    (bench/README.md): let it stop at once outside the blueprints that declare limits."""
-    return request.blueprint not in LIMITED_BLUEPRINTS

@@ -36,7 +36,7 @@ from app.catalogue import ALL_ABILITIES
 from app.extensions import db
 from app.models.api_keys import ApiKey
 from app.models.users import User
-from app.usage.buffer import Cell, UsageBuffer
+from app.usage.counting import Cell, UsageBuffer
 from app.usage.store import add_counts
 
 ADMIN_EMAIL = "bench-admin@example.com"

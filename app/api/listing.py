@@ -34,7 +34,7 @@ from sqlalchemy import ColumnElement, Integer, Select, String, and_, bindparam, 
 
 from app.api import cursors, scope
 from app.api.params import ListArgs
-from app.api.scope import UNSCOPED, Scope, Shape
+from app.api.scope import NO_SHAPE, Scope, Shape
 from app.catalogue import Module
 from app.extensions import db
 from app.schemas.fast_dump import compile_dumper
@@ -55,14 +55,15 @@ class Page:
     has_next: bool
 
 
-def fetch_page(module: Module, args: ListArgs, within: Scope = UNSCOPED) -> Page:
-    """Read the page ``args`` asks for within the key's scope, with its total up to ``TOTAL_CAP``."""
-    shape = within.shape(module)
+def fetch_page(module: Module, args: ListArgs, within: Scope | None = None) -> Page:
+    """Read the page ``args`` asks for within the key's scope (None: every record), with its
+    total up to ``TOTAL_CAP``."""
+    shape, scope_params = _narrowing(module, within)
     statements = _statements(
         module, args.sort, _searched(module, args, shape), args.updated_since is not None, shape
     )
     # Read at call time (not baked into the cached statements), so the cap is one constant.
-    params = {**_filter_params(args), **within.params(shape), "count_limit": TOTAL_CAP + 1}
+    params = {**_filter_params(args), **scope_params, "count_limit": TOTAL_CAP + 1}
     # One row more than the page: its presence says a next page exists, whatever the total.
     limit, offset = args.per_page + 1, (args.page - 1) * args.per_page
     rows = _execute(module, statements.page, {**params, "limit": limit, "offset": offset}).all()
@@ -89,14 +90,14 @@ class CursorPage:
     next_cursor: str | None
 
 
-def fetch_cursor_page(module: Module, args: ListArgs, within: Scope = UNSCOPED) -> CursorPage:
+def fetch_cursor_page(module: Module, args: ListArgs, within: Scope | None = None) -> CursorPage:
     """Read the page after ``args.after`` (the first page when None) within the scope, uncounted."""
     after = args.after
     position = None if after is None else ("null" if after.value is None else "value")
-    shape = within.shape(module)
+    shape, scope_params = _narrowing(module, within)
     searched, since = _searched(module, args, shape), args.updated_since is not None
     statement = _cursor_statement(module, args.sort, searched, since, position, shape)
-    params = {**_filter_params(args), **within.params(shape)}
+    params = {**_filter_params(args), **scope_params}
     if after is not None:
         params["after_id"] = after.id
         if after.value is not None:
@@ -108,6 +109,15 @@ def fetch_cursor_page(module: Module, args: ListArgs, within: Scope = UNSCOPED) 
         return CursorPage(records, None)
     records = records[: args.per_page]
     return CursorPage(records, cursors.encode(module, args.sort, records[-1]))
+
+
+def _narrowing(module: Module, within: Scope | None) -> tuple[Shape, dict[str, Any]]:
+    """How ``within`` narrows ``module``'s statements, and the values it binds; a key without a
+    scope (None) narrows nothing, and its request never asks ``app.api.scope``."""
+    if within is None:
+        return NO_SHAPE, {}
+    shape = within.shape(module)
+    return shape, within.params(shape)
 
 
 def nests_records(module: Module) -> bool:
@@ -148,12 +158,12 @@ def _filter_params(args: ListArgs) -> dict[str, Any]:
     return params
 
 
-def fetch_one(module: Module, record_id: int, within: Scope = UNSCOPED) -> Any:
+def fetch_one(module: Module, record_id: int, within: Scope | None = None) -> Any:
     """The record with this id within the key's scope, or None (out of scope is not found)."""
-    shape = within.shape(module)
+    shape, scope_params = _narrowing(module, within)
     if not shape.narrows:
         return db.session.get(module.model, record_id, options=list(module.query_options))
-    params = {**within.params(shape), "record_id": record_id}
+    params = {**scope_params, "record_id": record_id}
     return db.session.scalars(_show_statement(module, shape), params).first()
 
 
@@ -167,9 +177,9 @@ def _show_statement(module: Module, shape: Shape) -> Select[Any]:
     return statement.options(*module.query_options) if module.query_options else statement
 
 
-def dump(module: Module, records: list[Any], within: Scope = UNSCOPED) -> list[dict[str, Any]]:
-    """The records as the module's schema dumps them, without the fields the scope hides."""
-    dump_one = compile_dumper(module.schema, module.hidden_fields(within.hidden_groups))
+def dump(module: Module, records: list[Any], hidden: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """The records as the module's schema dumps them, without the ``hidden`` fields (the scope's)."""
+    dump_one = compile_dumper(module.schema, hidden)
     return [dump_one(record) for record in records]
 
 

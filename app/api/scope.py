@@ -67,10 +67,12 @@ class Shape:
         return self.by_warehouse or self.by_marketplace
 
 
-def of_key(key: ApiKey | None) -> Scope:
-    """The scope of ``key`` (the guard's transient row); none for no key."""
-    if key is None:
-        return UNSCOPED
+# The shape of every module for a key without a scope: nothing narrowed, nothing hidden.
+NO_SHAPE = Shape()
+
+
+def of_key(key: ApiKey) -> Scope:
+    """The scope of ``key`` (the guard's transient row; ``key.is_scoped`` says whether it has one)."""
     return Scope(
         warehouses=tuple(key.warehouses or ()),
         marketplaces=tuple(key.marketplaces or ()),

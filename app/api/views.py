@@ -29,7 +29,7 @@ import math
 from collections.abc import Callable
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from app.api import listing, scope
 from app.api.errors import ApiError
@@ -38,7 +38,6 @@ from app.api.params import ListArgs, parse_list_args
 from app.catalogue import MODULES, Module
 from app.keys.format import PREFIX_PATTERN
 from app.validation import untrusted
-from app.web.hosts import public_url
 
 # Clients may keep an answer but must revalidate it (If-None-Match) before reuse; ``private``
 # keeps it out of shared caches, since every answer depends on the key's abilities.
@@ -76,10 +75,10 @@ def register_views(bp: Blueprint) -> None:
 def _list_view(module: Module) -> Callable[[], Response]:
     def list_records() -> Response:
         """List the module's records: paginated, sorted, searchable, incremental."""
-        within = scope.of_key(current_call().key)
-        args = parse_list_args(module, module.hidden_fields(within.hidden_groups))
+        within, hidden = _narrowing(module)
+        args = parse_list_args(module, hidden)
         if args.cursor is not None:
-            return _cursor_list(module, args, within)
+            return _cursor_list(module, args, within, hidden)
         page = listing.fetch_page(module, args, within)
         # Past the total cap (SPEC §6) neither the total nor the number of pages is known.
         pages = None if page.total is None else math.ceil(page.total / args.per_page)
@@ -87,7 +86,7 @@ def _list_view(module: Module) -> Callable[[], Response]:
         prev = args.page - 1 if pages is None else min(args.page - 1, max(pages, 1))
         return conditional(
             jsonify(
-                data=listing.dump(module, page.records, within),
+                data=listing.dump(module, page.records, hidden),
                 meta={"page": args.page, "per_page": args.per_page, "total": page.total, "pages": pages},
                 links={
                     "self": _page_url(args.page),
@@ -108,13 +107,13 @@ def _show_view(module: Module) -> Callable[[int | str], Response]:
         """Show one record of the module by id."""
         if isinstance(record_id, str) or not 1 <= record_id <= MAX_ID:
             raise not_an_id(module, str(record_id))
-        within = scope.of_key(current_call().key)
+        within, hidden = _narrowing(module)
         # Out of the key's scope reads as missing: never a 403 that confirms it exists (SPEC §16).
         record = listing.fetch_one(module, record_id, within)
         if record is None:
             message = NO_RECORD_MESSAGE.format(id=record_id, module=module.name)
             raise ApiError(404, "not_found", message, {"id": record_id})
-        return conditional(jsonify(data=listing.dump(module, [record], within)[0]))
+        return conditional(jsonify(data=listing.dump(module, [record], hidden)[0]))
 
     show_record.__doc__ = f"Show one of the {module.name} by id."
     return show_record
@@ -137,12 +136,25 @@ def not_an_id(module: Module, segment: str) -> ApiError:
     return ApiError(404, "not_found", message, {"id": shown})
 
 
-def _cursor_list(module: Module, args: ListArgs, within: scope.Scope) -> Response:
+def _narrowing(module: Module) -> tuple[scope.Scope | None, frozenset[str]]:
+    """The calling key's data scope (None when it narrows nothing) and the fields of ``module``
+    it hides (SPEC §16)."""
+    key = current_call().key
+    assert key is not None  # the guard let the request through
+    if not key.is_scoped:
+        return None, frozenset()
+    within = scope.of_key(key)
+    return within, module.hidden_fields(within.hidden_groups)
+
+
+def _cursor_list(
+    module: Module, args: ListArgs, within: scope.Scope | None, hidden: frozenset[str]
+) -> Response:
     """A list in cursor mode: ``meta`` holds ``per_page`` and ``next_cursor``, nothing counted."""
     page = listing.fetch_cursor_page(module, args, within)
     return conditional(
         jsonify(
-            data=listing.dump(module, page.records, within),
+            data=listing.dump(module, page.records, hidden),
             meta={"per_page": args.per_page, "next_cursor": page.next_cursor},
             links={
                 "self": _list_url({}),
@@ -170,4 +182,6 @@ def _list_url(changes: dict[str, str]) -> str:
     """URL of the same list with the same query but ``changes``; never on the request's Host."""
     query = request.args.to_dict()
     query.update(changes)
-    return public_url(f"{request.script_root}{request.path}?{urlencode(query)}")
+    # Absolute on the configured origin, else relative; never on the request's Host (app.web.hosts).
+    origin = current_app.config.get("PUBLIC_BASE_URL") or ""
+    return f"{origin}{request.script_root}{request.path}?{urlencode(query)}"

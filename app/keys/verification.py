@@ -2,7 +2,8 @@
 
 Order matters: the syntax and checksum are checked with no database query; the row is
 then loaded by prefix; bcrypt runs at most once per key per process (proven keys are
-remembered by SHA-256, with the stored hash they matched); status, expiry, abilities and
+remembered by SHA-256, with the row and stored hash they matched, so a proven key skips the
+syntax check too: its exact characters already matched); status, expiry, abilities and
 limit are read fresh every time, so a deactivation or revocation is seen by the very next
 request in every worker.
 
@@ -28,7 +29,7 @@ from flask import Flask, current_app
 from sqlalchemy import Select, bindparam, or_, select, update
 
 from app.extensions import db
-from app.keys.format import parse_key
+from app.keys.format import KEY_LENGTH, parse_key
 from app.keys.hashing import check_secret, dummy_hash
 from app.models.api_keys import ApiKey, KeyState
 from app.models.types import utcnow
@@ -111,20 +112,27 @@ def verify(
     an unknown prefix): it may raise to refuse before bcrypt runs, so a caller can count the
     attempt first and cap concurrent checks without slowing down keys already proven.
     """
-    parsed = parse_key(raw_key)
-    if parsed is None:
+    if not isinstance(raw_key, str):
         return Verification(None, INVALID_KEY)
-    key = _load(parsed.prefix)
     cache = proven_keys()
+    proof = cache.proof(raw_key)
+    if proof is None:
+        parsed = parse_key(raw_key)
+        if parsed is None:
+            return Verification(None, INVALID_KEY)
+        prefix = parsed.prefix
+    else:
+        prefix = proof.prefix
+    key = _load(prefix)
     checked = False
-    if key is None or not cache.is_proven(parsed.raw, key.id, key.key_hash):
+    if key is None or proof is None or not proof.matches(key):
         hashed = key.key_hash if key is not None else current_app.extensions[DUMMY_HASH_NAME]
         with bcrypt_gate() if bcrypt_gate is not None else nullcontext():
-            matched = check_secret(parsed.raw, hashed)
+            matched = check_secret(raw_key, hashed)
         if key is None or not matched:
             return Verification(None, INVALID_KEY, checked_secret=True)
         checked = True
-        cache.remember(parsed.raw, key.id, key.key_hash)
+        cache.remember(raw_key, key)
     now = now or utcnow()
     refusal = REFUSALS.get(key.state(now))
     if refusal is None:
@@ -163,29 +171,45 @@ def fingerprint(raw_key: str) -> bytes:
     return hashlib.sha256(raw_key.encode("ascii")).digest()
 
 
+@dataclass(frozen=True)
+class Proof:
+    """What a proven key matched: the row (by prefix and id) and that row's stored hash."""
+
+    prefix: str
+    key_id: int
+    key_hash: str
+
+    def matches(self, key: ApiKey) -> bool:
+        """True while ``key`` is still the row this proof was made against, with the same hash."""
+        return key.id == self.key_id and key.key_hash == self.key_hash
+
+
 class ProvenKeyCache:
-    """LRU map from key fingerprint to the (row id, stored hash) the key matched."""
+    """LRU map from key fingerprint to the ``Proof`` the key made."""
 
     def __init__(self, max_size: int) -> None:
         self.max_size = max_size
-        self._entries: OrderedDict[bytes, tuple[int, str]] = OrderedDict()
+        self._entries: OrderedDict[bytes, Proof] = OrderedDict()
         self._lock = threading.Lock()
 
-    def is_proven(self, raw_key: str, key_row_id: int, key_hash: str) -> bool:
-        """Return True when this exact key was already proven against this row and hash."""
+    def proof(self, raw_key: str) -> Proof | None:
+        """The proof this exact key made earlier, or None (never proven, or forgotten)."""
+        # Only a string of a key's length in ASCII can have been proven: anything else is not
+        # hashed, and goes on to the syntax check.
+        if len(raw_key) != KEY_LENGTH or not raw_key.isascii():
+            return None
         digest = fingerprint(raw_key)
         with self._lock:
             proof = self._entries.get(digest)
-            if proof is None:
-                return False
-            self._entries.move_to_end(digest)
-            return proof == (key_row_id, key_hash)
+            if proof is not None:
+                self._entries.move_to_end(digest)
+            return proof
 
-    def remember(self, raw_key: str, key_row_id: int, key_hash: str) -> None:
-        """Record that ``raw_key`` matched ``key_hash``, the stored hash of row ``key_row_id``."""
+    def remember(self, raw_key: str, key: ApiKey) -> None:
+        """Record that ``raw_key`` matched the stored hash of ``key``'s row."""
         digest = fingerprint(raw_key)
         with self._lock:
-            self._entries[digest] = (key_row_id, key_hash)
+            self._entries[digest] = Proof(key.prefix, key.id, key.key_hash)
             self._entries.move_to_end(digest)
             while len(self._entries) > self.max_size:
                 self._entries.popitem(last=False)

@@ -120,6 +120,11 @@ class ApiKey(db.Model):
     successor: Mapped[ApiKey | None] = relationship(remote_side=[id], foreign_keys=[successor_id])
 
     @property
+    def is_scoped(self) -> bool:
+        """Whether the key's data scope (SPEC §16) narrows its records or hides any field."""
+        return bool(self.warehouses or self.marketplaces or self.hidden_fields)
+
+    @property
     def bucket_name(self) -> str:
         """The name of the rate-limit bucket this key counts against."""
         return self.bucket or self.prefix

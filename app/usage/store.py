@@ -9,13 +9,15 @@ caller's transaction, so the daily roll-up always equals the sum of its hours.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Table, func
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.models.usage import KeyUsage, KeyUsageDaily
-from app.usage.buffer import Cell, Tally
+
+if TYPE_CHECKING:
+    from app.usage.counting import Cell, Tally
 
 HOURLY: Table = KeyUsage.__table__  # type: ignore[assignment]
 DAILY: Table = KeyUsageDaily.__table__  # type: ignore[assignment]

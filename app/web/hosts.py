@@ -1,7 +1,8 @@
 """The request's Host header is not trusted: no absolute URL is built from it.
 
 Links, the OpenAPI ``servers`` and the docs' curl lines are relative, or use the configured
-``PUBLIC_BASE_URL``. ``TRUSTED_HOSTS`` (Flask's own check) answers other hosts with 400.
+``PUBLIC_BASE_URL`` (each reads it from the config). ``TRUSTED_HOSTS`` (Flask's own check)
+answers other hosts with 400.
 Production also says when a proxy's forwarded headers arrive but ``PROXY_FIX_HOPS`` is 0.
 """
 
@@ -11,7 +12,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 
 # The headers a reverse proxy adds to say who its client was, by their WSGI names.
 FORWARDED_HEADERS = {
@@ -69,8 +70,3 @@ class ForwardedWithoutHops:
             "Said once per process.",
             name,
         )
-
-
-def public_url(path: str) -> str:
-    """``path`` (with its query) under ``PUBLIC_BASE_URL``, or relative when none is configured."""
-    return f"{current_app.config.get('PUBLIC_BASE_URL') or ''}{path}"

@@ -41,6 +41,25 @@ def test_proven_key_needs_no_second_bcrypt(app, make_key, bcrypt_calls):
     assert bcrypt_calls["checkpw"] == 1
 
 
+def test_a_proven_key_skips_the_syntax_check(app, make_key, monkeypatch):
+    """A key whose exact characters matched its hash is not parsed and checksummed again."""
+    from app.keys import format as key_format
+    from app.keys import verification
+
+    parsed: list[object] = []
+
+    def counting_parse_key(raw: object) -> object:
+        parsed.append(raw)
+        return key_format.parse_key(raw)
+
+    monkeypatch.setattr(verification, "parse_key", counting_parse_key)
+    created = make_key()
+    assert _verify(app, created.raw_key).checked_secret is True
+    assert _verify(app, created.raw_key).ok
+    assert _verify(app, created.raw_key).ok
+    assert len(parsed) == 1
+
+
 def test_cache_is_keyed_by_sha256_never_the_key(app, make_key):
     """The proven-key cache holds digests, not keys."""
     created = make_key()
@@ -212,13 +231,19 @@ def test_last_used_is_written_at_most_once_a_minute(app, make_key):
 
 def test_proven_key_cache_is_bounded():
     """The cache forgets the least recently used key beyond its size."""
+
+    def row(key_id: int, key_hash: str) -> ApiKey:
+        return ApiKey(id=key_id, prefix=f"sgk_0000000{key_id}", key_hash=key_hash)
+
     cache = ProvenKeyCache(max_size=2)
-    cache.remember("a" * 51, 1, "hash-a")
-    cache.remember("b" * 51, 2, "hash-b")
-    assert cache.is_proven("a" * 51, 1, "hash-a")  # touch a: b is now the oldest
-    cache.remember("c" * 51, 3, "hash-c")
+    cache.remember("a" * 51, row(1, "hash-a"))
+    cache.remember("b" * 51, row(2, "hash-b"))
+    assert cache.proof("a" * 51) is not None  # touch a: b is now the oldest
+    cache.remember("c" * 51, row(3, "hash-c"))
     assert len(cache) == 2
-    assert not cache.is_proven("b" * 51, 2, "hash-b")
-    assert cache.is_proven("a" * 51, 1, "hash-a")
-    assert not cache.is_proven("a" * 51, 99, "hash-a")  # proven against another row: not proven
-    assert not cache.is_proven("a" * 51, 1, "hash-new")  # the row's hash changed: not proven
+    assert cache.proof("b" * 51) is None
+    proof = cache.proof("a" * 51)
+    assert proof is not None and proof.prefix == "sgk_00000001" and proof.matches(row(1, "hash-a"))
+    assert not proof.matches(row(99, "hash-a"))  # proven against another row: not proven
+    assert not proof.matches(row(1, "hash-new"))  # the row's hash changed: not proven
+    assert cache.proof("a" * 50) is None and cache.proof("é" * 51) is None  # never hashed

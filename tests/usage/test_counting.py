@@ -17,7 +17,7 @@ from app.keys import service as keys_service
 from app.models.usage import IP_REFUSED_OPERATION, KeyUsage
 from app.seed import seed_demo
 from app.usage import history, reports
-from app.usage.buffer import Cell, UsageBuffer
+from app.usage.counting import Cell, UsageBuffer
 from tests.conftest import TEST_ACTOR
 
 # Both databases: counting: the adding upsert and concurrent flushes.

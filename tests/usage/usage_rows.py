@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models.api_keys import ApiKey
-from app.usage.buffer import Cell, UsageBuffer
+from app.usage.counting import Cell, UsageBuffer
 from app.usage.store import add_counts
 
 

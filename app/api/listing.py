@@ -9,7 +9,8 @@ the cap the page has no total, so page 1 costs the same at 100,000 records as at
 itself (``per_page + 1`` rows), never from the total, so ``links.next`` works past the cap.
 A record is a plain row of the table's columns, run on the session's connection (cheaper than
 ORM objects: ``docs/decisions/008-speed-code.md``), except in modules whose records nest others
-(orders and their lines), which load ORM entities.
+(orders and their lines), which load ORM entities. A page names the columns its rows hold, so
+the dump reads them by position.
 
 Cursor mode (SPEC §14, ``docs/decisions/005-sync.md``) is a keyset read: the rows after the
 cursor's (sort value, id) in the same order page mode uses, ``per_page + 1`` of them to know
@@ -48,11 +49,13 @@ TOTAL_CAP = 10_000
 @dataclass(frozen=True)
 class Page:
     """One page of records, the number of records matching the filters (None when more than
-    ``TOTAL_CAP`` match) and whether another page follows."""
+    ``TOTAL_CAP`` match), whether another page follows, and the columns its records start with
+    when they are plain rows (None: ORM entities)."""
 
     records: list[Any]
     total: int | None
     has_next: bool
+    columns: tuple[str, ...] | None = None
 
 
 def fetch_page(module: Module, args: ListArgs, within: Scope | None = None) -> Page:
@@ -72,7 +75,7 @@ def fetch_page(module: Module, args: ListArgs, within: Scope | None = None) -> P
         counted = rows[0][-1]
         page = rows[: args.per_page]
         records = [row[0] for row in page] if nests_records(module) else page
-        return Page(records, _capped(counted), len(rows) > args.per_page)
+        return Page(records, _capped(counted), len(rows) > args.per_page, _row_columns(module, shape))
     # Past the last page (or nothing matches): the total still has to be told.
     return Page([], _capped(db.session.execute(statements.count, params).scalar_one()), False)
 
@@ -84,10 +87,12 @@ def _capped(counted: int) -> int | None:
 
 @dataclass(frozen=True)
 class CursorPage:
-    """One page of records in cursor mode, and the cursor of the next page (None on the last)."""
+    """One page of records in cursor mode, the cursor of the next page (None on the last), and
+    the columns of its records when they are plain rows (as ``Page.columns``)."""
 
     records: list[Any]
     next_cursor: str | None
+    columns: tuple[str, ...] | None = None
 
 
 def fetch_cursor_page(module: Module, args: ListArgs, within: Scope | None = None) -> CursorPage:
@@ -105,10 +110,11 @@ def fetch_cursor_page(module: Module, args: ListArgs, within: Scope | None = Non
     # One row more than the page: its presence says a next page exists, with no COUNT.
     rows = _execute(module, statement, {**params, "limit": args.per_page + 1}).all()
     records = [row[0] for row in rows] if nests_records(module) else rows
+    columns = _row_columns(module, shape)
     if len(records) <= args.per_page:
-        return CursorPage(records, None)
+        return CursorPage(records, None, columns)
     records = records[: args.per_page]
-    return CursorPage(records, cursors.encode(module, args.sort, records[-1]))
+    return CursorPage(records, cursors.encode(module, args.sort, records[-1]), columns)
 
 
 def _narrowing(module: Module, within: Scope | None) -> tuple[Shape, dict[str, Any]]:
@@ -139,6 +145,14 @@ def _selected(module: Module, shape: Shape) -> list[Any]:
     if nests_records(module):
         return [module.model]
     return [column for column in module.model.__table__.columns if column.name not in shape.hidden]
+
+
+@cache
+def _row_columns(module: Module, shape: Shape) -> tuple[str, ...] | None:
+    """The columns a list's plain row starts with, in order; None when its records are entities."""
+    if nests_records(module):
+        return None
+    return tuple(column.name for column in _selected(module, shape))
 
 
 def _execute(module: Module, statement: Select[Any], params: dict[str, Any]) -> Any:
@@ -177,9 +191,15 @@ def _show_statement(module: Module, shape: Shape) -> Select[Any]:
     return statement.options(*module.query_options) if module.query_options else statement
 
 
-def dump(module: Module, records: list[Any], hidden: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
-    """The records as the module's schema dumps them, without the ``hidden`` fields (the scope's)."""
-    dump_one = compile_dumper(module.schema, hidden)
+def dump(
+    module: Module,
+    records: list[Any],
+    hidden: frozenset[str] = frozenset(),
+    columns: tuple[str, ...] | None = None,
+) -> list[dict[str, Any]]:
+    """The records as the module's schema dumps them, without the ``hidden`` fields (the scope's);
+    ``columns``: a page's ``columns``, when its records are plain rows."""
+    dump_one = compile_dumper(module.schema, hidden, columns)
     return [dump_one(record) for record in records]
 
 

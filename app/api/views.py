@@ -86,7 +86,7 @@ def _list_view(module: Module) -> Callable[[], Response]:
         prev = args.page - 1 if pages is None else min(args.page - 1, max(pages, 1))
         return conditional(
             jsonify(
-                data=listing.dump(module, page.records, hidden),
+                data=listing.dump(module, page.records, hidden, page.columns),
                 meta={"page": args.page, "per_page": args.per_page, "total": page.total, "pages": pages},
                 links={
                     "self": _page_url(args.page),
@@ -154,7 +154,7 @@ def _cursor_list(
     page = listing.fetch_cursor_page(module, args, within)
     return conditional(
         jsonify(
-            data=listing.dump(module, page.records, hidden),
+            data=listing.dump(module, page.records, hidden, page.columns),
             meta={"per_page": args.per_page, "next_cursor": page.next_cursor},
             links={
                 "self": _list_url({}),

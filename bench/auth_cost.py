@@ -76,10 +76,12 @@ def measure(raw_key: str, calls: int = 2000) -> dict[str, float]:
         return results
 
     def counted() -> None:
-        with app.test_request_context(PATH, headers=headers, environ_base=environ):
-            usage.count(1, "products:list", 200)
+        usage.count(1, "products:list", 200)
 
-    results["usage count"] = max(0.0, cpu_ms(counted, calls) - results["context"])
+    # Counted alone inside one context: a count (microseconds) is lost in the noise of a
+    # context pushed around each call.
+    with app.test_request_context(PATH, headers=headers, environ_base=environ):
+        results["usage count"] = cpu_ms(counted, calls)
     return results
 
 

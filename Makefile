@@ -43,9 +43,12 @@ run: $(VENV)/.runtime-installed
 	@echo "Serving Stockgate on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
 	$(BIN)/waitress-serve --listen=$(HOST):$(PORT) --call wsgi:served_app
 
-## test: install test requirements and run the whole suite
+## test: install test requirements and run the whole suite, on PYTEST_WORKERS processes
+# Two pytest-xdist workers, one per core of the CI machine; each test file stays on one worker,
+# so its module-scoped servers and browser start once. PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
 test: $(VENV)/.dev-installed
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

@@ -41,6 +41,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import bcrypt
 import pytest
@@ -197,9 +198,20 @@ def new_postgres_database(postgres_server_url: str) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
-    """TEST_REDIS_URL: the Redis database the tests may use (skipped locally, failed in CI)."""
-    return _require("TEST_REDIS_URL")
+def redis_url(worker_id: str) -> str:
+    """TEST_REDIS_URL: the Redis database the tests may use (skipped locally, failed in CI).
+
+    Under pytest-xdist each worker gets a database number of its own, counting down from the
+    one given (``gw1`` of ``/15`` uses ``/14``), so one worker's flush never empties another's.
+    """
+    url = _require("TEST_REDIS_URL")
+    if worker_id == "master":
+        return url
+    parts = urlsplit(url)
+    number = int(parts.path.lstrip("/") or 0) - int(worker_id.removeprefix("gw"))
+    if number < 0:
+        pytest.fail(f"TEST_REDIS_URL {url}: too few Redis databases below it for worker {worker_id}")
+    return urlunsplit(parts._replace(path=f"/{number}"))
 
 
 def base_config(database_url: str) -> dict[str, Any]:

@@ -36,8 +36,8 @@ from app.catalogue import ALL_ABILITIES
 from app.extensions import db
 from app.models.api_keys import ApiKey
 from app.models.users import User
-from app.usage.counting import Cell, UsageBuffer
-from app.usage.store import add_counts
+from app.usage.counting import UsageBuffer
+from app.usage.store import Cell, add_counts
 
 ADMIN_EMAIL = "bench-admin@example.com"
 ADMIN_PASSWORD = "bench-password-123"

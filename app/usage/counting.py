@@ -24,29 +24,11 @@ from app.extensions import db
 from app.models.usage import KEY_OPERATION, OTHER_OPERATION
 from app.usage import retention
 from app.usage.retention import Retention
-from app.usage.store import add_counts
+from app.usage.store import Cell, Tally, add_counts
 
 EXTENSION_NAME = "stockgate.usage"
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Cell:
-    """What one row of ``key_usage_hourly`` is keyed by."""
-
-    key_id: int
-    hour: datetime
-    operation: str
-    status: int
-
-
-@dataclass
-class Tally:
-    """The requests counted in one cell since the last flush, and the latest of them."""
-
-    count: int
-    last_at: datetime
 
 
 class UsageBuffer:

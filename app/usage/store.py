@@ -9,18 +9,35 @@ caller's transaction, so the daily roll-up always equals the sum of its hours.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Table, func
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.models.usage import KeyUsage, KeyUsageDaily
 
-if TYPE_CHECKING:
-    from app.usage.counting import Cell, Tally
-
 HOURLY: Table = KeyUsage.__table__  # type: ignore[assignment]
 DAILY: Table = KeyUsageDaily.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """What one row of ``key_usage_hourly`` is keyed by."""
+
+    key_id: int
+    hour: datetime
+    operation: str
+    status: int
+
+
+@dataclass
+class Tally:
+    """The requests counted in one cell since the last flush, and the latest of them."""
+
+    count: int
+    last_at: datetime
 
 
 def add_counts(connection: Connection, tallies: dict[Cell, Tally]) -> None:

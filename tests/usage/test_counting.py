@@ -17,7 +17,8 @@ from app.keys import service as keys_service
 from app.models.usage import IP_REFUSED_OPERATION, KeyUsage
 from app.seed import seed_demo
 from app.usage import history, reports
-from app.usage.counting import Cell, UsageBuffer
+from app.usage.counting import UsageBuffer
+from app.usage.store import Cell
 from tests.conftest import TEST_ACTOR
 
 # Both databases: counting: the adding upsert and concurrent flushes.

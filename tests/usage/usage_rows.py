@@ -10,8 +10,8 @@ from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models.api_keys import ApiKey
-from app.usage.counting import Cell, UsageBuffer
-from app.usage.store import add_counts
+from app.usage.counting import UsageBuffer
+from app.usage.store import Cell, add_counts
 
 
 def hour_of(moment: datetime) -> datetime:

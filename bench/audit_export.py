@@ -17,19 +17,18 @@ import argparse
 import sys
 import time
 import tracemalloc
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert
 
 from app import accounts
 from app.extensions import db
 from app.models.audit import ACTIONS, AuditEvent
+from bench.harness import scratch_database
 from bench.search_keys import ADMIN_EMAIL, ADMIN_PASSWORD, make_app
 
 EXPORT = "/settings/audit-log/export.csv"
@@ -109,22 +108,14 @@ def run_sqlite(path: Path, events: int) -> dict[str, float]:
 
 def run_postgres(server_url: str, events: int) -> dict[str, float]:
     """Seed a scratch PostgreSQL database on ``server_url``, measure the export, drop it."""
-    name = f"stockgate_bench_audit_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        app = make_app(make_url(server_url).set(database=name).render_as_string(hide_password=False))
+    with scratch_database(server_url, "audit") as url:
+        app = make_app(url)
         seed(app, events)
         result = measure(app, events)
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
         return result
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def line(result: dict[str, float]) -> str:

@@ -21,15 +21,13 @@ import gc
 import statistics
 import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, text
 
 from app import accounts, create_app
 from app.catalogue import ALL_ABILITIES
@@ -38,6 +36,7 @@ from app.models.api_keys import ApiKey
 from app.models.users import User
 from app.usage.counting import UsageBuffer
 from app.usage.store import Cell, add_counts
+from bench.harness import scratch_database
 
 ADMIN_EMAIL = "bench-admin@example.com"
 ADMIN_PASSWORD = "bench-password-123"
@@ -188,12 +187,7 @@ def run_sqlite(path: Path, rounds: int) -> tuple[int, list[float], list[float]]:
 
 def run_postgres(server_url: str, rounds: int) -> tuple[int, list[float], list[float]]:
     """Seed a scratch PostgreSQL database on ``server_url``, time the page, drop the database."""
-    name = f"stockgate_bench_keypage_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    with scratch_database(server_url, "keypage") as url:
         app = make_app(url)
         rows = seed(app)
         times, unfrozen = measure(app, rounds), measure_unfrozen(app, rounds)
@@ -201,10 +195,6 @@ def run_postgres(server_url: str, rounds: int) -> tuple[int, list[float], list[f
             db.session.remove()
             db.engine.dispose()
         return rows, times, unfrozen
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def main() -> None:

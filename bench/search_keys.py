@@ -18,15 +18,13 @@ import random
 import statistics
 import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert
 
 from app import accounts, create_app
 from app.catalogue import ALL_ABILITIES
@@ -34,6 +32,7 @@ from app.extensions import db
 from app.keys.format import ALPHABET
 from app.models.api_keys import ApiKey
 from app.models.users import User
+from bench.harness import scratch_database
 
 ADMIN_EMAIL = "bench-admin@example.com"
 ADMIN_PASSWORD = "bench-password-123"
@@ -219,21 +218,13 @@ def measure(app: Any, prefixes: list[str], rounds: int) -> list[tuple[str, list[
 
 def run_postgres(server_url: str, n_keys: int, rounds: int) -> list[tuple[str, list[float], int]]:
     """Seed a scratch PostgreSQL database on ``server_url``, time the searches, drop it."""
-    name = f"stockgate_bench_search_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        app = make_app(make_url(server_url).set(database=name).render_as_string(hide_password=False))
+    with scratch_database(server_url, "search") as url:
+        app = make_app(url)
         results = measure(app, seed(app, n_keys, random.Random(SEED)), rounds)
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
         return results
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def summary(results: list[tuple[str, list[float], int]]) -> tuple[float, float]:
